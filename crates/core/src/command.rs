@@ -1,0 +1,218 @@
+//! Commands: what callers ask the ledger to do. The edge parses text into these; the core
+//! checks every rule.
+
+use crate::ids::{AccountId, CorrespondentId, Date, JournalId, Timestamp, TransferId};
+use crate::model::{
+    AccountKind, AccountStatus, Actor, Audit, Blocks, CorrespondentConfig, EntryType, KeyKind, Limits, Transmitter,
+    TransferDirection, TransferKind,
+};
+use crate::money::{Currency, Symbol};
+
+/// Largest number of entries in one batch or reverse batch.
+pub const BATCH_ENTRIES_MAX: usize = 5_000;
+/// Longest journal description, in characters.
+pub const DESCRIPTION_CHARS_MAX: usize = 1_024;
+/// Longest travel-rule field, in characters.
+pub const TEXT_CHARS_MAX: usize = 255;
+/// Longest idempotency key, in bytes.
+pub const IDEMPOTENCY_KEY_LEN_MAX: usize = 128;
+
+/// A journal as a client asks for it. Fields are optional where the wire's are, so that the
+/// core, not the edge, decides which combinations are legal.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct JournalRequest {
+    pub entry_type: EntryType,
+    pub from: AccountId,
+    pub to: AccountId,
+    /// JNLC: minor units of `currency`.
+    pub amount: Option<i64>,
+    pub currency: Currency,
+    /// JNLS: the symbol and the qty in 1e-9 shares.
+    pub symbol: Option<Symbol>,
+    pub qty: Option<i64>,
+    pub description: String,
+    pub transmitter: Option<Box<Transmitter>>,
+}
+
+impl JournalRequest {
+    /// A JNLC request with no description, for tests and tools.
+    pub fn cash(from: AccountId, to: AccountId, amount: i64) -> JournalRequest {
+        JournalRequest {
+            entry_type: EntryType::Cash,
+            from,
+            to,
+            amount: Some(amount),
+            currency: Currency::USD,
+            symbol: None,
+            qty: None,
+            description: String::new(),
+            transmitter: None,
+        }
+    }
+
+    /// A JNLS request with no description, for tests and tools.
+    pub fn securities(from: AccountId, to: AccountId, symbol: Symbol, qty: i64) -> JournalRequest {
+        JournalRequest {
+            entry_type: EntryType::Security,
+            from,
+            to,
+            amount: None,
+            currency: Currency::USD,
+            symbol: Some(symbol),
+            qty: Some(qty),
+            description: String::new(),
+            transmitter: None,
+        }
+    }
+}
+
+/// The idempotency key sent with a request.
+pub type IdempotencyKey = Option<String>;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    CreateCorrespondent { code: String, name: String, config: CorrespondentConfig },
+    ConfigureCorrespondent { id: CorrespondentId, config: CorrespondentConfig },
+    OpenAccount { actor: Actor, correspondent: CorrespondentId, kind: AccountKind, status: AccountStatus, currency: Currency, profile: String },
+    SetAccountStatus { actor: Actor, account: AccountId, status: AccountStatus },
+    SetAccountBlocks { account: AccountId, blocks: Blocks },
+    SetAccountLimits { account: AccountId, limits: Option<Limits> },
+    /// How far below zero a firm account's cash may go, in minor units.
+    SetOverdraft { account: AccountId, currency: Currency, units: i64 },
+    /// Adds an asset to the table, or updates it (price included) when the symbol is known.
+    ListAsset { symbol: Symbol, name: String, exchange: String, class: String, fractionable: bool, price: Option<i64> },
+    /// Shares delivered into a firm account from outside, at `price` (or the asset's price).
+    DepositSecurities { account: AccountId, symbol: Symbol, qty: i64, price: Option<i64> },
+    CreateTransfer { actor: Actor, account: AccountId, direction: TransferDirection, kind: TransferKind, currency: Currency, amount: i64, complete_at_once: bool },
+    CompleteTransfer { id: TransferId },
+    CancelTransfer { actor: Actor, account: AccountId, id: TransferId },
+    CreateJournal { actor: Actor, request: JournalRequest, key: IdempotencyKey },
+    /// One firm account to many customers (JNLC only), all or nothing.
+    CreateBatch { actor: Actor, entry_type: EntryType, from: AccountId, entries: Vec<BatchEntry>, key: IdempotencyKey },
+    /// Many customers to one firm account (JNLC only), all or nothing.
+    CreateReverseBatch { actor: Actor, entry_type: EntryType, to: AccountId, entries: Vec<BatchEntry>, key: IdempotencyKey },
+    /// `DELETE /v1/journals/{id}` or an operator's cancel: `pending` or `queued` to `canceled`.
+    CancelJournal { actor: Actor, id: JournalId, reason: String },
+    ApproveJournal { id: JournalId, audit: Audit },
+    RejectJournal { id: JournalId, audit: Audit },
+    SendToClearing { id: JournalId },
+    /// The booking-time balance check: `executed`, or `refused` when it no longer fits.
+    BookJournal { id: JournalId },
+    /// JNLC v2: `executed -> activity_created`.
+    CreateActivity { id: JournalId },
+    ReverseJournal { id: JournalId, audit: Audit },
+    DeleteJournal { id: JournalId, audit: Audit },
+    /// Replaces an executed journal by a new one for `units` (minor units or 1e-9 shares).
+    CorrectJournal { id: JournalId, units: i64, audit: Audit },
+    /// Ends the current business day (fixture rejections) and starts `to` (limits reset, releases).
+    AdvanceBusinessDay { to: Date },
+    ExpireIdempotencyKeys { created_before: Timestamp },
+}
+
+/// One entry of a batch: the account on the other side (the `to` of a batch, the `from` of a
+/// reverse batch) and what moves.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BatchEntry {
+    pub account: AccountId,
+    pub amount: Option<i64>,
+    pub currency: Currency,
+    pub symbol: Option<Symbol>,
+    pub qty: Option<i64>,
+    pub description: String,
+    pub transmitter: Option<Box<Transmitter>>,
+}
+
+impl BatchEntry {
+    pub fn cash(account: AccountId, amount: i64) -> BatchEntry {
+        BatchEntry { account, amount: Some(amount), currency: Currency::USD, symbol: None, qty: None, description: String::new(), transmitter: None }
+    }
+
+    pub(crate) fn request(&self, entry_type: EntryType, from: AccountId, to: AccountId) -> JournalRequest {
+        JournalRequest {
+            entry_type,
+            from,
+            to,
+            amount: self.amount,
+            currency: self.currency,
+            symbol: self.symbol,
+            qty: self.qty,
+            description: self.description.clone(),
+            transmitter: self.transmitter.clone(),
+        }
+    }
+}
+
+/// A stable fingerprint of a request, for idempotency: the same request always gives the same
+/// value, across processes and versions. FNV-1a over a canonical encoding, twice with different
+/// offsets, for 128 bits.
+pub(crate) struct Fingerprint {
+    low: u64,
+    high: u64,
+}
+
+impl Fingerprint {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+
+    pub(crate) fn new(kind: KeyKind) -> Fingerprint {
+        let mut f = Fingerprint { low: 0xcbf2_9ce4_8422_2325, high: 0x6c62_272e_07bb_0142 };
+        f.str(kind.as_str());
+        f
+    }
+
+    fn byte(&mut self, b: u8) {
+        self.low = (self.low ^ u64::from(b)).wrapping_mul(Self::PRIME);
+        self.high = (self.high ^ u64::from(b.rotate_left(3))).wrapping_mul(Self::PRIME);
+    }
+
+    pub(crate) fn bytes(&mut self, bytes: &[u8]) {
+        for &b in (bytes.len() as u64).to_le_bytes().iter().chain(bytes) {
+            self.byte(b);
+        }
+    }
+
+    pub(crate) fn str(&mut self, text: &str) {
+        self.bytes(text.as_bytes());
+    }
+
+    pub(crate) fn opt_i64(&mut self, value: Option<i64>) {
+        match value {
+            None => self.byte(0),
+            Some(v) => {
+                self.byte(1);
+                self.bytes(&v.to_le_bytes());
+            }
+        }
+    }
+
+    pub(crate) fn opt_str(&mut self, value: Option<&str>) {
+        match value {
+            None => self.byte(0),
+            Some(v) => {
+                self.byte(1);
+                self.str(v);
+            }
+        }
+    }
+
+    pub(crate) fn request_fields(&mut self, amount: Option<i64>, currency: Currency, symbol: Option<Symbol>, qty: Option<i64>, description: &str, transmitter: Option<&Transmitter>) {
+        self.opt_i64(amount);
+        self.str(currency.as_str());
+        self.opt_str(symbol.as_ref().map(Symbol::as_str));
+        self.opt_i64(qty);
+        self.str(description);
+        match transmitter {
+            None => self.byte(0),
+            Some(t) => {
+                self.byte(1);
+                for field in [&t.name, &t.account_number, &t.address, &t.financial_institution] {
+                    self.opt_str(field.as_deref());
+                }
+                self.opt_i64(t.timestamp.map(|ts| ts.0));
+            }
+        }
+    }
+
+    pub(crate) fn finish(&self) -> u128 {
+        (u128::from(self.high) << 64) | u128::from(self.low)
+    }
+}

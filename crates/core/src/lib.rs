@@ -1,0 +1,31 @@
+//! Cashier's ledger core: pure, exact and fully deterministic.
+//!
+//! Accounts, balances, positions, journals, transfers, limits and the journal status machine.
+//! [`execute`] turns a [`Command`] into [`Event`]s or a [`Rejection`] without changing anything;
+//! [`State::apply`] applies events. Time and new ids arrive through [`Ctx`].
+//!
+//! **Invariant:** no I/O, no async, no clock, no randomness, no floating point. Money is integer
+//! minor units, quantities and prices are integer 1e-9 units, and arithmetic is checked.
+
+pub mod command;
+pub mod decimal;
+pub mod event;
+pub mod execute;
+pub mod ids;
+mod journals;
+pub mod model;
+pub mod money;
+pub mod rejection;
+pub mod state;
+pub mod status;
+
+pub use command::{BatchEntry, Command, JournalRequest, BATCH_ENTRIES_MAX};
+pub use event::{Book, Event, EventKind, Movement, Posting, StatusChange};
+pub use execute::{execute, Ctx, IdSource, SequentialIds};
+pub use ids::{AccountId, AssetId, CorrespondentId, Date, JournalId, Timestamp, TransferId};
+pub use journals::{FIXTURE_PENDING, FIXTURE_REJECTED};
+pub use model::*;
+pub use money::{Asset, Currency, Symbol};
+pub use rejection::{Class, Code, Rejection};
+pub use state::{Balance, LimitKey, State};
+pub use status::{JournalStatus, TransferStatus};

@@ -1,0 +1,269 @@
+//! The records the ledger keeps: correspondents, accounts, assets, limits, journals, transfers.
+
+use crate::ids::{AccountId, AssetId, CorrespondentId, Date, JournalId, Timestamp, TransferId};
+use crate::money::{Asset, Currency, Symbol};
+use crate::status::{named_enum, JournalStatus, TransferStatus};
+
+named_enum!(
+    /// Firm (sweep) accounts belong to the broker; customer accounts to its users.
+    AccountKind { Firm = "firm", Customer = "customer", }
+);
+
+named_enum!(
+    /// The Broker API's account statuses.
+    AccountStatus {
+        Inactive = "INACTIVE",
+        PaperOnly = "PAPER_ONLY",
+        Onboarding = "ONBOARDING",
+        Submitted = "SUBMITTED",
+        SubmissionFailed = "SUBMISSION_FAILED",
+        ActionRequired = "ACTION_REQUIRED",
+        AccountUpdated = "ACCOUNT_UPDATED",
+        ApprovalPending = "APPROVAL_PENDING",
+        Approved = "APPROVED",
+        Rejected = "REJECTED",
+        Active = "ACTIVE",
+        AccountClosed = "ACCOUNT_CLOSED",
+    }
+);
+
+named_enum!(
+    /// `JNLC` moves cash, `JNLS` moves securities.
+    EntryType { Cash = "JNLC", Security = "JNLS", }
+);
+
+named_enum!(
+    /// How single cash journals of a correspondent flow. `v1`: created `queued`, cleared later.
+    /// `v2`: booked at creation (`executed`), then `activity_created`.
+    JnlcFlow { V1 = "v1", V2 = "v2", }
+);
+
+named_enum!(
+    TransferDirection { Incoming = "INCOMING", Outgoing = "OUTGOING", }
+);
+
+named_enum!(
+    TransferKind { Ach = "ach", Wire = "wire", }
+);
+
+named_enum!(
+    /// Why a journal waits instead of flowing on.
+    Hold {
+        None = "none",
+        /// Over a per-journal or daily limit: `pending` until approved (or the next day's start).
+        OverLimit = "over_limit",
+        /// Sandbox fixture `/fixtures/status=pending/fixtures/`: `pending` until an operator acts.
+        FixturePending = "fixture_pending",
+        /// Sandbox fixture `/fixtures/status=rejected/fixtures/`: `queued`, rejected at day's end.
+        FixtureRejected = "fixture_rejected",
+    }
+);
+
+/// Per-account restrictions, as the Broker API reports them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Blocks {
+    pub account_blocked: bool,
+    pub transfers_blocked: bool,
+    pub trading_blocked: bool,
+}
+
+/// JNLC limits in one currency, in its minor units. `None` is no limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CashLimit {
+    pub currency: Currency,
+    pub per_journal: Option<i64>,
+    pub daily: Option<i64>,
+}
+
+/// Journal limits. They apply to journals that move money or shares *into* a customer account
+/// (firm to customer): that is where a broker's exposure grows. A cash journal in a currency with
+/// no [`CashLimit`] is held for approval.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub cash: Vec<CashLimit>,
+    /// JNLS limits by value at the asset's price, in US cents.
+    pub securities_per_journal_cents: Option<i64>,
+    pub securities_daily_cents: Option<i64>,
+}
+
+impl Default for Limits {
+    /// The Broker API defaults: $50 a journal and $1,000 a day, for cash and securities alike.
+    fn default() -> Limits {
+        Limits {
+            cash: vec![CashLimit { currency: Currency::USD, per_journal: Some(5_000), daily: Some(100_000) }],
+            securities_per_journal_cents: Some(5_000),
+            securities_daily_cents: Some(100_000),
+        }
+    }
+}
+
+impl Limits {
+    /// No limits at all, for workloads such as benchmarks.
+    pub fn unlimited() -> Limits {
+        Limits {
+            cash: Currency::SUPPORTED.iter().map(|&currency| CashLimit { currency, per_journal: None, daily: None }).collect(),
+            securities_per_journal_cents: None,
+            securities_daily_cents: None,
+        }
+    }
+
+    pub fn cash_limit(&self, currency: Currency) -> Option<&CashLimit> {
+        self.cash.iter().find(|l| l.currency == currency)
+    }
+
+    pub(crate) fn any_negative(&self) -> bool {
+        let neg = |v: Option<i64>| v.is_some_and(|v| v < 0);
+        self.cash.iter().any(|l| neg(l.per_journal) || neg(l.daily))
+            || neg(self.securities_per_journal_cents)
+            || neg(self.securities_daily_cents)
+    }
+}
+
+/// How a correspondent's journals behave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CorrespondentConfig {
+    pub jnlc_flow: JnlcFlow,
+    pub limits: Limits,
+    /// Over-limit journals still pending at a business day's start are released to `queued`.
+    pub release_pending_at_day_start: bool,
+    /// Sandbox fixtures in journal descriptions are honoured.
+    pub fixtures: bool,
+}
+
+impl Default for CorrespondentConfig {
+    fn default() -> CorrespondentConfig {
+        CorrespondentConfig { jnlc_flow: JnlcFlow::V1, limits: Limits::default(), release_pending_at_day_start: true, fixtures: true }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Correspondent {
+    pub id: CorrespondentId,
+    /// A short code such as `LPCA`, unique.
+    pub code: String,
+    pub name: String,
+    pub config: CorrespondentConfig,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    pub correspondent: CorrespondentId,
+    pub kind: AccountKind,
+    pub status: AccountStatus,
+    /// Assigned by the ledger in creation order, unique.
+    pub account_number: u64,
+    pub currency: Currency,
+    pub blocks: Blocks,
+    /// Replaces the correspondent's limits for this account when set.
+    pub limits: Option<Limits>,
+    pub created_at: Timestamp,
+}
+
+/// An entry in the asset table. Prices are in 1e-9 USD.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssetInfo {
+    pub id: AssetId,
+    pub symbol: Symbol,
+    pub name: String,
+    pub exchange: String,
+    pub class: String,
+    pub fractionable: bool,
+    pub price: Option<i64>,
+}
+
+/// Travel-rule data carried by a cash journal. Strings of at most 255 characters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Transmitter {
+    pub name: Option<String>,
+    pub account_number: Option<String>,
+    pub address: Option<String>,
+    pub financial_institution: Option<String>,
+    pub timestamp: Option<Timestamp>,
+}
+
+named_enum!(
+    /// Which endpoint an idempotency key was used with.
+    KeyKind { Single = "single", Batch = "batch", ReverseBatch = "reverse_batch", }
+);
+
+/// The idempotency key a journal was created under, as the v2 event stream reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyTag {
+    pub key: String,
+    pub kind: KeyKind,
+}
+
+/// A journal: one movement of cash or shares between two accounts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Journal {
+    pub id: JournalId,
+    pub correspondent: CorrespondentId,
+    pub entry_type: EntryType,
+    pub from: AccountId,
+    pub to: AccountId,
+    pub status: JournalStatus,
+    /// Cash in a currency (JNLC) or shares of a symbol (JNLS).
+    pub asset: Asset,
+    /// Minor units of cash, or 1e-9 shares.
+    pub units: i64,
+    /// JNLS: the price booked at, 1e-9 USD. Set when executed.
+    pub price: Option<i64>,
+    pub description: String,
+    pub transmitter: Option<Box<Transmitter>>,
+    pub key: Option<Box<KeyTag>>,
+    pub flow: JnlcFlow,
+    pub hold: Hold,
+    /// What this journal counted against the customer's daily limit (0 when nothing).
+    pub limit_counted: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub settle_date: Option<Date>,
+    pub system_date: Option<Date>,
+    /// The journal this one corrects, and the journal that corrected this one.
+    pub corrects: Option<JournalId>,
+    pub corrected_by: Option<JournalId>,
+    /// Creation order, ledger-wide.
+    pub ordinal: u64,
+}
+
+/// An external transfer: a wire or ACH into or out of an account, against the bank.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transfer {
+    pub id: TransferId,
+    pub account: AccountId,
+    pub correspondent: CorrespondentId,
+    pub direction: TransferDirection,
+    pub kind: TransferKind,
+    pub currency: Currency,
+    pub amount: i64,
+    pub status: TransferStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Who asked for a change, for the audit trail.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Actor {
+    Correspondent(CorrespondentId),
+    Operator(String),
+    System,
+}
+
+impl Actor {
+    /// The correspondent this actor is confined to, if any.
+    pub fn scope(&self) -> Option<CorrespondentId> {
+        match self {
+            Actor::Correspondent(id) => Some(*id),
+            Actor::Operator(_) | Actor::System => None,
+        }
+    }
+}
+
+/// Who changed a journal's status by hand, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Audit {
+    pub actor: Actor,
+    pub reason: String,
+}

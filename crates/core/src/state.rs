@@ -1,0 +1,378 @@
+//! The ledger state and `apply`, the only code that changes it.
+
+use crate::event::{Book, Event, EventKind, KeyRecord, Movement, StatusChange};
+use crate::ids::{AccountId, CorrespondentId, Date, JournalId, Timestamp, TransferId};
+use crate::model::{Account, AccountKind, AssetInfo, Correspondent, Hold, Journal, Limits, Transfer};
+use crate::money::{cost_nanos, Asset, Currency, Symbol};
+use crate::status::{JournalStatus, TransferStatus};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
+
+/// One book's holding of one asset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Balance {
+    /// The sum of every posting to this book in this asset.
+    pub posted: i64,
+    /// Reserved by outgoing transfers not yet complete.
+    pub held: i64,
+    /// Securities: what the shares held cost, in 1e-9 USD (average-cost method).
+    pub cost_nanos: i128,
+}
+
+impl Balance {
+    /// What may leave now: posted less held.
+    pub fn available(&self) -> i64 {
+        self.posted - self.held
+    }
+}
+
+/// Which daily counter a journal counts against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LimitKey {
+    Cash(Currency),
+    SecuritiesUsd,
+}
+
+/// Everything the ledger knows. Changed only by [`State::apply`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct State {
+    pub(crate) business_date: Date,
+    pub(crate) correspondents: FxHashMap<CorrespondentId, Correspondent>,
+    pub(crate) accounts: FxHashMap<AccountId, Account>,
+    /// Per book, a short list of (asset, balance): accounts hold few assets.
+    pub(crate) books: FxHashMap<Book, Vec<(Asset, Balance)>>,
+    pub(crate) assets: FxHashMap<Symbol, AssetInfo>,
+    pub(crate) journals: FxHashMap<JournalId, Journal>,
+    pub(crate) transfers: FxHashMap<TransferId, Transfer>,
+    /// Journals in each status that still moves on its own, by creation order.
+    pub(crate) waiting: [BTreeMap<u64, JournalId>; 3],
+    /// Today's use of daily limits, per customer account.
+    pub(crate) daily_used: FxHashMap<(AccountId, LimitKey), i64>,
+    pub(crate) overdrafts: FxHashMap<(AccountId, Currency), i64>,
+    pub(crate) keys: FxHashMap<(CorrespondentId, String), KeyRecord>,
+    pub(crate) next_ordinal: u64,
+    pub(crate) next_account_number: u64,
+    pub(crate) events_applied: u64,
+}
+
+/// The statuses indexed in [`State::waiting`].
+const WAITING: [JournalStatus; 3] = [JournalStatus::Queued, JournalStatus::SentToClearing, JournalStatus::Pending];
+
+fn waiting_slot(status: JournalStatus) -> Option<usize> {
+    WAITING.iter().position(|&s| s == status)
+}
+
+/// First account number handed out.
+const ACCOUNT_NUMBER_FIRST: u64 = 100_000_001;
+
+impl State {
+    pub fn new(business_date: Date) -> State {
+        State {
+            business_date,
+            correspondents: FxHashMap::default(),
+            accounts: FxHashMap::default(),
+            books: FxHashMap::default(),
+            assets: FxHashMap::default(),
+            journals: FxHashMap::default(),
+            transfers: FxHashMap::default(),
+            waiting: Default::default(),
+            daily_used: FxHashMap::default(),
+            overdrafts: FxHashMap::default(),
+            keys: FxHashMap::default(),
+            next_ordinal: 1,
+            next_account_number: ACCOUNT_NUMBER_FIRST,
+            events_applied: 0,
+        }
+    }
+
+    // ----- Queries -----
+
+    pub fn business_date(&self) -> Date {
+        self.business_date
+    }
+
+    pub fn events_applied(&self) -> u64 {
+        self.events_applied
+    }
+
+    pub fn correspondent(&self, id: CorrespondentId) -> Option<&Correspondent> {
+        self.correspondents.get(&id)
+    }
+
+    pub fn correspondents(&self) -> impl Iterator<Item = &Correspondent> {
+        self.correspondents.values()
+    }
+
+    pub fn account(&self, id: AccountId) -> Option<&Account> {
+        self.accounts.get(&id)
+    }
+
+    pub fn accounts(&self) -> impl Iterator<Item = &Account> {
+        self.accounts.values()
+    }
+
+    pub fn asset(&self, symbol: Symbol) -> Option<&AssetInfo> {
+        self.assets.get(&symbol)
+    }
+
+    pub fn assets(&self) -> impl Iterator<Item = &AssetInfo> {
+        self.assets.values()
+    }
+
+    pub fn journal(&self, id: JournalId) -> Option<&Journal> {
+        self.journals.get(&id)
+    }
+
+    pub fn journals(&self) -> impl Iterator<Item = &Journal> {
+        self.journals.values()
+    }
+
+    pub fn transfer(&self, id: TransferId) -> Option<&Transfer> {
+        self.transfers.get(&id)
+    }
+
+    pub fn transfers(&self) -> impl Iterator<Item = &Transfer> {
+        self.transfers.values()
+    }
+
+    pub fn balance(&self, book: Book, asset: Asset) -> Balance {
+        self.books
+            .get(&book)
+            .and_then(|list| list.iter().find(|(a, _)| *a == asset))
+            .map(|(_, b)| *b)
+            .unwrap_or_default()
+    }
+
+    /// Every (asset, balance) a book holds, in no particular order.
+    pub fn holdings(&self, book: Book) -> &[(Asset, Balance)] {
+        self.books.get(&book).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every book with its holdings.
+    pub fn books(&self) -> impl Iterator<Item = (&Book, &Vec<(Asset, Balance)>)> {
+        self.books.iter()
+    }
+
+    /// The lowest `posted - held` a book may reach in an asset; `None` for contra books.
+    pub fn floor(&self, book: Book, asset: Asset) -> Option<i64> {
+        match (book, asset) {
+            (Book::Account(id), Asset::Cash(currency)) => Some(-self.overdraft(id, currency)),
+            (Book::Account(_), Asset::Security(_)) => Some(0),
+            (Book::Bank | Book::Custody, _) => None,
+        }
+    }
+
+    pub fn overdraft(&self, account: AccountId, currency: Currency) -> i64 {
+        self.overdrafts.get(&(account, currency)).copied().unwrap_or(0)
+    }
+
+    /// Journals waiting in `status` (`queued`, `sent_to_clearing` or `pending`), oldest first.
+    pub fn waiting(&self, status: JournalStatus) -> impl Iterator<Item = JournalId> + '_ {
+        waiting_slot(status).into_iter().flat_map(move |slot| self.waiting[slot].values().copied())
+    }
+
+    pub fn daily_used(&self, account: AccountId, key: LimitKey) -> i64 {
+        self.daily_used.get(&(account, key)).copied().unwrap_or(0)
+    }
+
+    pub fn idempotency_key(&self, correspondent: CorrespondentId, key: &str) -> Option<&KeyRecord> {
+        self.keys.get(&(correspondent, key.to_owned()))
+    }
+
+    /// The limits that apply to an account: its own, else its correspondent's.
+    pub fn limits_for<'s>(&'s self, account: &'s Account) -> Option<&'s Limits> {
+        account.limits.as_ref().or_else(|| self.correspondents.get(&account.correspondent).map(|c| &c.config.limits))
+    }
+
+    pub fn is_firm(&self, id: AccountId) -> bool {
+        self.accounts.get(&id).is_some_and(|a| a.kind == AccountKind::Firm)
+    }
+
+    // ----- Apply -----
+
+    /// Applies one event produced by `execute` on this state. Events are facts: applying them
+    /// cannot fail. An event that does not fit the state is a programmer error and panics.
+    pub fn apply(&mut self, event: &Event) {
+        self.events_applied += 1;
+        let at = event.at;
+        match &event.kind {
+            EventKind::CorrespondentCreated(c) => {
+                self.correspondents.insert(c.id, (**c).clone());
+            }
+            EventKind::CorrespondentConfigured { id, config } => {
+                self.correspondents.get_mut(id).expect("configured correspondent exists").config = (**config).clone();
+            }
+            EventKind::AccountOpened { account, .. } => {
+                self.next_account_number = self.next_account_number.max(account.account_number + 1);
+                self.accounts.insert(account.id, (**account).clone());
+            }
+            EventKind::AccountStatusChanged { id, to, .. } => self.account_mut(*id).status = *to,
+            EventKind::AccountBlocksChanged { id, blocks } => self.account_mut(*id).blocks = *blocks,
+            EventKind::AccountLimitsSet { id, limits } => self.account_mut(*id).limits = limits.as_deref().cloned(),
+            EventKind::OverdraftSet { account, currency, units } => {
+                self.overdrafts.insert((*account, *currency), *units);
+            }
+            EventKind::AssetListed(info) => {
+                self.assets.insert(info.symbol, (**info).clone());
+            }
+            EventKind::SecuritiesDeposited { movement, price, .. } => self.post(movement, Some(*price)),
+            EventKind::TransferCreated(transfer) => self.apply_transfer_created(transfer),
+            EventKind::TransferStatusChanged { id, to, movement, .. } => self.apply_transfer_status(*id, *to, at, *movement),
+            EventKind::JournalCreated { journal, movement } => self.apply_journal_created(journal, *movement),
+            EventKind::JournalStatusChanged(change) => self.apply_status_change(change, at),
+            EventKind::IdempotencyKeyStored(record) => {
+                self.keys.insert((record.correspondent, record.key.clone()), (**record).clone());
+            }
+            EventKind::IdempotencyKeysExpired { created_before } => self.keys.retain(|_, r| r.created_at >= *created_before),
+            EventKind::BusinessDayAdvanced { to, .. } => {
+                self.business_date = *to;
+                self.daily_used.clear();
+            }
+        }
+    }
+
+    fn account_mut(&mut self, id: AccountId) -> &mut Account {
+        self.accounts.get_mut(&id).expect("event names a known account")
+    }
+
+    fn balance_mut(&mut self, book: Book, asset: Asset) -> &mut Balance {
+        let list = self.books.entry(book).or_default();
+        let index = match list.iter().position(|(a, _)| *a == asset) {
+            Some(i) => i,
+            None => {
+                list.push((asset, Balance::default()));
+                list.len() - 1
+            }
+        };
+        &mut list[index].1
+    }
+
+    /// Posts a movement. For shares, cost follows the average-cost method: the source gives up
+    /// its average cost of the shares moved; the destination takes them at `price` when one is
+    /// given (a booking), else at that same average cost.
+    fn post(&mut self, movement: &Movement, price: Option<i64>) {
+        let from = self.balance_mut(movement.from, movement.asset);
+        let cost_out = match movement.asset {
+            Asset::Security(_) if from.posted > 0 => from.cost_nanos * i128::from(movement.units) / i128::from(from.posted),
+            _ => 0,
+        };
+        from.posted -= movement.units;
+        from.cost_nanos -= cost_out;
+        let to = self.balance_mut(movement.to, movement.asset);
+        to.posted += movement.units;
+        if let Asset::Security(_) = movement.asset {
+            to.cost_nanos += price.map_or(cost_out, |p| cost_nanos(movement.units, p));
+        }
+    }
+
+    fn apply_transfer_created(&mut self, transfer: &Transfer) {
+        if transfer.direction == crate::model::TransferDirection::Outgoing {
+            self.balance_mut(Book::Account(transfer.account), Asset::Cash(transfer.currency)).held += transfer.amount;
+        }
+        self.transfers.insert(transfer.id, transfer.clone());
+    }
+
+    fn apply_transfer_status(&mut self, id: TransferId, to: TransferStatus, at: Timestamp, movement: Option<Movement>) {
+        let transfer = self.transfers.get_mut(&id).expect("event names a known transfer");
+        transfer.status = to;
+        transfer.updated_at = at;
+        let (account, currency, amount, direction) = (transfer.account, transfer.currency, transfer.amount, transfer.direction);
+        if direction == crate::model::TransferDirection::Outgoing {
+            self.balance_mut(Book::Account(account), Asset::Cash(currency)).held -= amount;
+        }
+        if let Some(m) = movement {
+            self.post(&m, None);
+        }
+    }
+
+    fn apply_journal_created(&mut self, journal: &Journal, movement: Option<Movement>) {
+        self.next_ordinal = self.next_ordinal.max(journal.ordinal + 1);
+        if journal.limit_counted > 0 {
+            let key = limit_key(journal.asset);
+            *self.daily_used.entry((journal.to, key)).or_default() += journal.limit_counted;
+        }
+        if let Some(m) = movement {
+            self.post(&m, journal.price);
+        }
+        if let Some(corrected) = journal.corrects {
+            self.journals.get_mut(&corrected).expect("corrected journal exists").corrected_by = Some(journal.id);
+        }
+        if let Some(slot) = waiting_slot(journal.status) {
+            self.waiting[slot].insert(journal.ordinal, journal.id);
+        }
+        self.journals.insert(journal.id, journal.clone());
+    }
+
+    fn apply_status_change(&mut self, change: &StatusChange, at: Timestamp) {
+        let journal = self.journals.get_mut(&change.id).expect("event names a known journal");
+        debug_assert_eq!(journal.status, change.from);
+        let ordinal = journal.ordinal;
+        journal.status = change.to;
+        journal.updated_at = at;
+        if change.to == JournalStatus::Queued {
+            journal.hold = Hold::None;
+        }
+        if let Some(price) = change.price {
+            journal.price = Some(price);
+        }
+        if let Some(date) = change.booked_on {
+            journal.settle_date = Some(date);
+            journal.system_date = Some(date);
+        }
+        if change.corrected_by.is_some() {
+            journal.corrected_by = change.corrected_by;
+        }
+        let price = journal.price;
+        if let Some(slot) = waiting_slot(change.from) {
+            self.waiting[slot].remove(&ordinal);
+        }
+        if let Some(slot) = waiting_slot(change.to) {
+            self.waiting[slot].insert(ordinal, change.id);
+        }
+        if let Some(m) = change.movement {
+            // A booking brings shares in at the booked price; an undoing takes back the cost
+            // the receiver holds them at.
+            let booking = change.to.is_booked();
+            self.post(&m, if booking { price } else { None });
+        }
+    }
+
+    // ----- Invariants -----
+
+    /// Checks what must always hold: every asset's balances sum to zero across all books, no
+    /// account book is below its floor, no hold is negative or larger than what it holds back,
+    /// and the waiting indexes agree with the journals. Returns what disagrees.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut totals: FxHashMap<Asset, i128> = FxHashMap::default();
+        for (book, list) in &self.books {
+            for (asset, balance) in list {
+                *totals.entry(*asset).or_default() += i128::from(balance.posted);
+                if balance.held < 0 {
+                    return Err(format!("{book} holds a negative amount of {asset}: {}", balance.held));
+                }
+                if let Some(floor) = self.floor(*book, *asset) {
+                    if balance.available() < floor {
+                        return Err(format!("{book} is below its floor in {asset}: {} < {floor}", balance.available()));
+                    }
+                }
+            }
+        }
+        if let Some((asset, total)) = totals.iter().find(|(_, t)| **t != 0) {
+            return Err(format!("postings in {asset} sum to {total}, not zero"));
+        }
+        for (slot, status) in WAITING.iter().enumerate() {
+            let expected = self.journals.values().filter(|j| j.status == *status).count();
+            if expected != self.waiting[slot].len() {
+                return Err(format!("{} journals are {status} but {} are indexed", expected, self.waiting[slot].len()));
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn limit_key(asset: Asset) -> LimitKey {
+    match asset {
+        Asset::Cash(currency) => LimitKey::Cash(currency),
+        Asset::Security(_) => LimitKey::SecuritiesUsd,
+    }
+}
