@@ -3,8 +3,8 @@
 
 use crate::ids::{AccountId, CorrespondentId, Date, JournalId, Timestamp, TransferId};
 use crate::model::{
-    AccountKind, AccountStatus, Actor, Audit, Blocks, CorrespondentConfig, EntryType, KeyKind, Limits, Transmitter,
-    TransferDirection, TransferKind,
+    AccountKind, AccountStatus, Actor, Audit, Blocks, CorrespondentConfig, EntryType, KeyKind, Limits, TransferDirection, TransferKind,
+    Transmitter,
 };
 use crate::money::{Currency, Symbol};
 
@@ -71,42 +71,142 @@ pub type IdempotencyKey = Option<String>;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
-    CreateCorrespondent { code: String, name: String, config: CorrespondentConfig },
-    ConfigureCorrespondent { id: CorrespondentId, config: CorrespondentConfig },
-    OpenAccount { actor: Actor, correspondent: CorrespondentId, kind: AccountKind, status: AccountStatus, currency: Currency, profile: String },
-    SetAccountStatus { actor: Actor, account: AccountId, status: AccountStatus },
-    SetAccountBlocks { account: AccountId, blocks: Blocks },
-    SetAccountLimits { account: AccountId, limits: Option<Limits> },
+    CreateCorrespondent {
+        code: String,
+        name: String,
+        config: CorrespondentConfig,
+    },
+    ConfigureCorrespondent {
+        id: CorrespondentId,
+        config: CorrespondentConfig,
+    },
+    OpenAccount {
+        actor: Actor,
+        correspondent: CorrespondentId,
+        kind: AccountKind,
+        status: AccountStatus,
+        currency: Currency,
+        profile: String,
+    },
+    SetAccountStatus {
+        actor: Actor,
+        account: AccountId,
+        status: AccountStatus,
+    },
+    SetAccountBlocks {
+        account: AccountId,
+        blocks: Blocks,
+    },
+    SetAccountLimits {
+        account: AccountId,
+        limits: Option<Limits>,
+    },
     /// How far below zero a firm account's cash may go, in minor units.
-    SetOverdraft { account: AccountId, currency: Currency, units: i64 },
+    SetOverdraft {
+        account: AccountId,
+        currency: Currency,
+        units: i64,
+    },
     /// Adds an asset to the table, or updates it (price included) when the symbol is known.
-    ListAsset { symbol: Symbol, name: String, exchange: String, class: String, fractionable: bool, price: Option<i64> },
+    ListAsset {
+        symbol: Symbol,
+        name: String,
+        exchange: String,
+        class: String,
+        fractionable: bool,
+        price: Option<i64>,
+    },
     /// Shares delivered into a firm account from outside, at `price` (or the asset's price).
-    DepositSecurities { account: AccountId, symbol: Symbol, qty: i64, price: Option<i64> },
-    CreateTransfer { actor: Actor, account: AccountId, direction: TransferDirection, kind: TransferKind, currency: Currency, amount: i64, complete_at_once: bool },
-    CompleteTransfer { id: TransferId },
-    CancelTransfer { actor: Actor, account: AccountId, id: TransferId },
-    CreateJournal { actor: Actor, request: JournalRequest, key: IdempotencyKey },
+    DepositSecurities {
+        account: AccountId,
+        symbol: Symbol,
+        qty: i64,
+        price: Option<i64>,
+    },
+    CreateTransfer {
+        actor: Actor,
+        account: AccountId,
+        direction: TransferDirection,
+        kind: TransferKind,
+        currency: Currency,
+        amount: i64,
+        complete_at_once: bool,
+    },
+    CompleteTransfer {
+        id: TransferId,
+    },
+    CancelTransfer {
+        actor: Actor,
+        account: AccountId,
+        id: TransferId,
+    },
+    CreateJournal {
+        actor: Actor,
+        request: JournalRequest,
+        key: IdempotencyKey,
+    },
     /// One firm account to many customers (JNLC only), all or nothing.
-    CreateBatch { actor: Actor, entry_type: EntryType, from: AccountId, entries: Vec<BatchEntry>, key: IdempotencyKey },
+    CreateBatch {
+        actor: Actor,
+        entry_type: EntryType,
+        from: AccountId,
+        entries: Vec<BatchEntry>,
+        key: IdempotencyKey,
+    },
     /// Many customers to one firm account (JNLC only), all or nothing.
-    CreateReverseBatch { actor: Actor, entry_type: EntryType, to: AccountId, entries: Vec<BatchEntry>, key: IdempotencyKey },
+    CreateReverseBatch {
+        actor: Actor,
+        entry_type: EntryType,
+        to: AccountId,
+        entries: Vec<BatchEntry>,
+        key: IdempotencyKey,
+    },
     /// `DELETE /v1/journals/{id}` or an operator's cancel: `pending` or `queued` to `canceled`.
-    CancelJournal { actor: Actor, id: JournalId, reason: String },
-    ApproveJournal { id: JournalId, audit: Audit },
-    RejectJournal { id: JournalId, audit: Audit },
-    SendToClearing { id: JournalId },
+    CancelJournal {
+        actor: Actor,
+        id: JournalId,
+        reason: String,
+    },
+    ApproveJournal {
+        id: JournalId,
+        audit: Audit,
+    },
+    RejectJournal {
+        id: JournalId,
+        audit: Audit,
+    },
+    SendToClearing {
+        id: JournalId,
+    },
     /// The booking-time balance check: `executed`, or `refused` when it no longer fits.
-    BookJournal { id: JournalId },
+    BookJournal {
+        id: JournalId,
+    },
     /// JNLC v2: `executed -> activity_created`.
-    CreateActivity { id: JournalId },
-    ReverseJournal { id: JournalId, audit: Audit },
-    DeleteJournal { id: JournalId, audit: Audit },
+    CreateActivity {
+        id: JournalId,
+    },
+    ReverseJournal {
+        id: JournalId,
+        audit: Audit,
+    },
+    DeleteJournal {
+        id: JournalId,
+        audit: Audit,
+    },
     /// Replaces an executed journal by a new one for `units` (minor units or 1e-9 shares).
-    CorrectJournal { id: JournalId, units: i64, audit: Audit },
+    CorrectJournal {
+        id: JournalId,
+        units: i64,
+        audit: Audit,
+    },
     /// Ends the current business day (fixture rejections) and starts `to` (limits reset, releases).
-    AdvanceBusinessDay { to: Date },
-    ExpireIdempotencyKeys { created_before: Timestamp },
+    AdvanceBusinessDay {
+        to: Date,
+    },
+    ExpireIdempotencyKeys {
+        created_before: Timestamp,
+    },
 }
 
 /// One entry of a batch: the account on the other side (the `to` of a batch, the `from` of a
@@ -124,7 +224,15 @@ pub struct BatchEntry {
 
 impl BatchEntry {
     pub fn cash(account: AccountId, amount: i64) -> BatchEntry {
-        BatchEntry { account, amount: Some(amount), currency: Currency::USD, symbol: None, qty: None, description: String::new(), transmitter: None }
+        BatchEntry {
+            account,
+            amount: Some(amount),
+            currency: Currency::USD,
+            symbol: None,
+            qty: None,
+            description: String::new(),
+            transmitter: None,
+        }
     }
 
     pub(crate) fn request(&self, entry_type: EntryType, from: AccountId, to: AccountId) -> JournalRequest {
@@ -194,7 +302,15 @@ impl Fingerprint {
         }
     }
 
-    pub(crate) fn request_fields(&mut self, amount: Option<i64>, currency: Currency, symbol: Option<Symbol>, qty: Option<i64>, description: &str, transmitter: Option<&Transmitter>) {
+    pub(crate) fn request_fields(
+        &mut self,
+        amount: Option<i64>,
+        currency: Currency,
+        symbol: Option<Symbol>,
+        qty: Option<i64>,
+        description: &str,
+        transmitter: Option<&Transmitter>,
+    ) {
         self.opt_i64(amount);
         self.str(currency.as_str());
         self.opt_str(symbol.as_ref().map(Symbol::as_str));

@@ -120,10 +120,7 @@ pub fn parse_json_number(text: &str, scale: u32, tolerance: Tolerance) -> Result
 
 /// True when `dropped` reads exactly 10^m with m = len - head: `0..01` then only zeros.
 fn is_power_boundary(dropped: &[u8], head: usize) -> bool {
-    head > 0
-        && dropped[..head - 1].iter().all(|&b| b == b'0')
-        && dropped[head - 1] == b'1'
-        && dropped[head..].iter().all(|&b| b == b'0')
+    head > 0 && dropped[..head - 1].iter().all(|&b| b == b'0') && dropped[head - 1] == b'1' && dropped[head..].iter().all(|&b| b == b'0')
 }
 
 /// Prints units of `10^-scale` as a minimal decimal: `11550` at scale 2 is `"115.5"`.
@@ -139,7 +136,7 @@ pub fn format(units: i64, scale: u32) -> String {
     out.push_str(&int_part.to_string());
     if frac != 0 {
         let mut width = scale as usize;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             width -= 1;
         }
@@ -181,11 +178,7 @@ impl Digits {
         if !digit.is_ascii_digit() {
             return Err(Code::MalformedDecimal);
         }
-        self.value = self
-            .value
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(digit - b'0')))
-            .ok_or(Code::AmountTooLarge)?;
+        self.value = self.value.checked_mul(10).and_then(|v| v.checked_add(u64::from(digit - b'0'))).ok_or(Code::AmountTooLarge)?;
         Ok(())
     }
 

@@ -2,8 +2,7 @@
 
 use crate::ids::{AccountId, CorrespondentId, Date, JournalId, Timestamp, TransferId};
 use crate::model::{
-    Account, AccountStatus, AssetInfo, Audit, Blocks, Correspondent, CorrespondentConfig, Journal, KeyKind, Limits,
-    Transfer,
+    Account, AccountStatus, AssetInfo, Audit, Blocks, Correspondent, CorrespondentConfig, Journal, KeyKind, Limits, Transfer,
 };
 use crate::money::{Asset, Currency};
 use crate::status::{JournalStatus, TransferStatus};
@@ -71,25 +70,62 @@ pub struct Event {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventKind {
     CorrespondentCreated(Box<Correspondent>),
-    CorrespondentConfigured { id: CorrespondentId, config: Box<CorrespondentConfig> },
+    CorrespondentConfigured {
+        id: CorrespondentId,
+        config: Box<CorrespondentConfig>,
+    },
     /// `profile` is the opening data (KYC) as the edge gave it; the ledger keeps it in the log
     /// only, not in memory.
-    AccountOpened { account: Box<Account>, profile: String },
-    AccountStatusChanged { id: AccountId, from: AccountStatus, to: AccountStatus },
-    AccountBlocksChanged { id: AccountId, blocks: Blocks },
-    AccountLimitsSet { id: AccountId, limits: Option<Box<Limits>> },
-    OverdraftSet { account: AccountId, currency: Currency, units: i64 },
+    AccountOpened {
+        account: Box<Account>,
+        profile: String,
+    },
+    AccountStatusChanged {
+        id: AccountId,
+        from: AccountStatus,
+        to: AccountStatus,
+    },
+    AccountBlocksChanged {
+        id: AccountId,
+        blocks: Blocks,
+    },
+    AccountLimitsSet {
+        id: AccountId,
+        limits: Option<Box<Limits>>,
+    },
+    OverdraftSet {
+        account: AccountId,
+        currency: Currency,
+        units: i64,
+    },
     AssetListed(Box<AssetInfo>),
     /// Shares delivered from outside into a firm account, with the cost they came in at.
-    SecuritiesDeposited { account: AccountId, movement: Movement, price: i64 },
+    SecuritiesDeposited {
+        account: AccountId,
+        movement: Movement,
+        price: i64,
+    },
     TransferCreated(Box<Transfer>),
-    TransferStatusChanged { id: TransferId, from: TransferStatus, to: TransferStatus, movement: Option<Movement> },
+    TransferStatusChanged {
+        id: TransferId,
+        from: TransferStatus,
+        to: TransferStatus,
+        movement: Option<Movement>,
+    },
     /// A new journal; its status comes from `""`. `movement` is set when it is created booked.
-    JournalCreated { journal: Box<Journal>, movement: Option<Movement> },
+    JournalCreated {
+        journal: Box<Journal>,
+        movement: Option<Movement>,
+    },
     JournalStatusChanged(Box<StatusChange>),
     IdempotencyKeyStored(Box<KeyRecord>),
-    IdempotencyKeysExpired { created_before: Timestamp },
-    BusinessDayAdvanced { from: Date, to: Date },
+    IdempotencyKeysExpired {
+        created_before: Timestamp,
+    },
+    BusinessDayAdvanced {
+        from: Date,
+        to: Date,
+    },
 }
 
 /// A journal's move from one status to another, with what it did to the books.

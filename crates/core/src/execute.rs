@@ -7,17 +7,19 @@
 use crate::command::Command;
 use crate::event::{Book, Event, EventKind, Movement};
 use crate::ids::{AccountId, CorrespondentId, Timestamp, TransferId};
+use crate::journals;
 use crate::model::{
-    Account, AccountKind, AccountStatus, Actor, AssetInfo, Correspondent, CorrespondentConfig, Limits, Transfer,
-    TransferDirection,
+    Account, AccountKind, AccountStatus, Actor, AssetInfo, Correspondent, CorrespondentConfig, Limits, Transfer, TransferDirection,
 };
 use crate::money::{Asset, Currency, Symbol, QTY_SCALE};
 use crate::rejection::{Code, Rejection};
 use crate::state::State;
 use crate::status::TransferStatus;
-use crate::journals;
 
-/// Where new ids come from. The service uses random UUIDs; tests use a counter.
+/// Where new ids come from: the service mints time-ordered UUIDs (v7), tests use a counter.
+///
+/// Contract: every id is greater than every id handed out before, across restarts too. The
+/// state keeps journals in id order on the strength of it.
 pub trait IdSource {
     fn next_id(&mut self) -> u128;
 }
@@ -91,7 +93,15 @@ pub fn execute(state: &State, command: &Command, ctx: &mut Ctx<'_>) -> Result<Ve
         }
         Command::SetOverdraft { account, currency, units } => set_overdraft(state, *account, *currency, *units, ctx),
         Command::ListAsset { symbol, name, exchange, class, fractionable, price } => {
-            let info = AssetInfo { id: crate::ids::AssetId(0), symbol: *symbol, name: name.clone(), exchange: exchange.clone(), class: class.clone(), fractionable: *fractionable, price: *price };
+            let info = AssetInfo {
+                id: crate::ids::AssetId(0),
+                symbol: *symbol,
+                name: name.clone(),
+                exchange: exchange.clone(),
+                class: class.clone(),
+                fractionable: *fractionable,
+                price: *price,
+            };
             list_asset(state, info, ctx)
         }
         Command::DepositSecurities { account, symbol, qty, price } => deposit_securities(state, *account, *symbol, *qty, *price, ctx),
@@ -162,7 +172,13 @@ fn check_config(config: &CorrespondentConfig) -> Result<(), Code> {
     Ok(())
 }
 
-fn create_correspondent(state: &State, code: &str, name: &str, config: &CorrespondentConfig, ctx: &mut Ctx<'_>) -> Result<Vec<Event>, Rejection> {
+fn create_correspondent(
+    state: &State,
+    code: &str,
+    name: &str,
+    config: &CorrespondentConfig,
+    ctx: &mut Ctx<'_>,
+) -> Result<Vec<Event>, Rejection> {
     if !valid_code(code) || !valid_name(name) {
         return Err(Code::InvalidName.into());
     }
@@ -226,7 +242,8 @@ fn set_overdraft(state: &State, account: AccountId, currency: Currency, units: i
 }
 
 fn list_asset(state: &State, mut info: AssetInfo, ctx: &mut Ctx<'_>) -> Result<Vec<Event>, Rejection> {
-    if !valid_name(&info.name) || info.exchange.len() > crate::command::TEXT_CHARS_MAX || info.class.len() > crate::command::TEXT_CHARS_MAX {
+    if !valid_name(&info.name) || info.exchange.len() > crate::command::TEXT_CHARS_MAX || info.class.len() > crate::command::TEXT_CHARS_MAX
+    {
         return Err(Code::InvalidName.into());
     }
     if info.price.is_some_and(|p| p <= 0) {
@@ -239,7 +256,14 @@ fn list_asset(state: &State, mut info: AssetInfo, ctx: &mut Ctx<'_>) -> Result<V
     Ok(vec![ctx.event(EventKind::AssetListed(Box::new(info)))])
 }
 
-fn deposit_securities(state: &State, account: AccountId, symbol: Symbol, qty: i64, price: Option<i64>, ctx: &mut Ctx<'_>) -> Result<Vec<Event>, Rejection> {
+fn deposit_securities(
+    state: &State,
+    account: AccountId,
+    symbol: Symbol,
+    qty: i64,
+    price: Option<i64>,
+    ctx: &mut Ctx<'_>,
+) -> Result<Vec<Event>, Rejection> {
     if qty <= 0 || price.is_some_and(|p| p <= 0) {
         return Err(Code::QtyNotPositive.into());
     }
@@ -259,7 +283,13 @@ fn deposit_securities(state: &State, account: AccountId, symbol: Symbol, qty: i6
     Ok(vec![ctx.event(EventKind::SecuritiesDeposited { account, movement, price })])
 }
 
-fn create_transfer(state: &State, actor: &Actor, mut transfer: Transfer, complete_at_once: bool, ctx: &mut Ctx<'_>) -> Result<Vec<Event>, Rejection> {
+fn create_transfer(
+    state: &State,
+    actor: &Actor,
+    mut transfer: Transfer,
+    complete_at_once: bool,
+    ctx: &mut Ctx<'_>,
+) -> Result<Vec<Event>, Rejection> {
     if transfer.amount <= 0 {
         return Err(Code::AmountNotPositive.into());
     }
@@ -303,7 +333,13 @@ fn transfer_completion(transfer: &Transfer) -> EventKind {
     EventKind::TransferStatusChanged { id: transfer.id, from: transfer.status, to: TransferStatus::Complete, movement: Some(movement) }
 }
 
-fn change_transfer(state: &State, owner: Option<(&Actor, AccountId)>, id: TransferId, to: TransferStatus, ctx: &mut Ctx<'_>) -> Result<Vec<Event>, Rejection> {
+fn change_transfer(
+    state: &State,
+    owner: Option<(&Actor, AccountId)>,
+    id: TransferId,
+    to: TransferStatus,
+    ctx: &mut Ctx<'_>,
+) -> Result<Vec<Event>, Rejection> {
     let transfer = state.transfer(id).ok_or(Code::TransferNotFound)?;
     if let Some((actor, account)) = owner {
         let visible = transfer.account == account && actor.scope().is_none_or(|scope| scope == transfer.correspondent);

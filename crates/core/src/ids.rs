@@ -247,7 +247,8 @@ mod tests {
         let id = AccountId::parse(text).unwrap();
         assert_eq!(id.to_string(), text);
         assert_eq!(AccountId::parse(&text.to_uppercase()), Ok(id));
-        for bad in ["", "3f1c2a345b6d4e7f8a9b0c1d2e3f4a5b", "3f1c2a34-5b6d-4e7f-8a9b-0c1d2e3f4a5g", "3f1c2a34_5b6d-4e7f-8a9b-0c1d2e3f4a5b"] {
+        for bad in ["", "3f1c2a345b6d4e7f8a9b0c1d2e3f4a5b", "3f1c2a34-5b6d-4e7f-8a9b-0c1d2e3f4a5g", "3f1c2a34_5b6d-4e7f-8a9b-0c1d2e3f4a5b"]
+        {
             assert_eq!(AccountId::parse(bad), Err(Code::MalformedId), "{bad}");
         }
     }

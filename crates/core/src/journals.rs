@@ -1,10 +1,12 @@
 //! Journals: creation (single, batch, reverse batch) and every step of their lifecycle.
 
-use crate::command::{BatchEntry, Command, Fingerprint, JournalRequest, BATCH_ENTRIES_MAX, DESCRIPTION_CHARS_MAX, IDEMPOTENCY_KEY_LEN_MAX, TEXT_CHARS_MAX};
+use crate::command::{
+    BatchEntry, Command, Fingerprint, JournalRequest, BATCH_ENTRIES_MAX, DESCRIPTION_CHARS_MAX, IDEMPOTENCY_KEY_LEN_MAX, TEXT_CHARS_MAX,
+};
 use crate::event::{Book, Event, EventKind, KeyRecord, Movement, StatusChange};
 use crate::execute::{fits, insufficient, scoped_account, Ctx};
 use crate::ids::{AccountId, CorrespondentId, Date, JournalId};
-use crate::model::{Account, AccountKind, AccountStatus, Actor, Audit, EntryType, Hold, JnlcFlow, Journal, KeyKind, KeyTag};
+use crate::model::{Account, AccountKind, AccountStatus, Actor, Audit, EntryType, Hold, JnlcFlow, Journal, JournalExtra, KeyKind, KeyTag};
 use crate::money::{value_cents_ceil, Asset, QTY_SCALE};
 use crate::rejection::{Code, Rejection};
 use crate::state::{limit_key, State};
@@ -30,9 +32,7 @@ pub(crate) fn execute(state: &State, command: &Command, ctx: &mut Ctx<'_>) -> Re
             let audit = Audit { actor: actor.clone(), reason: reason.clone() };
             transition(journal, JournalStatus::Canceled, Some(audit), ctx)
         }
-        Command::ApproveJournal { id, audit } => {
-            transition(find(state, *id)?, JournalStatus::Queued, Some(audit.clone()), ctx)
-        }
+        Command::ApproveJournal { id, audit } => transition(find(state, *id)?, JournalStatus::Queued, Some(audit.clone()), ctx),
         Command::RejectJournal { id, audit } => {
             require_reason(audit)?;
             transition(find(state, *id)?, JournalStatus::Rejected, Some(audit.clone()), ctx)
@@ -78,17 +78,43 @@ struct Draft {
     limit_counted: i64,
 }
 
-/// What earlier entries of the same command have already claimed.
+/// What earlier entries of the same command have already claimed. A single journal has no
+/// earlier entries and records nothing.
 #[derive(Default)]
 struct Claims {
+    batch: bool,
     debits: FxHashMap<(Book, Asset), i64>,
     daily: FxHashMap<(AccountId, crate::state::LimitKey), i64>,
 }
 
-fn create_single(state: &State, actor: &Actor, request: &JournalRequest, key: Option<&str>, ctx: &mut Ctx<'_>) -> Result<Vec<Event>, Rejection> {
+impl Claims {
+    fn for_batch() -> Claims {
+        Claims { batch: true, ..Claims::default() }
+    }
+
+    fn debit(&mut self, key: (Book, Asset), units: i64) {
+        if self.batch {
+            *self.debits.entry(key).or_default() += units;
+        }
+    }
+
+    fn count(&mut self, key: (AccountId, crate::state::LimitKey), value: i64) {
+        if self.batch {
+            *self.daily.entry(key).or_default() += value;
+        }
+    }
+}
+
+fn create_single(
+    state: &State,
+    actor: &Actor,
+    request: &JournalRequest,
+    key: Option<&str>,
+    ctx: &mut Ctx<'_>,
+) -> Result<Vec<Event>, Rejection> {
     check_shape(request)?;
     check_key_text(key)?;
-    let fingerprint = fingerprint_single(request);
+    let fingerprint = if key.is_some() { fingerprint_single(request) } else { 0 };
     let scope = actor.scope().or_else(|| state.account(request.from).map(|a| a.correspondent));
     if replayed(state, scope, key, KeyKind::Single, fingerprint)? {
         return Ok(vec![]);
@@ -101,7 +127,8 @@ fn create_single(state: &State, actor: &Actor, request: &JournalRequest, key: Op
     if v2 && draft.status == JournalStatus::Queued {
         // JNLC v2: booked at creation; the funds check just passed is the booking check.
         draft.status = JournalStatus::Executed;
-        movement = Some(Movement { asset: draft.asset, units: draft.units, from: Book::Account(request.from), to: Book::Account(request.to) });
+        movement =
+            Some(Movement { asset: draft.asset, units: draft.units, from: Book::Account(request.from), to: Book::Account(request.to) });
     }
     let flow = if v2 { JnlcFlow::V2 } else { JnlcFlow::V1 };
     let tag = key.map(|k| KeyTag { key: k.to_owned(), kind: KeyKind::Single });
@@ -114,7 +141,15 @@ fn create_single(state: &State, actor: &Actor, request: &JournalRequest, key: Op
     Ok(events)
 }
 
-fn create_batch(state: &State, actor: &Actor, entry_type: EntryType, side: Side, entries: &[BatchEntry], key: Option<&str>, ctx: &mut Ctx<'_>) -> Result<Vec<Event>, Rejection> {
+fn create_batch(
+    state: &State,
+    actor: &Actor,
+    entry_type: EntryType,
+    side: Side,
+    entries: &[BatchEntry],
+    key: Option<&str>,
+    ctx: &mut Ctx<'_>,
+) -> Result<Vec<Event>, Rejection> {
     if entry_type != EntryType::Cash {
         return Err(Code::BatchEntryTypeUnsupported.into());
     }
@@ -139,7 +174,7 @@ fn create_batch(state: &State, actor: &Actor, entry_type: EntryType, side: Side,
         Side::From(_) => KeyKind::Batch,
         Side::To(_) => KeyKind::ReverseBatch,
     };
-    let fingerprint = fingerprint_batch(kind, side, entries);
+    let fingerprint = if key.is_some() { fingerprint_batch(kind, side, entries) } else { 0 };
     let fixed = match side {
         Side::From(id) | Side::To(id) => id,
     };
@@ -148,7 +183,7 @@ fn create_batch(state: &State, actor: &Actor, entry_type: EntryType, side: Side,
         return Ok(vec![]);
     }
     scoped_account(state, actor, fixed)?;
-    let mut claims = Claims::default();
+    let mut claims = Claims::for_batch();
     let mut drafts = Vec::with_capacity(requests.len());
     for (i, request) in requests.iter().enumerate() {
         drafts.push(check_request(state, actor, request, &mut claims).map_err(|r| Rejection::entry(r.code, i))?);
@@ -216,7 +251,14 @@ fn replayed(state: &State, scope: Option<CorrespondentId>, key: Option<&str>, ki
     }
 }
 
-fn key_event(correspondent: CorrespondentId, key: &str, kind: KeyKind, fingerprint: u128, journals: Vec<JournalId>, ctx: &Ctx<'_>) -> Event {
+fn key_event(
+    correspondent: CorrespondentId,
+    key: &str,
+    kind: KeyKind,
+    fingerprint: u128,
+    journals: Vec<JournalId>,
+    ctx: &Ctx<'_>,
+) -> Event {
     let record = KeyRecord { correspondent, key: key.to_owned(), kind, fingerprint, journals, created_at: ctx.now };
     ctx.event(EventKind::IdempotencyKeyStored(Box::new(record)))
 }
@@ -274,7 +316,7 @@ fn check_request(state: &State, actor: &Actor, r: &JournalRequest, claims: &mut 
     if state.balance(Book::Account(to.id), asset).posted.checked_add(units).is_none() {
         return Err(Code::AmountTooLarge.into());
     }
-    *claims.debits.entry((from_book, asset)).or_default() += units;
+    claims.debit((from_book, asset), units);
     let (status, hold, limit_counted) = starting_status(state, from, to, r, asset, units, price, claims);
     Ok(Draft { correspondent: from.correspondent, asset, units, status, hold, limit_counted })
 }
@@ -306,7 +348,16 @@ fn check_accounts(from: &Account, to: &Account) -> Result<(), Code> {
 
 /// Fixtures first (sandbox), then limits on journals into a customer account.
 #[allow(clippy::too_many_arguments)]
-fn starting_status(state: &State, from: &Account, to: &Account, r: &JournalRequest, asset: Asset, units: i64, price: Option<i64>, claims: &mut Claims) -> (JournalStatus, Hold, i64) {
+fn starting_status(
+    state: &State,
+    from: &Account,
+    to: &Account,
+    r: &JournalRequest,
+    asset: Asset,
+    units: i64,
+    price: Option<i64>,
+    claims: &mut Claims,
+) -> (JournalStatus, Hold, i64) {
     let config = &state.correspondent(from.correspondent).expect("an account's correspondent exists").config;
     if config.fixtures && r.description.contains(FIXTURE_REJECTED) {
         return (JournalStatus::Queued, Hold::FixtureRejected, 0);
@@ -329,19 +380,33 @@ fn starting_status(state: &State, from: &Account, to: &Account, r: &JournalReque
         }
     };
     let Some(value) = value else { return (JournalStatus::Pending, Hold::OverLimit, 0) };
-    let key = (to.id, limit_key(asset));
-    let used = state.daily_used(to.id, key.1).saturating_add(claims.daily.get(&key).copied().unwrap_or(0));
-    let over_journal = per_journal.is_some_and(|l| value > l);
-    let over_day = daily.is_some_and(|l| used.saturating_add(value) > l);
-    if over_journal || over_day {
+    if per_journal.is_some_and(|l| value > l) {
         return (JournalStatus::Pending, Hold::OverLimit, 0);
     }
-    *claims.daily.entry(key).or_default() += value;
+    let Some(daily) = daily else {
+        // No daily limit: nothing to count.
+        return (JournalStatus::Queued, Hold::None, 0);
+    };
+    let key = (to.id, limit_key(asset));
+    let used = state.daily_used(to.id, key.1).saturating_add(claims.daily.get(&key).copied().unwrap_or(0));
+    if used.saturating_add(value) > daily {
+        return (JournalStatus::Pending, Hold::OverLimit, 0);
+    }
+    claims.count(key, value);
     (JournalStatus::Queued, Hold::None, value)
 }
 
 #[allow(clippy::too_many_arguments)]
-fn new_journal(state: &State, r: &JournalRequest, draft: &Draft, flow: JnlcFlow, key: Option<KeyTag>, ordinal: u64, booked: bool, ctx: &mut Ctx<'_>) -> Journal {
+fn new_journal(
+    state: &State,
+    r: &JournalRequest,
+    draft: &Draft,
+    flow: JnlcFlow,
+    key: Option<KeyTag>,
+    ordinal: u64,
+    booked: bool,
+    ctx: &mut Ctx<'_>,
+) -> Journal {
     let booked_on = booked.then_some(state.business_date);
     let price = match draft.asset {
         Asset::Security(symbol) if booked => state.asset(symbol).and_then(|a| a.price),
@@ -358,17 +423,14 @@ fn new_journal(state: &State, r: &JournalRequest, draft: &Draft, flow: JnlcFlow,
         units: draft.units,
         price,
         description: r.description.clone(),
-        transmitter: r.transmitter.clone(),
-        key: key.map(Box::new),
+        extra: (r.transmitter.is_some() || key.is_some())
+            .then(|| Box::new(JournalExtra { transmitter: r.transmitter.as_deref().cloned(), key, ..Default::default() })),
         flow,
         hold: draft.hold,
         limit_counted: draft.limit_counted,
         created_at: ctx.now,
         updated_at: ctx.now,
-        settle_date: booked_on,
-        system_date: booked_on,
-        corrects: None,
-        corrected_by: None,
+        booked_on,
         ordinal,
     }
 }
@@ -479,7 +541,8 @@ fn correct(state: &State, id: JournalId, units: i64, audit: &Audit, ctx: &mut Ct
     }
     let original = booked_movement(journal);
     // The net effect: the receiver gives back the difference, or the sender pays it.
-    let (payer, difference) = if units < journal.units { (original.to, journal.units - units) } else { (original.from, units - journal.units) };
+    let (payer, difference) =
+        if units < journal.units { (original.to, journal.units - units) } else { (original.from, units - journal.units) };
     if !fits(state, payer, original.asset, difference, 0) {
         return Err(insufficient(original.asset).into());
     }
@@ -489,13 +552,15 @@ fn correct(state: &State, id: JournalId, units: i64, audit: &Audit, ctx: &mut Ct
         units,
         hold: Hold::None,
         limit_counted: 0,
-        key: None,
+        extra: Some(Box::new(JournalExtra {
+            transmitter: journal.transmitter().cloned(),
+            key: None,
+            corrects: Some(journal.id),
+            corrected_by: None,
+        })),
         created_at: ctx.now,
         updated_at: ctx.now,
-        settle_date: Some(state.business_date),
-        system_date: Some(state.business_date),
-        corrects: Some(journal.id),
-        corrected_by: None,
+        booked_on: Some(state.business_date),
         ordinal: state.next_ordinal,
         ..journal.clone()
     };

@@ -211,21 +211,50 @@ pub struct Journal {
     /// JNLS: the price booked at, 1e-9 USD. Set when executed.
     pub price: Option<i64>,
     pub description: String,
-    pub transmitter: Option<Box<Transmitter>>,
-    pub key: Option<Box<KeyTag>>,
+    /// What few journals carry, kept out of line so that the rest stay small.
+    pub extra: Option<Box<JournalExtra>>,
     pub flow: JnlcFlow,
     pub hold: Hold,
     /// What this journal counted against the customer's daily limit (0 when nothing).
     pub limit_counted: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
-    pub settle_date: Option<Date>,
-    pub system_date: Option<Date>,
+    /// The business date the journal was booked on: its settle date and system date.
+    pub booked_on: Option<Date>,
+    /// Creation order, ledger-wide.
+    pub ordinal: u64,
+}
+
+/// The parts of a journal that most journals do not have.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JournalExtra {
+    pub transmitter: Option<Transmitter>,
+    pub key: Option<KeyTag>,
     /// The journal this one corrects, and the journal that corrected this one.
     pub corrects: Option<JournalId>,
     pub corrected_by: Option<JournalId>,
-    /// Creation order, ledger-wide.
-    pub ordinal: u64,
+}
+
+impl Journal {
+    pub fn transmitter(&self) -> Option<&Transmitter> {
+        self.extra.as_ref().and_then(|e| e.transmitter.as_ref())
+    }
+
+    pub fn key(&self) -> Option<&KeyTag> {
+        self.extra.as_ref().and_then(|e| e.key.as_ref())
+    }
+
+    pub fn corrects(&self) -> Option<JournalId> {
+        self.extra.as_ref().and_then(|e| e.corrects)
+    }
+
+    pub fn corrected_by(&self) -> Option<JournalId> {
+        self.extra.as_ref().and_then(|e| e.corrected_by)
+    }
+
+    pub(crate) fn extra_mut(&mut self) -> &mut JournalExtra {
+        self.extra.get_or_insert_with(Default::default)
+    }
 }
 
 /// An external transfer: a wire or ACH into or out of an account, against the bank.

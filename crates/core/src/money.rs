@@ -20,8 +20,8 @@ pub struct Currency([u8; 3]);
 /// The currencies the Broker API clients know. All count cents but the yen.
 const SUPPORTED: [Currency; 17] = {
     const CODES: [&[u8; 3]; 17] = [
-        b"USD", b"GBP", b"CHF", b"EUR", b"CAD", b"JPY", b"TRY", b"AUD", b"CZK", b"SEK", b"DKK", b"SGD", b"HKD", b"HUF",
-        b"NZD", b"NOK", b"PLN",
+        b"USD", b"GBP", b"CHF", b"EUR", b"CAD", b"JPY", b"TRY", b"AUD", b"CZK", b"SEK", b"DKK", b"SGD", b"HKD", b"HUF", b"NZD", b"NOK",
+        b"PLN",
     ];
     let mut out = [Currency(*b"USD"); 17];
     let mut i = 0;

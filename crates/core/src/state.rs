@@ -42,7 +42,9 @@ pub struct State {
     /// Per book, a short list of (asset, balance): accounts hold few assets.
     pub(crate) books: FxHashMap<Book, Vec<(Asset, Balance)>>,
     pub(crate) assets: FxHashMap<Symbol, AssetInfo>,
-    pub(crate) journals: FxHashMap<JournalId, Journal>,
+    /// Journals in creation order, which is also id order (ids from `IdSource` increase), so
+    /// the vector is its own index: see `journal_position`.
+    pub(crate) journals: Vec<Journal>,
     pub(crate) transfers: FxHashMap<TransferId, Transfer>,
     /// Journals in each status that still moves on its own, by creation order.
     pub(crate) waiting: [BTreeMap<u64, JournalId>; 3],
@@ -73,7 +75,7 @@ impl State {
             accounts: FxHashMap::default(),
             books: FxHashMap::default(),
             assets: FxHashMap::default(),
-            journals: FxHashMap::default(),
+            journals: Vec::new(),
             transfers: FxHashMap::default(),
             waiting: Default::default(),
             daily_used: FxHashMap::default(),
@@ -120,11 +122,37 @@ impl State {
     }
 
     pub fn journal(&self, id: JournalId) -> Option<&Journal> {
-        self.journals.get(&id)
+        self.journal_position(id).map(|i| &self.journals[i])
     }
 
+    /// Where a journal is, by a galloping search from the newest: journals that still change are
+    /// recent, so they are found in a few probes; an old one costs a binary search.
+    fn journal_position(&self, id: JournalId) -> Option<usize> {
+        let journals = &self.journals;
+        if journals.last().is_none_or(|newest| newest.id < id) {
+            return None;
+        }
+        // Invariant of the loop: the answer, if any, lies below `end`.
+        let (mut end, mut step) = (journals.len(), 1);
+        let start = loop {
+            let probe = end.saturating_sub(step);
+            if probe == 0 || journals[probe].id <= id {
+                break probe;
+            }
+            end = probe;
+            step *= 2;
+        };
+        journals[start..end].binary_search_by_key(&id, |j| j.id).ok().map(|i| start + i)
+    }
+
+    /// Every journal, in creation order.
     pub fn journals(&self) -> impl Iterator<Item = &Journal> {
-        self.journals.values()
+        self.journals.iter()
+    }
+
+    fn journal_mut(&mut self, id: JournalId) -> &mut Journal {
+        let index = self.journal_position(id).expect("event names a known journal");
+        &mut self.journals[index]
     }
 
     pub fn transfer(&self, id: TransferId) -> Option<&Transfer> {
@@ -136,11 +164,7 @@ impl State {
     }
 
     pub fn balance(&self, book: Book, asset: Asset) -> Balance {
-        self.books
-            .get(&book)
-            .and_then(|list| list.iter().find(|(a, _)| *a == asset))
-            .map(|(_, b)| *b)
-            .unwrap_or_default()
+        self.books.get(&book).and_then(|list| list.iter().find(|(a, _)| *a == asset)).map(|(_, b)| *b).unwrap_or_default()
     }
 
     /// Every (asset, balance) a book holds, in no particular order.
@@ -294,17 +318,19 @@ impl State {
         if let Some(m) = movement {
             self.post(&m, journal.price);
         }
-        if let Some(corrected) = journal.corrects {
-            self.journals.get_mut(&corrected).expect("corrected journal exists").corrected_by = Some(journal.id);
+        if let Some(corrected) = journal.corrects() {
+            self.journal_mut(corrected).extra_mut().corrected_by = Some(journal.id);
         }
         if let Some(slot) = waiting_slot(journal.status) {
             self.waiting[slot].insert(journal.ordinal, journal.id);
         }
-        self.journals.insert(journal.id, journal.clone());
+        let in_order = self.journals.last().is_none_or(|newest| newest.id < journal.id);
+        assert!(in_order, "journal ids must increase: IdSource broke its contract");
+        self.journals.push(journal.clone());
     }
 
     fn apply_status_change(&mut self, change: &StatusChange, at: Timestamp) {
-        let journal = self.journals.get_mut(&change.id).expect("event names a known journal");
+        let journal = self.journal_mut(change.id);
         debug_assert_eq!(journal.status, change.from);
         let ordinal = journal.ordinal;
         journal.status = change.to;
@@ -315,12 +341,11 @@ impl State {
         if let Some(price) = change.price {
             journal.price = Some(price);
         }
-        if let Some(date) = change.booked_on {
-            journal.settle_date = Some(date);
-            journal.system_date = Some(date);
+        if change.booked_on.is_some() {
+            journal.booked_on = change.booked_on;
         }
         if change.corrected_by.is_some() {
-            journal.corrected_by = change.corrected_by;
+            journal.extra_mut().corrected_by = change.corrected_by;
         }
         let price = journal.price;
         if let Some(slot) = waiting_slot(change.from) {
@@ -361,7 +386,7 @@ impl State {
             return Err(format!("postings in {asset} sum to {total}, not zero"));
         }
         for (slot, status) in WAITING.iter().enumerate() {
-            let expected = self.journals.values().filter(|j| j.status == *status).count();
+            let expected = self.journals.iter().filter(|j| j.status == *status).count();
             if expected != self.waiting[slot].len() {
                 return Err(format!("{} journals are {status} but {} are indexed", expected, self.waiting[slot].len()));
             }

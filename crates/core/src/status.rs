@@ -1,6 +1,5 @@
 //! The journal and transfer status machines. Every legal transition is in one `match` here.
 
-
 macro_rules! named_enum {
     ($(#[$doc:meta])* $name:ident { $( $(#[$vdoc:meta])* $variant:ident = $text:literal, )* }) => {
         $(#[$doc])*

@@ -8,7 +8,8 @@ use JournalStatus::*;
 
 /// Builds a world with one $20 journal (firm to alice) brought to `status`.
 fn journal_in(status: JournalStatus) -> (World, JournalId) {
-    let config = CorrespondentConfig { jnlc_flow: if status == ActivityCreated { JnlcFlow::V2 } else { JnlcFlow::V1 }, ..Default::default() };
+    let config =
+        CorrespondentConfig { jnlc_flow: if status == ActivityCreated { JnlcFlow::V2 } else { JnlcFlow::V1 }, ..Default::default() };
     let mut w = World::new(config);
     let amount = if status == Pending { dollars(60) } else { dollars(20) };
     let id = w.pay(w.alice, amount).unwrap();
@@ -27,7 +28,15 @@ fn journal_in(status: JournalStatus) -> (World, JournalId) {
         Refused => {
             l.ok(Command::SendToClearing { id });
             let all = l.cash(w.firm);
-            l.ok(Command::CreateTransfer { actor: w.actor.clone(), account: w.firm, direction: TransferDirection::Outgoing, kind: TransferKind::Wire, currency: Currency::USD, amount: all, complete_at_once: true });
+            l.ok(Command::CreateTransfer {
+                actor: w.actor.clone(),
+                account: w.firm,
+                direction: TransferDirection::Outgoing,
+                kind: TransferKind::Wire,
+                currency: Currency::USD,
+                amount: all,
+                complete_at_once: true,
+            });
             l.ok(Command::BookJournal { id });
         }
         Rejected => {
@@ -143,7 +152,15 @@ fn reversal_and_deletion_undo_the_postings_and_keep_the_record() {
     }
     // A customer who spent the money cannot be reversed below zero.
     let (mut w, id) = journal_in(Executed);
-    w.ledger.ok(Command::CreateTransfer { actor: w.actor.clone(), account: w.alice, direction: TransferDirection::Outgoing, kind: TransferKind::Ach, currency: Currency::USD, amount: dollars(15), complete_at_once: true });
+    w.ledger.ok(Command::CreateTransfer {
+        actor: w.actor.clone(),
+        account: w.alice,
+        direction: TransferDirection::Outgoing,
+        kind: TransferKind::Ach,
+        currency: Currency::USD,
+        amount: dollars(15),
+        complete_at_once: true,
+    });
     assert_eq!(w.ledger.code(command(Action::Reverse, id, &w.actor.clone())), Code::InsufficientFunds);
     assert_eq!(w.ledger.status(id), Executed);
 }
@@ -158,15 +175,18 @@ fn correction_replaces_a_journal_with_a_new_one_linked_both_ways() {
     let new = created(&events)[0];
     let old = w.ledger.state.journal(id).unwrap().clone();
     let replacement = w.ledger.state.journal(new).unwrap().clone();
-    assert_eq!((old.status, old.corrected_by), (Correct, Some(new)));
-    assert_eq!((replacement.status, replacement.corrects, replacement.units), (Executed, Some(id), dollars(15)));
+    assert_eq!((old.status, old.corrected_by()), (Correct, Some(new)));
+    assert_eq!((replacement.status, replacement.corrects(), replacement.units), (Executed, Some(id), dollars(15)));
     assert_eq!(w.ledger.cash(w.alice), dollars(15));
     assert_eq!(w.ledger.cash(w.firm), firm_before + dollars(5));
     // A correction upward needs the sender to afford only the difference.
     let events = w.ledger.ok(Command::CorrectJournal { id: new, units: dollars(15) + firm_before + dollars(5), audit: operator("up") });
     assert_eq!(w.ledger.cash(w.firm), 0);
     let newest = created(&events)[0];
-    assert_eq!(w.ledger.code(Command::CorrectJournal { id: newest, units: dollars(100_000), audit: operator("too far") }), Code::InsufficientFunds);
+    assert_eq!(
+        w.ledger.code(Command::CorrectJournal { id: newest, units: dollars(100_000), audit: operator("too far") }),
+        Code::InsufficientFunds
+    );
 }
 
 #[test]
@@ -174,11 +194,18 @@ fn securities_journals_move_positions_at_the_booked_price() {
     let mut w = World::standard();
     let (firm, alice, aapl) = (w.firm, w.alice, w.aapl);
     let id = w.ledger.journal(w.actor.clone(), JournalRequest::securities(firm, alice, aapl, shares(1) / 4)).unwrap();
-    w.ledger.ok(Command::ListAsset { symbol: aapl, name: "Apple".into(), exchange: "NASDAQ".into(), class: "us_equity".into(), fractionable: true, price: Some(price_dollars(120)) });
+    w.ledger.ok(Command::ListAsset {
+        symbol: aapl,
+        name: "Apple".into(),
+        exchange: "NASDAQ".into(),
+        class: "us_equity".into(),
+        fractionable: true,
+        price: Some(price_dollars(120)),
+    });
     assert_eq!(w.ledger.clear(id), Executed);
     let journal = w.ledger.state.journal(id).unwrap();
     assert_eq!(journal.price, Some(price_dollars(120)), "priced at booking, not at creation");
-    assert_eq!(journal.settle_date, Some(DAY0));
+    assert_eq!(journal.booked_on, Some(DAY0));
     assert_eq!(w.ledger.qty(alice, aapl), shares(1) / 4);
     assert_eq!(w.ledger.qty(firm, aapl), shares(100) - shares(1) / 4);
     let position = w.ledger.state.balance(Book::Account(alice), Asset::Security(aapl));
@@ -193,7 +220,11 @@ fn securities_journals_move_positions_at_the_booked_price() {
 fn idempotency_keys() {
     let mut w = World::standard();
     let (firm, alice) = (w.firm, w.alice);
-    let create = |actor: &Actor, amount, key: &str| Command::CreateJournal { actor: actor.clone(), request: JournalRequest::cash(firm, alice, amount), key: Some(key.into()) };
+    let create = |actor: &Actor, amount, key: &str| Command::CreateJournal {
+        actor: actor.clone(),
+        request: JournalRequest::cash(firm, alice, amount),
+        key: Some(key.into()),
+    };
     let first = created(&w.ledger.ok(create(&w.actor, 100, "k-1")))[0];
     let cash_before = w.ledger.state.clone();
     // Same key, same request: the original result, nothing new.
@@ -209,14 +240,24 @@ fn idempotency_keys() {
     assert_eq!(w.ledger.code(create(&w.actor, 100, "")), Code::IdempotencyKeyInvalid);
     assert_eq!(w.ledger.code(create(&w.actor, 100, &"k".repeat(129))), Code::IdempotencyKeyInvalid);
     assert_eq!(w.ledger.code(create(&w.actor, 100, "has space")), Code::IdempotencyKeyInvalid);
-    let batch = Command::CreateBatch { actor: w.actor.clone(), entry_type: EntryType::Cash, from: firm, entries: vec![BatchEntry::cash(alice, 100)], key: Some("k-1".into()) };
+    let batch = Command::CreateBatch {
+        actor: w.actor.clone(),
+        entry_type: EntryType::Cash,
+        from: firm,
+        entries: vec![BatchEntry::cash(alice, 100)],
+        key: Some("k-1".into()),
+    };
     assert_eq!(w.ledger.code(batch), Code::IdempotencyKeyReused);
     // Keys are per correspondent.
     let other = w.ledger.correspondent("OTHR", CorrespondentConfig::default());
     let other_firm = w.ledger.account(other, AccountKind::Firm);
     let other_customer = w.ledger.account(other, AccountKind::Customer);
     w.ledger.fund(other_firm, 1_000);
-    let theirs = Command::CreateJournal { actor: Actor::Correspondent(other), request: JournalRequest::cash(other_firm, other_customer, 100), key: Some("k-1".into()) };
+    let theirs = Command::CreateJournal {
+        actor: Actor::Correspondent(other),
+        request: JournalRequest::cash(other_firm, other_customer, 100),
+        key: Some("k-1".into()),
+    };
     assert_eq!(created(&w.ledger.ok(theirs)).len(), 1);
     // Keys expire.
     let now = w.ledger.now;
@@ -229,7 +270,13 @@ fn idempotency_keys() {
 fn batches_are_all_or_nothing() {
     let mut w = World::standard();
     let (firm, alice, bob) = (w.firm, w.alice, w.bob);
-    let batch = |entries: Vec<BatchEntry>| Command::CreateBatch { actor: w.actor.clone(), entry_type: EntryType::Cash, from: firm, entries, key: None };
+    let batch = |entries: Vec<BatchEntry>| Command::CreateBatch {
+        actor: w.actor.clone(),
+        entry_type: EntryType::Cash,
+        from: firm,
+        entries,
+        key: None,
+    };
     let events = w.ledger.ok(batch(vec![BatchEntry::cash(alice, dollars(10)), BatchEntry::cash(bob, dollars(60))]));
     let ids = created(&events);
     assert_eq!(ids.iter().map(|&id| w.ledger.status(id)).collect::<Vec<_>>(), vec![Queued, Pending]);
@@ -253,7 +300,13 @@ fn batches_are_all_or_nothing() {
     // Bounds and entry type.
     assert_eq!(w.ledger.code(batch(vec![])), Code::BatchEmpty);
     assert_eq!(w.ledger.code(batch(vec![BatchEntry::cash(alice, 1); BATCH_ENTRIES_MAX + 1])), Code::BatchTooLarge);
-    let jnls = Command::CreateBatch { actor: w.actor.clone(), entry_type: EntryType::Security, from: firm, entries: vec![BatchEntry::cash(alice, 1)], key: None };
+    let jnls = Command::CreateBatch {
+        actor: w.actor.clone(),
+        entry_type: EntryType::Security,
+        from: firm,
+        entries: vec![BatchEntry::cash(alice, 1)],
+        key: None,
+    };
     assert_eq!(w.ledger.code(jnls), Code::BatchEntryTypeUnsupported);
 }
 
@@ -263,7 +316,13 @@ fn reverse_batches_pull_cash_back_to_the_firm() {
     let (firm, alice, bob) = (w.firm, w.alice, w.bob);
     w.ledger.fund(alice, dollars(100));
     w.ledger.fund(bob, dollars(100));
-    let reverse = |entries| Command::CreateReverseBatch { actor: w.actor.clone(), entry_type: EntryType::Cash, to: firm, entries, key: Some("rb-1".into()) };
+    let reverse = |entries| Command::CreateReverseBatch {
+        actor: w.actor.clone(),
+        entry_type: EntryType::Cash,
+        to: firm,
+        entries,
+        key: Some("rb-1".into()),
+    };
     let bad = w.ledger.run(reverse(vec![BatchEntry::cash(alice, dollars(100)), BatchEntry::cash(bob, dollars(101))])).unwrap_err();
     assert_eq!(bad, Rejection { code: Code::InsufficientFunds, entry: Some(1) });
     let events = w.ledger.ok(reverse(vec![BatchEntry::cash(alice, dollars(100)), BatchEntry::cash(bob, dollars(100))]));
@@ -275,7 +334,13 @@ fn reverse_batches_pull_cash_back_to_the_firm() {
     }
     assert_eq!((w.ledger.cash(alice), w.ledger.cash(bob)), (0, 0));
     assert_eq!(w.ledger.cash(firm), dollars(10_200));
-    let customers_to_customer = Command::CreateReverseBatch { actor: w.actor.clone(), entry_type: EntryType::Cash, to: bob, entries: vec![BatchEntry::cash(alice, 1)], key: None };
+    let customers_to_customer = Command::CreateReverseBatch {
+        actor: w.actor.clone(),
+        entry_type: EntryType::Cash,
+        to: bob,
+        entries: vec![BatchEntry::cash(alice, 1)],
+        key: None,
+    };
     assert_eq!(w.ledger.run(customers_to_customer).unwrap_err(), Rejection { code: Code::CustomerToCustomer, entry: Some(0) });
 }
 
@@ -283,7 +348,15 @@ fn reverse_batches_pull_cash_back_to_the_firm() {
 fn transfers_fund_and_drain_accounts_against_the_bank() {
     let mut w = World::standard();
     let (firm, alice) = (w.firm, w.alice);
-    let transfer = |direction, amount, complete_at_once| Command::CreateTransfer { actor: w.actor.clone(), account: alice, direction, kind: TransferKind::Ach, currency: Currency::USD, amount, complete_at_once };
+    let transfer = |direction, amount, complete_at_once| Command::CreateTransfer {
+        actor: w.actor.clone(),
+        account: alice,
+        direction,
+        kind: TransferKind::Ach,
+        currency: Currency::USD,
+        amount,
+        complete_at_once,
+    };
     w.ledger.ok(transfer(TransferDirection::Incoming, dollars(100), true));
     assert_eq!(w.ledger.cash(alice), dollars(100));
     assert_eq!(w.ledger.state.balance(Book::Bank, Asset::Cash(Currency::USD)).posted, -dollars(10_100));
@@ -322,7 +395,13 @@ fn jnlc_v2_books_single_cash_journals_at_creation_only() {
     let held = w.pay(alice, dollars(60)).unwrap();
     assert_eq!(w.ledger.status(held), Pending);
     // Batches and securities always follow v1.
-    let batch = Command::CreateBatch { actor: w.actor.clone(), entry_type: EntryType::Cash, from: firm, entries: vec![BatchEntry::cash(alice, 100)], key: None };
+    let batch = Command::CreateBatch {
+        actor: w.actor.clone(),
+        entry_type: EntryType::Cash,
+        from: firm,
+        entries: vec![BatchEntry::cash(alice, 100)],
+        key: None,
+    };
     let ids = created(&w.ledger.ok(batch));
     assert_eq!(w.ledger.status(ids[0]), Queued);
     let shares_id = w.ledger.journal(w.actor.clone(), JournalRequest::securities(firm, alice, w.aapl, 1)).unwrap();
@@ -333,14 +412,8 @@ fn jnlc_v2_books_single_cash_journals_at_creation_only() {
 #[test]
 fn every_status_change_is_an_event_with_its_from_and_to() {
     let (w, id) = journal_in(Correct);
-    let history: Vec<(Option<JournalStatus>, JournalStatus)> = w
-        .ledger
-        .log
-        .iter()
-        .filter_map(|e| e.journal_status())
-        .filter(|(j, _, _)| *j == id)
-        .map(|(_, from, to)| (from, to))
-        .collect();
+    let history: Vec<(Option<JournalStatus>, JournalStatus)> =
+        w.ledger.log.iter().filter_map(|e| e.journal_status()).filter(|(j, _, _)| *j == id).map(|(_, from, to)| (from, to)).collect();
     assert_eq!(history, vec![(None, Queued), (Some(Queued), SentToClearing), (Some(SentToClearing), Executed), (Some(Executed), Correct)]);
     let audit = w.ledger.log.iter().find_map(|e| match &e.kind {
         EventKind::JournalStatusChanged(c) if c.to == Correct => c.audit.clone(),

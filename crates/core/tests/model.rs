@@ -9,6 +9,7 @@
 //! - no account is below its floor;
 //! - every journal's status history is a legal path;
 //! - replaying the event log into an empty state rebuilds an identical state.
+//!
 //! And during the run, where the model can predict an outcome, it must match.
 
 mod common;
@@ -21,30 +22,88 @@ use std::collections::HashMap;
 
 #[derive(Clone, Debug)]
 enum Op {
-    Fund { account: usize, amount: i64 },
-    Withdraw { account: usize, amount: i64, at_once: bool },
-    CompleteTransfer { pick: usize },
-    CancelTransfer { pick: usize },
-    Cash { from: usize, to: usize, amount: i64, key: Option<u8> },
+    Fund {
+        account: usize,
+        amount: i64,
+    },
+    Withdraw {
+        account: usize,
+        amount: i64,
+        at_once: bool,
+    },
+    CompleteTransfer {
+        pick: usize,
+    },
+    CancelTransfer {
+        pick: usize,
+    },
+    Cash {
+        from: usize,
+        to: usize,
+        amount: i64,
+        key: Option<u8>,
+    },
     /// Firm to one of its own customers: the common case, valid but for funds and limits.
-    Pay { customer: usize, amount: i64 },
-    Shares { to: usize, qty: i64 },
-    Batch { from: usize, entries: Vec<(usize, i64)>, key: Option<u8> },
-    ReverseBatch { to: usize, entries: Vec<(usize, i64)> },
-    Cancel { pick: usize },
-    Approve { pick: usize },
-    Reject { pick: usize },
-    Send { pick: usize },
-    Book { pick: usize },
-    Activity { pick: usize },
-    Reverse { pick: usize },
-    Delete { pick: usize },
-    Correct { pick: usize, amount: i64 },
+    Pay {
+        customer: usize,
+        amount: i64,
+    },
+    Shares {
+        to: usize,
+        qty: i64,
+    },
+    Batch {
+        from: usize,
+        entries: Vec<(usize, i64)>,
+        key: Option<u8>,
+    },
+    ReverseBatch {
+        to: usize,
+        entries: Vec<(usize, i64)>,
+    },
+    Cancel {
+        pick: usize,
+    },
+    Approve {
+        pick: usize,
+    },
+    Reject {
+        pick: usize,
+    },
+    Send {
+        pick: usize,
+    },
+    Book {
+        pick: usize,
+    },
+    Activity {
+        pick: usize,
+    },
+    Reverse {
+        pick: usize,
+    },
+    Delete {
+        pick: usize,
+    },
+    Correct {
+        pick: usize,
+        amount: i64,
+    },
     AdvanceDay,
-    Block { account: usize, on: bool },
-    Close { account: usize },
-    Price { dollars: i64 },
-    Overdraft { firm: usize, amount: i64 },
+    Block {
+        account: usize,
+        on: bool,
+    },
+    Close {
+        account: usize,
+    },
+    Price {
+        dollars: i64,
+    },
+    Overdraft {
+        firm: usize,
+        amount: i64,
+    },
     ClearAll,
 }
 
@@ -134,20 +193,62 @@ impl Run {
         let ops = || operator("property test");
         let transfer = |pick: usize| self.transfers.get(pick % self.transfers.len().max(1)).copied().unwrap_or(TransferId(u128::MAX));
         match op.clone() {
-            Op::Fund { account, amount } => Command::CreateTransfer { actor: self.actor_of(account), account: acct(account), direction: TransferDirection::Incoming, kind: TransferKind::Wire, currency: Currency::USD, amount, complete_at_once: true },
-            Op::Withdraw { account, amount, at_once } => Command::CreateTransfer { actor: self.actor_of(account), account: acct(account), direction: TransferDirection::Outgoing, kind: TransferKind::Ach, currency: Currency::USD, amount, complete_at_once: at_once },
+            Op::Fund { account, amount } => Command::CreateTransfer {
+                actor: self.actor_of(account),
+                account: acct(account),
+                direction: TransferDirection::Incoming,
+                kind: TransferKind::Wire,
+                currency: Currency::USD,
+                amount,
+                complete_at_once: true,
+            },
+            Op::Withdraw { account, amount, at_once } => Command::CreateTransfer {
+                actor: self.actor_of(account),
+                account: acct(account),
+                direction: TransferDirection::Outgoing,
+                kind: TransferKind::Ach,
+                currency: Currency::USD,
+                amount,
+                complete_at_once: at_once,
+            },
             Op::CompleteTransfer { pick } => Command::CompleteTransfer { id: transfer(pick) },
             Op::CancelTransfer { pick } => {
                 let id = transfer(pick);
                 let account = self.ledger.state.transfer(id).map_or(AccountId(0), |t| t.account);
                 Command::CancelTransfer { actor: Actor::Operator("ops".into()), account, id }
             }
-            Op::Cash { from, to, amount, key } => Command::CreateJournal { actor: self.actor_of(from), request: JournalRequest::cash(acct(from), acct(to), amount), key: key.map(|k| format!("key-{k}")) },
-            Op::Pay { customer, amount } => Command::CreateJournal { actor: self.actor_of(customer), request: JournalRequest::cash(acct(customer % 2), acct(customer), amount), key: None },
-            Op::Shares { to, qty } => Command::CreateJournal { actor: self.actor_of(to), request: JournalRequest::securities(acct(to % 2), acct(to), self.aapl, qty), key: None },
-            Op::Batch { from, entries, key } => Command::CreateBatch { actor: self.actor_of(from), entry_type: EntryType::Cash, from: acct(from), entries: entries.iter().map(|&(a, amt)| BatchEntry::cash(acct(a), amt)).collect(), key: key.map(|k| format!("key-{k}")) },
-            Op::ReverseBatch { to, entries } => Command::CreateReverseBatch { actor: self.actor_of(to), entry_type: EntryType::Cash, to: acct(to), entries: entries.iter().map(|&(a, amt)| BatchEntry::cash(acct(a), amt)).collect(), key: None },
-            Op::Cancel { pick } => Command::CancelJournal { actor: Actor::Operator("ops".into()), id: self.journal(pick), reason: "asked".into() },
+            Op::Cash { from, to, amount, key } => Command::CreateJournal {
+                actor: self.actor_of(from),
+                request: JournalRequest::cash(acct(from), acct(to), amount),
+                key: key.map(|k| format!("key-{k}")),
+            },
+            Op::Pay { customer, amount } => Command::CreateJournal {
+                actor: self.actor_of(customer),
+                request: JournalRequest::cash(acct(customer % 2), acct(customer), amount),
+                key: None,
+            },
+            Op::Shares { to, qty } => Command::CreateJournal {
+                actor: self.actor_of(to),
+                request: JournalRequest::securities(acct(to % 2), acct(to), self.aapl, qty),
+                key: None,
+            },
+            Op::Batch { from, entries, key } => Command::CreateBatch {
+                actor: self.actor_of(from),
+                entry_type: EntryType::Cash,
+                from: acct(from),
+                entries: entries.iter().map(|&(a, amt)| BatchEntry::cash(acct(a), amt)).collect(),
+                key: key.map(|k| format!("key-{k}")),
+            },
+            Op::ReverseBatch { to, entries } => Command::CreateReverseBatch {
+                actor: self.actor_of(to),
+                entry_type: EntryType::Cash,
+                to: acct(to),
+                entries: entries.iter().map(|&(a, amt)| BatchEntry::cash(acct(a), amt)).collect(),
+                key: None,
+            },
+            Op::Cancel { pick } => {
+                Command::CancelJournal { actor: Actor::Operator("ops".into()), id: self.journal(pick), reason: "asked".into() }
+            }
             Op::Approve { pick } => Command::ApproveJournal { id: self.journal(pick), audit: ops() },
             Op::Reject { pick } => Command::RejectJournal { id: self.journal(pick), audit: ops() },
             Op::Send { pick } => Command::SendToClearing { id: self.journal(pick) },
@@ -157,9 +258,22 @@ impl Run {
             Op::Delete { pick } => Command::DeleteJournal { id: self.journal(pick), audit: ops() },
             Op::Correct { pick, amount } => Command::CorrectJournal { id: self.journal(pick), units: amount, audit: ops() },
             Op::AdvanceDay => Command::AdvanceBusinessDay { to: self.ledger.state.business_date().next() },
-            Op::Block { account, on } => Command::SetAccountBlocks { account: acct(account), blocks: Blocks { transfers_blocked: on, ..Default::default() } },
-            Op::Close { account } => Command::SetAccountStatus { actor: Actor::Operator("ops".into()), account: acct(account), status: AccountStatus::AccountClosed },
-            Op::Price { dollars } => Command::ListAsset { symbol: self.aapl, name: "Apple".into(), exchange: "NASDAQ".into(), class: "us_equity".into(), fractionable: true, price: Some(price_dollars(dollars)) },
+            Op::Block { account, on } => {
+                Command::SetAccountBlocks { account: acct(account), blocks: Blocks { transfers_blocked: on, ..Default::default() } }
+            }
+            Op::Close { account } => Command::SetAccountStatus {
+                actor: Actor::Operator("ops".into()),
+                account: acct(account),
+                status: AccountStatus::AccountClosed,
+            },
+            Op::Price { dollars } => Command::ListAsset {
+                symbol: self.aapl,
+                name: "Apple".into(),
+                exchange: "NASDAQ".into(),
+                class: "us_equity".into(),
+                fractionable: true,
+                price: Some(price_dollars(dollars)),
+            },
             Op::Overdraft { firm, amount } => Command::SetOverdraft { account: acct(firm), currency: Currency::USD, units: amount },
             Op::ClearAll => unreachable!("handled by step"),
         }
@@ -246,7 +360,11 @@ impl Run {
         let mut totals: HashMap<Asset, i64> = HashMap::new();
         for (book, holdings) in state.books() {
             for (asset, balance) in holdings {
-                assert_eq!(balance.posted, postings.get(&(*book, *asset)).copied().unwrap_or(0), "{book} {asset}: balance against its postings");
+                assert_eq!(
+                    balance.posted,
+                    postings.get(&(*book, *asset)).copied().unwrap_or(0),
+                    "{book} {asset}: balance against its postings"
+                );
                 *totals.entry(*asset).or_default() += balance.posted;
                 if let Some(floor) = state.floor(*book, *asset) {
                     assert!(balance.available() >= floor, "{book} {asset} below its floor");
@@ -271,7 +389,11 @@ impl Run {
         }
         for &account in &self.accounts {
             for &(asset, balance) in state.holdings(Book::Account(account)) {
-                assert_eq!(balance.posted, model.get(&(account, asset)).copied().unwrap_or(0), "{account} {asset}: balance against the model");
+                assert_eq!(
+                    balance.posted,
+                    model.get(&(account, asset)).copied().unwrap_or(0),
+                    "{account} {asset}: balance against the model"
+                );
             }
         }
         // Every status history is a legal path.

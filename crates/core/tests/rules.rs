@@ -103,7 +103,8 @@ fn account_status_rules() {
         let into = w.ledger.journal(w.actor.clone(), JournalRequest::cash(firm, alice, 10));
         let out_of = w.ledger.journal(w.actor.clone(), JournalRequest::cash(alice, firm, 10));
         let want_into = if status == AccountStatus::Active { Ok(()) } else { Err(Code::ToAccountInactive) };
-        let want_out = if matches!(status, AccountStatus::Active | AccountStatus::AccountClosed) { Ok(()) } else { Err(Code::FromAccountInactive) };
+        let want_out =
+            if matches!(status, AccountStatus::Active | AccountStatus::AccountClosed) { Ok(()) } else { Err(Code::FromAccountInactive) };
         assert_eq!(into.map(|_| ()), want_into, "into a {status} account");
         assert_eq!(out_of.map(|_| ()), want_out, "out of a {status} account");
     }
@@ -206,8 +207,7 @@ fn limits_are_configurable_per_account_and_per_currency() {
     w.ledger.ok(Command::SetAccountLimits { account: alice, limits: Some(generous) });
     assert_eq!(w.paid_status(alice, dollars(500)), JournalStatus::Queued);
     assert_eq!(w.paid_status(bob, dollars(500)), JournalStatus::Pending);
-    let mut negative = Limits::default();
-    negative.securities_daily_cents = Some(-1);
+    let negative = Limits { securities_daily_cents: Some(-1), ..Limits::default() };
     assert_eq!(w.ledger.code(Command::SetAccountLimits { account: bob, limits: Some(negative) }), Code::LimitNegative);
     // A currency with no configured limit is held for approval.
     let eur = Currency::parse("EUR").unwrap();
@@ -265,7 +265,10 @@ fn sandbox_fixtures() {
     assert_eq!(w.ledger.status(pend), JournalStatus::Pending, "pending forever, not released at day start");
     // Outside the sandbox the text is only a description.
     let mut w = World::new(CorrespondentConfig { fixtures: false, ..Default::default() });
-    let plain = w.ledger.journal(w.actor.clone(), JournalRequest { description: FIXTURE_PENDING.into(), ..JournalRequest::cash(w.firm, w.alice, 10) }).unwrap();
+    let plain = w
+        .ledger
+        .journal(w.actor.clone(), JournalRequest { description: FIXTURE_PENDING.into(), ..JournalRequest::cash(w.firm, w.alice, 10) })
+        .unwrap();
     assert_eq!(w.ledger.status(plain), JournalStatus::Queued);
 }
 
@@ -281,13 +284,23 @@ fn correspondents_see_only_their_own() {
     // Their accounts do not exist for me, nor mine for them, nor a mix of the two.
     assert_eq!(w.ledger.journal(w.actor.clone(), JournalRequest::cash(other_firm, other_customer, 10)), Err(Code::AccountNotFound));
     assert_eq!(w.ledger.journal(w.actor.clone(), JournalRequest::cash(w.firm, other_customer, 10)), Err(Code::AccountNotFound));
-    assert_eq!(w.ledger.journal(Actor::Operator("ops".into()), JournalRequest::cash(w.firm, other_customer, 10)), Err(Code::AccountNotFound));
+    assert_eq!(
+        w.ledger.journal(Actor::Operator("ops".into()), JournalRequest::cash(w.firm, other_customer, 10)),
+        Err(Code::AccountNotFound)
+    );
     let cancel = |actor: &Actor, id| Command::CancelJournal { actor: actor.clone(), id, reason: String::new() };
     assert_eq!(w.ledger.code(cancel(&w.actor, theirs)), Code::JournalNotFound);
     assert_eq!(w.ledger.code(cancel(&Actor::Correspondent(other), mine)), Code::JournalNotFound);
     w.ledger.ok(cancel(&w.actor, mine));
     // Correspondents open customer accounts for themselves only, and no firm accounts.
-    let open = |actor: Actor, correspondent, kind| Command::OpenAccount { actor, correspondent, kind, status: AccountStatus::Active, currency: Currency::USD, profile: String::new() };
+    let open = |actor: Actor, correspondent, kind| Command::OpenAccount {
+        actor,
+        correspondent,
+        kind,
+        status: AccountStatus::Active,
+        currency: Currency::USD,
+        profile: String::new(),
+    };
     assert_eq!(w.ledger.code(open(w.actor.clone(), other, AccountKind::Customer)), Code::CorrespondentNotFound);
     assert_eq!(w.ledger.code(open(w.actor.clone(), w.corr, AccountKind::Firm)), Code::OperatorOnly);
     w.ledger.ok(open(w.actor.clone(), w.corr, AccountKind::Customer));
@@ -303,7 +316,14 @@ fn correspondent_and_asset_setup_rules() {
     assert_eq!(w.ledger.code(create("ABCDEFGHI", "Long")), Code::InvalidName);
     assert_eq!(w.ledger.code(create("ABCD", "")), Code::InvalidName);
     let symbol = w.aapl;
-    let list = |price| Command::ListAsset { symbol, name: "Apple".into(), exchange: "NASDAQ".into(), class: "us_equity".into(), fractionable: true, price };
+    let list = |price| Command::ListAsset {
+        symbol,
+        name: "Apple".into(),
+        exchange: "NASDAQ".into(),
+        class: "us_equity".into(),
+        fractionable: true,
+        price,
+    };
     assert_eq!(w.ledger.code(list(Some(0))), Code::AmountNotPositive);
     let id = w.ledger.state.asset(symbol).unwrap().id;
     w.ledger.ok(list(Some(price_dollars(120))));
@@ -313,7 +333,10 @@ fn correspondent_and_asset_setup_rules() {
     assert_eq!(w.ledger.code(deposit(w.alice, shares(1))), Code::NotFirmAccount);
     assert_eq!(w.ledger.code(deposit(w.firm, 0)), Code::QtyNotPositive);
     let unpriced = w.ledger.list("NOPX", true, None);
-    assert_eq!(w.ledger.code(Command::DepositSecurities { account: w.firm, symbol: unpriced, qty: 1, price: None }), Code::PriceUnavailable);
+    assert_eq!(
+        w.ledger.code(Command::DepositSecurities { account: w.firm, symbol: unpriced, qty: 1, price: None }),
+        Code::PriceUnavailable
+    );
     w.ledger.ok(Command::DepositSecurities { account: w.firm, symbol: unpriced, qty: shares(3), price: Some(price_dollars(2)) });
     let request = JournalRequest::securities(w.firm, w.alice, unpriced, shares(1));
     assert_eq!(w.ledger.journal(w.actor.clone(), request), Err(Code::PriceUnavailable));

@@ -104,7 +104,14 @@ impl Ledger {
 
     pub fn list(&mut self, symbol: &str, fractionable: bool, price: Option<i64>) -> Symbol {
         let symbol = Symbol::parse(symbol).unwrap();
-        self.ok(Command::ListAsset { symbol, name: format!("{symbol} Inc."), exchange: "NASDAQ".into(), class: "us_equity".into(), fractionable, price });
+        self.ok(Command::ListAsset {
+            symbol,
+            name: format!("{symbol} Inc."),
+            exchange: "NASDAQ".into(),
+            class: "us_equity".into(),
+            fractionable,
+            price,
+        });
         symbol
     }
 
