@@ -70,7 +70,7 @@ fn write_uuid(f: &mut fmt::Formatter<'_>, value: u128) -> fmt::Result {
 }
 
 /// A calendar date, as days since 1970-01-01.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Date(pub i32);
 
 impl Date {

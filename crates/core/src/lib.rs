@@ -27,5 +27,6 @@ pub use journals::{FIXTURE_PENDING, FIXTURE_REJECTED};
 pub use model::*;
 pub use money::{Asset, Currency, Symbol};
 pub use rejection::{Class, Code, Rejection};
-pub use state::{Balance, LimitKey, State};
+pub use state::{Balance, LimitKey, State, StateParts};
+pub use event::KeyRecord;
 pub use status::{JournalStatus, TransferStatus};

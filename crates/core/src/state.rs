@@ -27,10 +27,26 @@ impl Balance {
 }
 
 /// Which daily counter a journal counts against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LimitKey {
     Cash(Currency),
     SecuritiesUsd,
+}
+
+/// Everything a store keeps of a state, to rebuild it from: see [`State::restore`].
+#[derive(Clone, Debug, Default)]
+pub struct StateParts {
+    pub business_date: Date,
+    pub correspondents: Vec<Correspondent>,
+    pub accounts: Vec<Account>,
+    pub assets: Vec<AssetInfo>,
+    pub balances: Vec<(Book, Asset, Balance)>,
+    pub journals: Vec<Journal>,
+    pub transfers: Vec<Transfer>,
+    pub overdrafts: Vec<(AccountId, Currency, i64)>,
+    pub keys: Vec<KeyRecord>,
+    pub daily_used: Vec<(AccountId, LimitKey, i64)>,
+    pub events_applied: u64,
 }
 
 /// Everything the ledger knows. Changed only by [`State::apply`].
@@ -85,6 +101,68 @@ impl State {
             next_account_number: ACCOUNT_NUMBER_FIRST,
             events_applied: 0,
         }
+    }
+
+    /// Rebuilds a state from what a store kept, and checks it: every invariant of
+    /// [`State::check_invariants`], unique journal ids, and journals that name known accounts.
+    pub fn restore(mut parts: StateParts) -> Result<State, String> {
+        let mut state = State::new(parts.business_date);
+        state.events_applied = parts.events_applied;
+        state.correspondents = parts.correspondents.into_iter().map(|c| (c.id, c)).collect();
+        for account in parts.accounts {
+            state.next_account_number = state.next_account_number.max(account.account_number + 1);
+            state.accounts.insert(account.id, account);
+        }
+        state.assets = parts.assets.into_iter().map(|a| (a.symbol, a)).collect();
+        for (book, asset, balance) in parts.balances {
+            state.books.entry(book).or_default().push((asset, balance));
+        }
+        parts.journals.sort_by_key(|j| j.id);
+        if let Some(pair) = parts.journals.windows(2).find(|w| w[0].id == w[1].id) {
+            return Err(format!("journal {} is stored twice", pair[0].id));
+        }
+        for journal in &parts.journals {
+            if !state.accounts.contains_key(&journal.from) || !state.accounts.contains_key(&journal.to) {
+                return Err(format!("journal {} names an unknown account", journal.id));
+            }
+            state.next_ordinal = state.next_ordinal.max(journal.ordinal + 1);
+            if let Some(slot) = waiting_slot(journal.status) {
+                state.waiting[slot].insert(journal.ordinal, journal.id);
+            }
+        }
+        state.journals = parts.journals;
+        state.transfers = parts.transfers.into_iter().map(|t| (t.id, t)).collect();
+        state.overdrafts = parts.overdrafts.into_iter().map(|(a, c, units)| ((a, c), units)).collect();
+        state.keys = parts.keys.into_iter().map(|k| ((k.correspondent, k.key.clone()), k)).collect();
+        state.daily_used = parts.daily_used.into_iter().map(|(a, key, used)| ((a, key), used)).collect();
+        state.check_invariants()?;
+        Ok(state)
+    }
+
+    /// The parts a store keeps, in a deterministic order; `restore` turns them back.
+    pub fn to_parts(&self) -> StateParts {
+        let mut parts = StateParts {
+            business_date: self.business_date,
+            correspondents: self.correspondents.values().cloned().collect(),
+            accounts: self.accounts.values().cloned().collect(),
+            assets: self.assets.values().cloned().collect(),
+            balances: self.books.iter().flat_map(|(book, list)| list.iter().map(|(a, b)| (*book, *a, *b))).collect(),
+            journals: self.journals.clone(),
+            transfers: self.transfers.values().cloned().collect(),
+            overdrafts: self.overdrafts().collect(),
+            keys: self.keys.values().cloned().collect(),
+            daily_used: self.daily_usage().collect(),
+            events_applied: self.events_applied,
+        };
+        parts.correspondents.sort_by_key(|c| c.id);
+        parts.accounts.sort_by_key(|a| a.id);
+        parts.assets.sort_by_key(|a| a.symbol);
+        parts.balances.sort_by_key(|(book, asset, _)| (*book, *asset));
+        parts.transfers.sort_by_key(|t| t.id);
+        parts.overdrafts.sort_by_key(|(a, c, _)| (*a, *c));
+        parts.keys.sort_by(|x, y| (x.correspondent, &x.key).cmp(&(y.correspondent, &y.key)));
+        parts.daily_used.sort_by_key(|(a, key, _)| (*a, *key));
+        parts
     }
 
     // ----- Queries -----
@@ -193,6 +271,19 @@ impl State {
     /// Journals waiting in `status` (`queued`, `sent_to_clearing` or `pending`), oldest first.
     pub fn waiting(&self, status: JournalStatus) -> impl Iterator<Item = JournalId> + '_ {
         waiting_slot(status).into_iter().flat_map(move |slot| self.waiting[slot].values().copied())
+    }
+
+    pub fn overdrafts(&self) -> impl Iterator<Item = (AccountId, Currency, i64)> + '_ {
+        self.overdrafts.iter().map(|(&(a, c), &units)| (a, c, units))
+    }
+
+    pub fn idempotency_keys(&self) -> impl Iterator<Item = &KeyRecord> {
+        self.keys.values()
+    }
+
+    /// Today's use of daily limits: (customer account, counter, used).
+    pub fn daily_usage(&self) -> impl Iterator<Item = (AccountId, LimitKey, i64)> + '_ {
+        self.daily_used.iter().map(|(&(a, key), &used)| (a, key, used))
     }
 
     pub fn daily_used(&self, account: AccountId, key: LimitKey) -> i64 {
