@@ -168,7 +168,14 @@ impl Event {
 
     /// The movement of balances this event carries, if any.
     pub fn movement(&self) -> Option<Movement> {
-        match &self.kind {
+        self.kind.movement()
+    }
+}
+
+impl EventKind {
+    /// The movement of balances this event carries, if any.
+    pub fn movement(&self) -> Option<Movement> {
+        match self {
             EventKind::SecuritiesDeposited { movement, .. } => Some(*movement),
             EventKind::TransferStatusChanged { movement, .. } => *movement,
             EventKind::JournalCreated { movement, .. } => *movement,

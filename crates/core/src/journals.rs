@@ -9,7 +9,7 @@ use crate::ids::{AccountId, CorrespondentId, Date, JournalId};
 use crate::model::{Account, AccountKind, AccountStatus, Actor, Audit, EntryType, Hold, JnlcFlow, Journal, JournalExtra, KeyKind, KeyTag};
 use crate::money::{value_cents_ceil, Asset, QTY_SCALE};
 use crate::rejection::{Code, Rejection};
-use crate::state::{limit_key, State};
+use crate::state::{LimitKey, State};
 use crate::status::JournalStatus;
 use rustc_hash::FxHashMap;
 
@@ -387,7 +387,7 @@ fn starting_status(
         // No daily limit: nothing to count.
         return (JournalStatus::Queued, Hold::None, 0);
     };
-    let key = (to.id, limit_key(asset));
+    let key = (to.id, LimitKey::of(asset));
     let used = state.daily_used(to.id, key.1).saturating_add(claims.daily.get(&key).copied().unwrap_or(0));
     if used.saturating_add(value) > daily {
         return (JournalStatus::Pending, Hold::OverLimit, 0);

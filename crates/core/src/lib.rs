@@ -20,6 +20,7 @@ pub mod state;
 pub mod status;
 
 pub use command::{BatchEntry, Command, JournalRequest, BATCH_ENTRIES_MAX};
+pub use event::KeyRecord;
 pub use event::{Book, Event, EventKind, Movement, Posting, StatusChange};
 pub use execute::{execute, Ctx, IdSource, SequentialIds};
 pub use ids::{AccountId, AssetId, CorrespondentId, Date, JournalId, Timestamp, TransferId};
@@ -28,5 +29,4 @@ pub use model::*;
 pub use money::{Asset, Currency, Symbol};
 pub use rejection::{Class, Code, Rejection};
 pub use state::{Balance, LimitKey, State, StateParts};
-pub use event::KeyRecord;
 pub use status::{JournalStatus, TransferStatus};

@@ -403,7 +403,7 @@ impl State {
     fn apply_journal_created(&mut self, journal: &Journal, movement: Option<Movement>) {
         self.next_ordinal = self.next_ordinal.max(journal.ordinal + 1);
         if journal.limit_counted > 0 {
-            let key = limit_key(journal.asset);
+            let key = LimitKey::of(journal.asset);
             *self.daily_used.entry((journal.to, key)).or_default() += journal.limit_counted;
         }
         if let Some(m) = movement {
@@ -486,9 +486,12 @@ impl State {
     }
 }
 
-pub(crate) fn limit_key(asset: Asset) -> LimitKey {
-    match asset {
-        Asset::Cash(currency) => LimitKey::Cash(currency),
-        Asset::Security(_) => LimitKey::SecuritiesUsd,
+impl LimitKey {
+    /// The counter a journal in `asset` counts against.
+    pub fn of(asset: Asset) -> LimitKey {
+        match asset {
+            Asset::Cash(currency) => LimitKey::Cash(currency),
+            Asset::Security(_) => LimitKey::SecuritiesUsd,
+        }
     }
 }

@@ -1,0 +1,317 @@
+//! The store conformance suite: one set of tests every backend must pass.
+//!
+//! A backend's test file implements [`Harness`] (a fresh store, the same store reopened, plain
+//! SQL) and calls each test here. The tests drive a real [`Sequencer`] over the real store.
+
+use crate::{Batch, Clock, Loaded, ManualClock, Outcome, Record, Sequencer, SequencerConfig, Store, StoreError, SubmitError};
+use cashier_core::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+/// What a backend gives the suite.
+pub trait Harness {
+    type S: Store;
+    /// A new, empty store.
+    fn fresh(&mut self) -> Self::S;
+    /// The store `fresh` made, opened again as after a restart.
+    fn reopen(&mut self) -> Self::S;
+    /// Runs one SQL statement against the store; returns the first column of the first row,
+    /// as an integer, when there is one.
+    fn sql(&mut self, sql: &str) -> Option<i64>;
+}
+
+pub const DAY0: Date = Date(20_000);
+
+fn start(store: impl Store, config: SequencerConfig) -> Sequencer {
+    let clock = ManualClock::at(Timestamp(1_700_000_000_000_000));
+    Sequencer::start(store, clock, DAY0, config).expect("the store loads")
+}
+
+/// Drives commands and keeps every record it was answered with, to replay.
+struct Driver {
+    seq: Sequencer,
+    records: Vec<Record>,
+}
+
+impl Driver {
+    fn ok(&mut self, command: Command) -> Outcome {
+        let shown = format!("{command:?}");
+        let outcome = self.seq.submit_blocking(command).unwrap_or_else(|e| panic!("{shown}: {e}"));
+        self.records.extend(outcome.records.iter().cloned());
+        outcome
+    }
+
+    fn expected_state(&self) -> State {
+        let mut state = State::new(DAY0);
+        for record in &self.records {
+            state.apply(&record.event);
+        }
+        state
+    }
+}
+
+fn same_ledger(a: &State, b: &State) -> bool {
+    format!("{:?}", a.to_parts()) == format!("{:?}", b.to_parts())
+}
+
+/// Builds a ledger that uses every kind of row, and returns the driver and a journal id.
+fn scenario(driver: &mut Driver) -> JournalId {
+    let ops = Actor::Operator("ops".into());
+    let audit = |reason: &str| Audit { actor: Actor::Operator("ops".into()), reason: reason.into() };
+    let corr = driver
+        .ok(Command::CreateCorrespondent { code: "LPCA".into(), name: "LPCA".into(), config: CorrespondentConfig::default() })
+        .correspondents[0]
+        .id;
+    let open = |kind| Command::OpenAccount {
+        actor: Actor::Operator("ops".into()),
+        correspondent: corr,
+        kind,
+        status: AccountStatus::Active,
+        currency: Currency::USD,
+        profile: "{\"contact\":{}}".into(),
+    };
+    let firm = driver.ok(open(AccountKind::Firm)).accounts[0].id;
+    let alice = driver.ok(open(AccountKind::Customer)).accounts[0].id;
+    let bob = driver.ok(open(AccountKind::Customer)).accounts[0].id;
+    let transfer = |account, direction, amount, at_once| Command::CreateTransfer {
+        actor: ops.clone(),
+        account,
+        direction,
+        kind: TransferKind::Wire,
+        currency: Currency::USD,
+        amount,
+        complete_at_once: at_once,
+    };
+    driver.ok(transfer(firm, TransferDirection::Incoming, 1_000_000, true));
+    let symbol = Symbol::parse("AAPL").unwrap();
+    driver.ok(Command::ListAsset {
+        symbol,
+        name: "Apple".into(),
+        exchange: "NASDAQ".into(),
+        class: "us_equity".into(),
+        fractionable: true,
+        price: Some(100_000_000_000),
+    });
+    driver.ok(Command::DepositSecurities { account: firm, symbol, qty: 10_000_000_000, price: None });
+    driver.ok(Command::SetOverdraft { account: firm, currency: Currency::USD, units: 5_000 });
+    let actor = Actor::Correspondent(corr);
+    let create = |request, key: Option<&str>| Command::CreateJournal { actor: actor.clone(), request, key: key.map(str::to_owned) };
+    let executed = driver.ok(create(JournalRequest::cash(firm, alice, 2_500), Some("k-1"))).journals[0].id;
+    driver.ok(Command::SendToClearing { id: executed });
+    driver.ok(Command::BookJournal { id: executed });
+    let shares = driver.ok(create(JournalRequest::securities(firm, bob, symbol, 250_000_000), None)).journals[0].id;
+    driver.ok(Command::SendToClearing { id: shares });
+    driver.ok(Command::BookJournal { id: shares });
+    driver.ok(Command::CorrectJournal { id: executed, units: 2_000, audit: audit("typo") });
+    let held = driver.ok(create(JournalRequest::cash(firm, bob, 9_000), None)).journals[0].id;
+    let batch: Vec<BatchEntry> = vec![BatchEntry::cash(alice, 100), BatchEntry::cash(bob, 200)];
+    driver.ok(Command::CreateBatch {
+        actor: actor.clone(),
+        entry_type: EntryType::Cash,
+        from: firm,
+        entries: batch,
+        key: Some("b-1".into()),
+    });
+    driver.ok(transfer(alice, TransferDirection::Outgoing, 500, false));
+    driver.ok(Command::SetAccountBlocks { account: bob, blocks: Blocks { trading_blocked: true, ..Default::default() } });
+    driver.ok(Command::AdvanceBusinessDay { to: DAY0.next() });
+    driver.ok(Command::RejectJournal { id: held, audit: audit("not today") }.clone()).journals.first().map(|j| j.id).unwrap_or(held)
+}
+
+/// An empty store loads as nothing, and a ledger started on it begins on the given day.
+pub fn empty_store_starts_empty(h: &mut impl Harness) {
+    let mut store = h.fresh();
+    assert!(store.load().expect("an empty store loads").is_none());
+    let mut driver = Driver { seq: start(store, SequencerConfig::default()), records: Vec::new() };
+    let outcome =
+        driver.ok(Command::CreateCorrespondent { code: "LPCA".into(), name: "LPCA".into(), config: CorrespondentConfig::default() });
+    assert_eq!(outcome.business_date, DAY0);
+    assert_eq!(outcome.records[0].seq, 1);
+}
+
+/// What was committed comes back after a restart, identical to the live ledger, and the log
+/// and tables reconcile in plain SQL.
+pub fn committed_state_survives_restart(h: &mut impl Harness) {
+    let mut driver = Driver { seq: start(h.fresh(), SequencerConfig::default()), records: Vec::new() };
+    let journal = scenario(&mut driver);
+    driver.seq.shutdown();
+    let expected = driver.expected_state();
+    let loaded = h.reopen().load().expect("loads").expect("not empty");
+    assert!(same_ledger(&loaded.state, &expected), "the reloaded ledger differs from the live one");
+    assert_eq!(loaded.last_seq, driver.records.len() as u64);
+    assert_eq!(loaded.state.business_date(), DAY0.next());
+    // Plain SQL: cash sums to zero over all books, and a journal's history is in the log.
+    assert_eq!(h.sql("SELECT sum(posted) FROM balances WHERE asset = 'cash:USD'"), Some(0));
+    assert_eq!(h.sql("SELECT count(*) FROM journals"), Some(expected.journals().count() as i64));
+    let history = h.sql(&format!("SELECT count(*) FROM events WHERE kind LIKE 'journal_%' AND journal_id = {}", hex_literal(journal.0)));
+    assert!(history.unwrap_or(0) >= 2, "the journal's status history is in the log");
+    // A second start continues the sequence where it stopped.
+    let mut again = Driver { seq: start(h.reopen(), SequencerConfig::default()), records: Vec::new() };
+    let outcome = again.ok(Command::AdvanceBusinessDay { to: DAY0.next().next() });
+    assert_eq!(outcome.records[0].seq, driver.records.len() as u64 + 1);
+}
+
+/// An idempotency key answers with the original journal after a restart too.
+pub fn idempotency_survives_restart(h: &mut impl Harness) {
+    let mut driver = Driver { seq: start(h.fresh(), SequencerConfig::default()), records: Vec::new() };
+    scenario(&mut driver);
+    let key_journals = driver.expected_state().idempotency_keys().find(|k| k.key == "k-1").unwrap().journals.clone();
+    let corr = driver.expected_state().correspondents().next().unwrap().id;
+    let firm = driver.expected_state().accounts().find(|a| a.kind == AccountKind::Firm).unwrap().id;
+    let alice = driver.expected_state().journal(key_journals[0]).unwrap().to;
+    driver.seq.shutdown();
+    let mut again = Driver { seq: start(h.reopen(), SequencerConfig::default()), records: Vec::new() };
+    let replay = again.ok(Command::CreateJournal {
+        actor: Actor::Correspondent(corr),
+        request: JournalRequest::cash(firm, alice, 2_500),
+        key: Some("k-1".into()),
+    });
+    assert!(replay.records.is_empty(), "a replay writes nothing");
+    assert_eq!(replay.journals.iter().map(|j| j.id).collect::<Vec<_>>(), key_journals);
+    let conflict = again.seq.submit_blocking(Command::CreateJournal {
+        actor: Actor::Correspondent(corr),
+        request: JournalRequest::cash(firm, alice, 2_501),
+        key: Some("k-1".into()),
+    });
+    assert!(matches!(conflict, Err(SubmitError::Rejected(r)) if r.code == Code::IdempotencyKeyReused));
+}
+
+/// A rejected command writes nothing.
+pub fn rejections_write_nothing(h: &mut impl Harness) {
+    let mut driver = Driver { seq: start(h.fresh(), SequencerConfig::default()), records: Vec::new() };
+    scenario(&mut driver);
+    let events = h.sql("SELECT count(*) FROM events");
+    let result = driver.seq.submit_blocking(Command::CreateCorrespondent {
+        code: "LPCA".into(),
+        name: "dup".into(),
+        config: CorrespondentConfig::default(),
+    });
+    assert!(matches!(result, Err(SubmitError::Rejected(r)) if r.code == Code::AlreadyExists));
+    assert_eq!(h.sql("SELECT count(*) FROM events"), events);
+}
+
+/// A store whose tables disagree with its log refuses to load, and says what disagrees.
+pub fn tampering_is_refused_at_start(h: &mut impl Harness) {
+    let mut driver = Driver { seq: start(h.fresh(), SequencerConfig::default()), records: Vec::new() };
+    scenario(&mut driver);
+    driver.seq.shutdown();
+    h.sql("UPDATE balances SET posted = posted + 1 WHERE asset = 'cash:USD' AND posted > 0");
+    match h.reopen().load() {
+        Err(StoreError::Corrupt(message)) => {
+            assert!(message.contains("balance of") && message.contains("USD"), "the message names what disagrees: {message}")
+        }
+        other => panic!("a tampered store loaded: {other:?}"),
+    }
+    let refused = Sequencer::start(h.reopen(), ManualClock::default(), DAY0, SequencerConfig::default());
+    assert!(refused.is_err(), "the sequencer refuses to start on it");
+}
+
+/// A store that fails one commit: the callers of that batch hear so, the sequencer reloads from
+/// the store, and carries on with nothing half-applied.
+pub fn a_failed_commit_stops_and_recovers_from_the_store(h: &mut impl Harness) {
+    let fail_at = Arc::new(AtomicU64::new(u64::MAX));
+    let flaky = Flaky { inner: h.fresh(), commits: 0, fail_at: fail_at.clone() };
+    let mut driver = Driver { seq: start(flaky, SequencerConfig::default()), records: Vec::new() };
+    scenario(&mut driver);
+    let corr = driver.expected_state().correspondents().next().unwrap().id;
+    fail_at.store(0, Ordering::SeqCst); // the next commit fails
+    let lost = driver.seq.submit_blocking(Command::CreateCorrespondent {
+        code: "LOST".into(),
+        name: "Lost".into(),
+        config: CorrespondentConfig::default(),
+    });
+    assert_eq!(lost.unwrap_err(), SubmitError::StoreFailed);
+    // The ledger was rebuilt from the store: the lost correspondent is not there, and the code
+    // can be used again.
+    let retried =
+        driver.ok(Command::CreateCorrespondent { code: "LOST".into(), name: "Lost".into(), config: CorrespondentConfig::default() });
+    assert_ne!(retried.correspondents[0].id, corr);
+    driver.seq.shutdown();
+    let loaded = h.reopen().load().unwrap().unwrap();
+    assert!(same_ledger(&loaded.state, &driver.expected_state()), "only acknowledged commands are in the store");
+    assert!(driver.seq.stats().store_failures.load(Ordering::SeqCst) == 1);
+}
+
+/// A full queue answers `Busy` at once instead of growing.
+pub fn a_full_queue_answers_busy(h: &mut impl Harness) {
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let store = Gated { inner: h.fresh(), gate: gate.clone() };
+    let seq = start(store, SequencerConfig { queue_capacity: 4, batch_max: 1, ..SequencerConfig::default() });
+    let command =
+        |i: usize| Command::CreateCorrespondent { code: format!("C{i}"), name: "c".into(), config: CorrespondentConfig::default() };
+    let mut waiting = Vec::new();
+    let mut busy = 0;
+    for i in 0..20 {
+        match seq.try_submit(command(i)) {
+            Ok(receiver) => waiting.push(receiver),
+            Err(SubmitError::Busy) => busy += 1,
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert!(busy >= 14, "at most the queue plus the batch in flight are taken; {busy} were busy");
+    {
+        let (open, wake) = &*gate;
+        *open.lock().unwrap() = true;
+        wake.notify_all();
+    }
+    for receiver in waiting {
+        assert!(receiver.blocking_recv().unwrap().is_ok());
+    }
+}
+
+fn hex_literal(id: u128) -> String {
+    format!("X'{id:032x}'")
+}
+
+/// A store wrapper that fails the commit numbered `fail_at` (counting from the moment it is set).
+struct Flaky<S> {
+    inner: S,
+    commits: u64,
+    fail_at: Arc<AtomicU64>,
+}
+
+impl<S: Store> Store for Flaky<S> {
+    fn load(&mut self) -> Result<Option<Loaded>, StoreError> {
+        self.inner.load()
+    }
+
+    fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        let fail_at = self.fail_at.load(Ordering::SeqCst);
+        if fail_at != u64::MAX {
+            if self.commits == fail_at {
+                self.fail_at.store(u64::MAX, Ordering::SeqCst);
+                self.commits = 0;
+                return Err(StoreError::Backend("injected commit failure".into()));
+            }
+            self.commits += 1;
+        }
+        self.inner.commit(batch)
+    }
+}
+
+/// A store wrapper whose commits wait until a gate opens.
+struct Gated<S> {
+    inner: S,
+    gate: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl<S: Store> Store for Gated<S> {
+    fn load(&mut self) -> Result<Option<Loaded>, StoreError> {
+        self.inner.load()
+    }
+
+    fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        let (open, wake) = &*self.gate;
+        let mut guard = open.lock().unwrap();
+        while !*guard {
+            guard = wake.wait(guard).unwrap();
+        }
+        drop(guard);
+        self.inner.commit(batch)
+    }
+}
+
+/// Keeps `Clock` in the public surface of the suite for backends that want their own.
+pub fn manual_clock() -> impl Clock {
+    ManualClock::at(Timestamp(1_700_000_000_000_000))
+}

@@ -1,0 +1,137 @@
+//! The rows a batch of events touched, at their final values.
+
+use crate::store::Record;
+use cashier_core::{
+    Account, AccountId, Asset, AssetInfo, Balance, Book, Correspondent, CorrespondentId, Currency, Date, EventKind, Journal, JournalId,
+    KeyRecord, LimitKey, State, Timestamp, Transfer, TransferId,
+};
+use std::collections::BTreeSet;
+
+/// Upserts (and a few deletions) for the queryable tables, derived from a batch's records and
+/// the state after applying them.
+#[derive(Debug, Default)]
+pub struct Rows {
+    pub business_date: Date,
+    pub correspondents: Vec<Correspondent>,
+    pub accounts: Vec<Account>,
+    /// Opening data of newly opened accounts, as the edge gave it.
+    pub profiles: Vec<(AccountId, String)>,
+    pub assets: Vec<AssetInfo>,
+    pub balances: Vec<(Book, Asset, Balance)>,
+    pub journals: Vec<Journal>,
+    pub transfers: Vec<Transfer>,
+    pub overdrafts: Vec<(AccountId, Currency, i64)>,
+    pub keys: Vec<KeyRecord>,
+    /// Delete idempotency keys created before this instant.
+    pub keys_expired_before: Option<Timestamp>,
+    /// Replace the whole daily-usage table (a business day started) rather than upsert.
+    pub daily_reset: bool,
+    pub daily: Vec<(AccountId, LimitKey, i64)>,
+}
+
+impl Rows {
+    /// Collects every row the records touched, as `state` now holds it.
+    pub fn collect(state: &State, records: &[Record]) -> Rows {
+        let mut t = Touched::default();
+        for record in records {
+            t.note(&record.event.kind);
+        }
+        let mut rows = Rows { business_date: state.business_date(), ..Rows::default() };
+        rows.correspondents = t.correspondents.iter().filter_map(|&id| state.correspondent(id).cloned()).collect();
+        rows.accounts = t.accounts.iter().filter_map(|&id| state.account(id).cloned()).collect();
+        rows.profiles = t.profiles;
+        rows.assets = t.assets.iter().filter_map(|s| state.asset(cashier_core::Symbol::parse(s).ok()?).cloned()).collect();
+        // A transfer's hold changes its account's balance even when nothing moves.
+        for transfer in t.transfers.iter().filter_map(|&id| state.transfer(id)) {
+            t.balances.insert((Book::Account(transfer.account), Asset::Cash(transfer.currency)));
+        }
+        rows.balances = t.balances.iter().map(|&(book, asset)| (book, asset, state.balance(book, asset))).collect();
+        rows.journals = t.journals.iter().filter_map(|&id| state.journal(id).cloned()).collect();
+        rows.transfers = t.transfers.iter().filter_map(|&id| state.transfer(id).cloned()).collect();
+        rows.overdrafts = t.overdrafts.iter().map(|&(a, c)| (a, c, state.overdraft(a, c))).collect();
+        rows.keys = t.keys.iter().filter_map(|(c, k)| state.idempotency_key(*c, k).cloned()).collect();
+        rows.keys_expired_before = t.keys_expired_before;
+        rows.daily_reset = t.daily_reset;
+        rows.daily = if t.daily_reset {
+            state.daily_usage().collect()
+        } else {
+            t.daily.iter().map(|&(a, key)| (a, key, state.daily_used(a, key))).collect()
+        };
+        rows
+    }
+}
+
+/// What a batch touched, deduplicated and in a stable order.
+#[derive(Default)]
+struct Touched {
+    correspondents: BTreeSet<CorrespondentId>,
+    accounts: BTreeSet<AccountId>,
+    profiles: Vec<(AccountId, String)>,
+    assets: BTreeSet<String>,
+    balances: BTreeSet<(Book, Asset)>,
+    journals: BTreeSet<JournalId>,
+    transfers: BTreeSet<TransferId>,
+    overdrafts: BTreeSet<(AccountId, Currency)>,
+    keys: BTreeSet<(CorrespondentId, String)>,
+    keys_expired_before: Option<Timestamp>,
+    daily_reset: bool,
+    daily: BTreeSet<(AccountId, LimitKey)>,
+}
+
+impl Touched {
+    fn note(&mut self, kind: &EventKind) {
+        if let Some(m) = kind.movement() {
+            self.balances.insert((m.from, m.asset));
+            self.balances.insert((m.to, m.asset));
+        }
+        match kind {
+            EventKind::CorrespondentCreated(c) => {
+                self.correspondents.insert(c.id);
+            }
+            EventKind::CorrespondentConfigured { id, .. } => {
+                self.correspondents.insert(*id);
+            }
+            EventKind::AccountOpened { account, profile } => {
+                self.accounts.insert(account.id);
+                self.profiles.push((account.id, profile.clone()));
+            }
+            EventKind::AccountStatusChanged { id, .. }
+            | EventKind::AccountBlocksChanged { id, .. }
+            | EventKind::AccountLimitsSet { id, .. } => {
+                self.accounts.insert(*id);
+            }
+            EventKind::OverdraftSet { account, currency, .. } => {
+                self.overdrafts.insert((*account, *currency));
+            }
+            EventKind::AssetListed(info) => {
+                self.assets.insert(info.symbol.as_str().to_owned());
+            }
+            EventKind::SecuritiesDeposited { .. } => {}
+            EventKind::BusinessDayAdvanced { .. } => self.daily_reset = true,
+            EventKind::TransferCreated(t) => {
+                self.transfers.insert(t.id);
+            }
+            EventKind::TransferStatusChanged { id, .. } => {
+                self.transfers.insert(*id);
+            }
+            EventKind::JournalCreated { journal, .. } => {
+                self.journals.insert(journal.id);
+                if let Some(original) = journal.corrects() {
+                    self.journals.insert(original);
+                }
+                if journal.limit_counted > 0 {
+                    self.daily.insert((journal.to, LimitKey::of(journal.asset)));
+                }
+            }
+            EventKind::JournalStatusChanged(change) => {
+                self.journals.insert(change.id);
+            }
+            EventKind::IdempotencyKeyStored(record) => {
+                self.keys.insert((record.correspondent, record.key.clone()));
+            }
+            EventKind::IdempotencyKeysExpired { created_before } => {
+                self.keys_expired_before = Some(*created_before);
+            }
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! The sequencer: one thread owns the ledger state and writes through the store in batches.
+//!
+//! Callers submit commands on a bounded queue. The thread takes up to `batch_max` of them,
+//! executes and applies each in order, commits all their events and rows in one transaction,
+//! waits for the commit to be durable, then answers every caller and publishes the events. A
+//! full queue answers `Busy` at once; memory never grows without bound. A failed commit stops
+//! writes: every caller of that batch is told the store failed, the state is rebuilt from the
+//! store, and only then are writes taken again.
+
+use crate::mint::{event_ulid, Clock, V7Ids};
+use crate::rows::Rows;
+use crate::store::{Batch, Loaded, Record, Store, StoreError};
+use cashier_core::{
+    execute, Account, Command, Correspondent, Ctx, Date, EventKind, Journal, JournalId, Rejection, State, Timestamp, Transfer,
+};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, oneshot};
+
+/// Bounds of the sequencer. Every bound is named and configurable.
+#[derive(Clone, Debug)]
+pub struct SequencerConfig {
+    /// Commands waiting to be executed; one more is answered `Busy`.
+    pub queue_capacity: usize,
+    /// Commands executed and committed together at most.
+    pub batch_max: usize,
+    /// Committed batches kept for event subscribers that lag.
+    pub subscriber_backlog: usize,
+    /// How long to wait between attempts to reload from a failed store.
+    pub recovery_backoff: Duration,
+}
+
+impl Default for SequencerConfig {
+    fn default() -> SequencerConfig {
+        SequencerConfig {
+            queue_capacity: 65_536,
+            batch_max: 4_096,
+            subscriber_backlog: 1_024,
+            recovery_backoff: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Why a submitted command has no outcome.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// The queue is full: try again shortly.
+    #[error("the ledger is busy")]
+    Busy,
+    /// The ledger refused the command; nothing changed.
+    #[error("rejected: {0}")]
+    Rejected(Rejection),
+    /// The store failed while committing this command's batch: it may or may not have been
+    /// applied. Retry with the same idempotency key.
+    #[error("the store failed; the outcome is unknown")]
+    StoreFailed,
+    /// Writes are stopped (the store is failing, or the sequencer is shutting down).
+    #[error("the ledger is not accepting writes")]
+    Unavailable,
+}
+
+/// What a committed command did, as of right after it (later commands of the same batch may
+/// have changed things further).
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    pub records: Vec<Record>,
+    /// The journals it created or changed; for an idempotent replay, the journals of the key.
+    pub journals: Vec<Journal>,
+    pub transfers: Vec<Transfer>,
+    pub accounts: Vec<Account>,
+    pub correspondents: Vec<Correspondent>,
+    pub business_date: Date,
+}
+
+/// Live counters for metrics.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub commands: AtomicU64,
+    pub commits: AtomicU64,
+    pub events: AtomicU64,
+    pub commit_latency_us_total: AtomicU64,
+    pub commit_latency_us_max: AtomicU64,
+    pub batch_size_last: AtomicU64,
+    pub batch_size_max: AtomicU64,
+    pub queue_depth: AtomicU64,
+    pub store_failures: AtomicU64,
+    pub last_seq: AtomicU64,
+    /// Writes are stopped while the store is failing.
+    pub stopped: AtomicBool,
+}
+
+/// A stream of committed batches, in commit order.
+pub type Subscription = broadcast::Receiver<Arc<Vec<Record>>>;
+
+struct Request {
+    command: Command,
+    reply: oneshot::Sender<Result<Outcome, SubmitError>>,
+}
+
+/// A handle to the sequencer thread. Dropping every handle stops it after the queued work.
+pub struct Sequencer {
+    sender: Mutex<Option<SyncSender<Request>>>,
+    stats: Arc<Stats>,
+    publisher: broadcast::Sender<Arc<Vec<Record>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Sequencer {
+    /// Loads (and verifies) the state from `store`, or starts an empty ledger on `first_day`,
+    /// then starts the thread. Fails when the store does not reconcile.
+    pub fn start(mut store: impl Store, clock: impl Clock, first_day: Date, config: SequencerConfig) -> Result<Sequencer, StoreError> {
+        let loaded = store.load()?.unwrap_or(Loaded { state: State::new(first_day), last_seq: 0, last_at: Timestamp(0), max_id: 0 });
+        let (sender, receiver) = sync_channel(config.queue_capacity);
+        let (publisher, _) = broadcast::channel(config.subscriber_backlog.max(1));
+        let stats = Arc::new(Stats::default());
+        stats.last_seq.store(loaded.last_seq, Ordering::SeqCst);
+        let mut writer = Writer {
+            store: Box::new(store),
+            clock: Box::new(clock),
+            ids: V7Ids::after(loaded.max_id),
+            state: loaded.state,
+            last_seq: loaded.last_seq,
+            last_at: loaded.last_at,
+            stats: stats.clone(),
+            publisher: publisher.clone(),
+            config: config.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("cashier-sequencer".into())
+            .spawn(move || writer.run(receiver))
+            .map_err(StoreError::backend)?;
+        Ok(Sequencer { sender: Mutex::new(Some(sender)), stats, publisher, thread: Mutex::new(Some(thread)) })
+    }
+
+    /// Queues a command, or answers `Busy` at once when the queue is full.
+    pub fn try_submit(&self, command: Command) -> Result<oneshot::Receiver<Result<Outcome, SubmitError>>, SubmitError> {
+        let (reply, receiver) = oneshot::channel();
+        let guard = self.sender.lock().expect("sender lock");
+        let sender = guard.as_ref().ok_or(SubmitError::Unavailable)?;
+        self.stats.queue_depth.fetch_add(1, Ordering::Relaxed);
+        match sender.try_send(Request { command, reply }) {
+            Ok(()) => Ok(receiver),
+            Err(e) => {
+                self.stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
+                Err(match e {
+                    TrySendError::Full(_) => SubmitError::Busy,
+                    TrySendError::Disconnected(_) => SubmitError::Unavailable,
+                })
+            }
+        }
+    }
+
+    /// Submits and waits for the durable outcome.
+    pub async fn submit(&self, command: Command) -> Result<Outcome, SubmitError> {
+        let receiver = self.try_submit(command)?;
+        receiver.await.unwrap_or(Err(SubmitError::Unavailable))
+    }
+
+    /// Submits and blocks this thread until the durable outcome (for tools and tests).
+    pub fn submit_blocking(&self, command: Command) -> Result<Outcome, SubmitError> {
+        let receiver = self.try_submit(command)?;
+        receiver.blocking_recv().unwrap_or(Err(SubmitError::Unavailable))
+    }
+
+    /// Committed batches from now on. A subscriber that falls more than the backlog behind is
+    /// told so (`RecvError::Lagged`), never silently skipped.
+    pub fn subscribe(&self) -> Subscription {
+        self.publisher.subscribe()
+    }
+
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.stats
+    }
+
+    /// Stops taking commands, finishes those queued, and waits for the thread.
+    pub fn shutdown(&self) {
+        self.sender.lock().expect("sender lock").take();
+        if let Some(thread) = self.thread.lock().expect("thread lock").take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Sequencer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// The sequencer thread's own state.
+struct Writer {
+    store: Box<dyn Store>,
+    clock: Box<dyn Clock>,
+    ids: V7Ids,
+    state: State,
+    last_seq: u64,
+    last_at: Timestamp,
+    stats: Arc<Stats>,
+    publisher: broadcast::Sender<Arc<Vec<Record>>>,
+    config: SequencerConfig,
+}
+
+type Pending = (oneshot::Sender<Result<Outcome, SubmitError>>, Result<Outcome, SubmitError>);
+
+impl Writer {
+    fn run(&mut self, receiver: Receiver<Request>) {
+        while let Ok(first) = receiver.recv() {
+            let mut requests = vec![first];
+            while requests.len() < self.config.batch_max {
+                match receiver.try_recv() {
+                    Ok(request) => requests.push(request),
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                }
+            }
+            self.stats.queue_depth.fetch_sub(requests.len() as u64, Ordering::Relaxed);
+            self.stats.commands.fetch_add(requests.len() as u64, Ordering::Relaxed);
+            self.process(requests);
+        }
+    }
+
+    fn process(&mut self, requests: Vec<Request>) {
+        let first_seq = self.last_seq;
+        let mut records = Vec::new();
+        let mut answers: Vec<Pending> = Vec::with_capacity(requests.len());
+        for request in requests {
+            let answer = self.execute_one(&request.command, &mut records);
+            answers.push((request.reply, answer));
+        }
+        if records.is_empty() {
+            return answer_all(answers);
+        }
+        let rows = Rows::collect(&self.state, &records);
+        let batch = Batch { records, rows };
+        let started = Instant::now();
+        match self.store.commit(&batch) {
+            Ok(()) => {
+                self.note_commit(started, batch.records.len(), answers.len());
+                answer_all(answers);
+                let _ = self.publisher.send(Arc::new(batch.records));
+            }
+            Err(error) => {
+                self.stats.store_failures.fetch_add(1, Ordering::Relaxed);
+                for (reply, answer) in answers {
+                    let _ = reply.send(answer.and(Err(SubmitError::StoreFailed)));
+                }
+                self.last_seq = first_seq;
+                self.recover(&error);
+            }
+        }
+    }
+
+    fn execute_one(&mut self, command: &Command, records: &mut Vec<Record>) -> Result<Outcome, SubmitError> {
+        let now = self.clock.now().max(self.last_at);
+        self.last_at = now;
+        let mut ctx = Ctx { now, ids: &mut self.ids };
+        let events = execute(&self.state, command, &mut ctx).map_err(SubmitError::Rejected)?;
+        let start = records.len();
+        for event in events {
+            self.state.apply(&event);
+            self.last_seq += 1;
+            records.push(Record { seq: self.last_seq, ulid: event_ulid(event.at, self.last_seq), event });
+        }
+        Ok(self.outcome(command, &records[start..]))
+    }
+
+    /// What the caller needs to answer: the records, and the objects they touched as they are now.
+    fn outcome(&self, command: &Command, records: &[Record]) -> Outcome {
+        let mut outcome = Outcome { records: records.to_vec(), business_date: self.state.business_date(), ..Outcome::default() };
+        let mut journal_ids: Vec<JournalId> = Vec::new();
+        for record in records {
+            match &record.event.kind {
+                EventKind::JournalCreated { journal, .. } => journal_ids.push(journal.id),
+                EventKind::JournalStatusChanged(change) if !journal_ids.contains(&change.id) => journal_ids.push(change.id),
+                EventKind::TransferCreated(t) => outcome.transfers.extend(self.state.transfer(t.id).cloned()),
+                EventKind::TransferStatusChanged { id, .. } if outcome.transfers.iter().all(|t| t.id != *id) => {
+                    outcome.transfers.extend(self.state.transfer(*id).cloned())
+                }
+                EventKind::AccountOpened { account, .. } => outcome.accounts.extend(self.state.account(account.id).cloned()),
+                EventKind::CorrespondentCreated(c) => outcome.correspondents.extend(self.state.correspondent(c.id).cloned()),
+                _ => {}
+            }
+        }
+        if records.is_empty() {
+            journal_ids = replayed_journals(&self.state, command);
+        }
+        outcome.journals = journal_ids.iter().filter_map(|&id| self.state.journal(id).cloned()).collect();
+        outcome
+    }
+
+    fn note_commit(&self, started: Instant, events: usize, commands: usize) {
+        let micros = started.elapsed().as_micros() as u64;
+        self.stats.commits.fetch_add(1, Ordering::Relaxed);
+        self.stats.events.fetch_add(events as u64, Ordering::Relaxed);
+        self.stats.commit_latency_us_total.fetch_add(micros, Ordering::Relaxed);
+        self.stats.commit_latency_us_max.fetch_max(micros, Ordering::Relaxed);
+        self.stats.batch_size_last.store(commands as u64, Ordering::Relaxed);
+        self.stats.batch_size_max.fetch_max(commands as u64, Ordering::Relaxed);
+        self.stats.last_seq.store(self.last_seq, Ordering::SeqCst);
+    }
+
+    /// Fail-stop: the in-memory state may hold what the store never committed, so it is thrown
+    /// away and rebuilt from the store before any further write is taken.
+    fn recover(&mut self, cause: &StoreError) {
+        self.stats.stopped.store(true, Ordering::SeqCst);
+        eprintln!("cashier: store commit failed ({cause}); reloading the ledger from the store");
+        loop {
+            match self.store.load() {
+                Ok(loaded) => {
+                    let loaded = loaded.unwrap_or(Loaded {
+                        state: State::new(self.state.business_date()),
+                        last_seq: 0,
+                        last_at: self.last_at,
+                        max_id: 0,
+                    });
+                    self.state = loaded.state;
+                    self.last_seq = loaded.last_seq;
+                    self.last_at = self.last_at.max(loaded.last_at);
+                    self.stats.last_seq.store(self.last_seq, Ordering::SeqCst);
+                    self.stats.stopped.store(false, Ordering::SeqCst);
+                    return;
+                }
+                Err(error) => {
+                    eprintln!("cashier: reloading from the store failed ({error}); retrying");
+                    std::thread::sleep(self.config.recovery_backoff);
+                }
+            }
+        }
+    }
+}
+
+fn answer_all(answers: Vec<Pending>) {
+    for (reply, answer) in answers {
+        let _ = reply.send(answer);
+    }
+}
+
+/// The journals an idempotency key stands for, when a create command was a replay.
+fn replayed_journals(state: &State, command: &Command) -> Vec<JournalId> {
+    let (actor, key, account) = match command {
+        Command::CreateJournal { actor, key, request } => (actor, key, request.from),
+        Command::CreateBatch { actor, key, from, .. } => (actor, key, *from),
+        Command::CreateReverseBatch { actor, key, to, .. } => (actor, key, *to),
+        _ => return Vec::new(),
+    };
+    let Some(key) = key else { return Vec::new() };
+    let scope = actor.scope().or_else(|| state.account(account).map(|a| a.correspondent));
+    scope.and_then(|c| state.idempotency_key(c, key)).map(|r| r.journals.clone()).unwrap_or_default()
+}

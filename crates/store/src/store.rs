@@ -1,0 +1,103 @@
+//! What a backend must do: load the state (verified), and commit a batch durably.
+
+use crate::rows::Rows;
+use cashier_core::{Asset, Book, Event, State, StateParts, Timestamp};
+use std::collections::HashMap;
+
+/// One event in the log: its global sequence number and its ULID.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub seq: u64,
+    pub ulid: u128,
+    pub event: Event,
+}
+
+/// What one commit writes: the events for the log, and the final values of every row they
+/// touched, in one transaction.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub records: Vec<Record>,
+    pub rows: Rows,
+}
+
+/// A state rebuilt from a store, with where its log ends.
+#[derive(Debug)]
+pub struct Loaded {
+    pub state: State,
+    /// The last event's sequence number (0 for an empty store) and time.
+    pub last_seq: u64,
+    pub last_at: Timestamp,
+    /// The largest id the store holds (journals, accounts, transfers, ...): new ids must exceed it.
+    pub max_id: u128,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend failed (I/O, connection, constraint). Writes stop; recovery reloads.
+    #[error("store failure: {0}")]
+    Backend(String),
+    /// The stored data contradicts itself. Cashier refuses to start on it.
+    #[error("the store does not reconcile: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub fn backend(error: impl std::fmt::Display) -> StoreError {
+        StoreError::Backend(error.to_string())
+    }
+}
+
+/// A durable home for the ledger. Implementations are used from one thread at a time.
+pub trait Store: Send + 'static {
+    /// Rebuilds the state from the tables and checks it against the log (see [`verify`]). An
+    /// empty store gives `None`.
+    fn load(&mut self) -> Result<Option<Loaded>, StoreError>;
+
+    /// Writes the batch in one transaction and returns once the commit is durable.
+    fn commit(&mut self, batch: &Batch) -> Result<(), StoreError>;
+}
+
+/// What a store's log says, to check its tables against.
+#[derive(Debug, Default)]
+pub struct LogSummary {
+    /// The sequence number the store recorded as its last commit.
+    pub last_seq: u64,
+    /// The highest sequence number and the number of events in the log.
+    pub max_seq: u64,
+    pub events: u64,
+    /// How many journals the log says were created, and how many rows the journals table has.
+    pub journals_created: u64,
+    pub journal_rows: u64,
+    /// Per (book, asset), the sum of the postings in the log.
+    pub posting_sums: HashMap<(Book, Asset), i128>,
+}
+
+/// Checks what a store holds against its log, before a state is rebuilt from it: the log has
+/// no gaps, every journal row was created by the log, and every balance equals the sum of its
+/// postings. Returns what disagrees. (`State::restore` then checks the state's own invariants.)
+pub fn verify(parts: &StateParts, log: &LogSummary) -> Result<(), StoreError> {
+    let corrupt = |message: String| Err(StoreError::Corrupt(message));
+    if log.max_seq != log.last_seq {
+        return corrupt(format!("the log ends at event {} but the last commit recorded {}", log.max_seq, log.last_seq));
+    }
+    if log.events != log.max_seq {
+        return corrupt(format!("the log holds {} events numbered up to {}: some are missing", log.events, log.max_seq));
+    }
+    if log.journals_created != log.journal_rows {
+        return corrupt(format!("the log created {} journals but the journals table holds {}", log.journals_created, log.journal_rows));
+    }
+    if parts.events_applied != log.events {
+        return corrupt(format!("the tables count {} events but the log holds {}", parts.events_applied, log.events));
+    }
+    for (book, asset, balance) in &parts.balances {
+        let posted = log.posting_sums.get(&(*book, *asset)).copied().unwrap_or(0);
+        if i128::from(balance.posted) != posted {
+            return corrupt(format!("the balance of {book} in {asset} is {} but its postings sum to {posted}", balance.posted));
+        }
+    }
+    let nonzero_sums = log.posting_sums.values().filter(|&&sum| sum != 0).count();
+    if nonzero_sums > parts.balances.len() {
+        return corrupt("the log posts to a book that has no balance row".to_owned());
+    }
+    Ok(())
+}
