@@ -16,6 +16,7 @@ pub mod conformance;
 mod mint;
 mod rows;
 mod sequencer;
+pub mod sql;
 mod store;
 
 pub use mint::{Clock, ManualClock, SystemClock, V7Ids};

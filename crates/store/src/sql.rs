@@ -1,0 +1,426 @@
+//! What every SQL backend shares: the tables, their columns, how rows become core values and
+//! back, how a batch is written and how a store is loaded and verified. A backend supplies only
+//! its dialect through [`SqlBackend`].
+
+use crate::codec::*;
+use crate::rows::Rows;
+use crate::store::{verify, Batch, Loaded, LogSummary, StoreError};
+use cashier_core::*;
+use std::collections::HashMap;
+
+/// A column value on its way to the database.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Blob(Vec<u8>),
+    BlobOpt(Option<Vec<u8>>),
+    Int(i64),
+    IntOpt(Option<i64>),
+    Text(String),
+    TextOpt(Option<String>),
+    Bool(bool),
+}
+
+/// A table as the writer sees it: its columns (with their PostgreSQL types), its key, and
+/// whether rows are upserted or only inserted.
+pub struct Table {
+    pub name: &'static str,
+    pub columns: &'static [(&'static str, &'static str)],
+    pub key: &'static [&'static str],
+    pub upsert: bool,
+}
+
+impl Table {
+    pub fn column_list(&self) -> String {
+        self.columns.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
+    }
+
+    /// `ON CONFLICT (key) DO UPDATE SET ...` for an upserted table, else nothing. Both SQLite
+    /// and PostgreSQL read it the same way.
+    pub fn conflict_clause(&self) -> String {
+        if !self.upsert {
+            return String::new();
+        }
+        let updates: Vec<String> =
+            self.columns.iter().filter(|(c, _)| !self.key.contains(c)).map(|(c, _)| format!("{c} = excluded.{c}")).collect();
+        format!(" ON CONFLICT ({}) DO UPDATE SET {}", self.key.join(", "), updates.join(", "))
+    }
+}
+
+macro_rules! table {
+    ($name:ident, $table:literal, upsert: $upsert:literal, key: [$($key:literal),*], [$($col:literal : $ty:literal),* $(,)?]) => {
+        pub const $name: Table = Table { name: $table, columns: &[$(($col, $ty)),*], key: &[$($key),*], upsert: $upsert };
+    };
+}
+
+table!(EVENTS, "events", upsert: false, key: ["seq"], ["seq": "int8", "ulid": "bytea", "at": "int8", "kind": "text", "journal_id": "bytea",
+    "status_from": "text", "status_to": "text", "detail": "text"]);
+table!(POSTINGS, "postings", upsert: false, key: [], ["seq": "int8", "asset": "text", "units": "int8", "from_book": "bytea", "to_book": "bytea"]);
+table!(CORRESPONDENTS, "correspondents", upsert: true, key: ["id"], ["id": "bytea", "code": "text", "name": "text", "config": "text", "created_at": "int8"]);
+table!(ACCOUNTS, "accounts", upsert: true, key: ["id"], ["id": "bytea", "correspondent": "bytea", "kind": "text", "status": "text",
+    "account_number": "int8", "currency": "text", "blocks": "int8", "limits": "text", "created_at": "int8"]);
+table!(ASSETS, "assets", upsert: true, key: ["symbol"], ["symbol": "text", "id": "bytea", "name": "text", "exchange": "text", "class": "text",
+    "fractionable": "bool", "price": "int8"]);
+table!(BALANCES, "balances", upsert: true, key: ["book", "asset"], ["book": "bytea", "asset": "text", "posted": "int8", "held": "int8", "cost_nanos": "text"]);
+table!(JOURNALS, "journals", upsert: true, key: ["id"], ["id": "bytea", "correspondent": "bytea", "entry_type": "text", "from_account": "bytea",
+    "to_account": "bytea", "status": "text", "asset": "text", "units": "int8", "price": "int8", "description": "text", "extra": "text",
+    "flow": "text", "hold": "text", "limit_counted": "int8", "created_at": "int8", "updated_at": "int8", "booked_on": "int8", "ordinal": "int8"]);
+table!(TRANSFERS, "transfers", upsert: true, key: ["id"], ["id": "bytea", "account": "bytea", "correspondent": "bytea", "direction": "text",
+    "kind": "text", "currency": "text", "amount": "int8", "status": "text", "created_at": "int8", "updated_at": "int8"]);
+table!(OVERDRAFTS, "overdrafts", upsert: true, key: ["account", "currency"], ["account": "bytea", "currency": "text", "units": "int8"]);
+table!(KEYS, "idempotency_keys", upsert: true, key: ["correspondent", "key"], ["correspondent": "bytea", "key": "text", "kind": "text",
+    "fingerprint": "bytea", "journals": "bytea", "created_at": "int8"]);
+table!(DAILY, "daily_usage", upsert: true, key: ["account", "limit_key"], ["account": "bytea", "limit_key": "text", "used": "int8"]);
+
+/// Reads one column of a result row.
+pub trait ColumnRead {
+    fn blob(&self, i: usize) -> Result<Vec<u8>, StoreError>;
+    fn int(&self, i: usize) -> Result<i64, StoreError>;
+    fn int_opt(&self, i: usize) -> Result<Option<i64>, StoreError>;
+    fn text(&self, i: usize) -> Result<String, StoreError>;
+    fn text_opt(&self, i: usize) -> Result<Option<String>, StoreError>;
+    fn boolean(&self, i: usize) -> Result<bool, StoreError>;
+}
+
+/// A backend's dialect. Called inside one transaction for a commit.
+pub trait SqlBackend {
+    /// Writes rows into a table: upserts by its key, or plain inserts.
+    fn write(&mut self, table: &Table, rows: Vec<Vec<Value>>) -> Result<(), StoreError>;
+    /// Runs a statement with positional parameters (`$1`, `$2`, ...).
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<(), StoreError>;
+    /// Runs a query and hands each row to `each`.
+    fn query(&mut self, sql: &str, each: &mut dyn FnMut(&dyn ColumnRead) -> Result<(), StoreError>) -> Result<(), StoreError>;
+}
+
+fn id(v: u128) -> Value {
+    Value::Blob(id_bytes(v).to_vec())
+}
+
+/// Writes a batch's log and rows. The backend wraps it in its transaction.
+pub fn write_batch(db: &mut dyn SqlBackend, batch: &Batch) -> Result<(), StoreError> {
+    let mut events = Vec::with_capacity(batch.records.len());
+    let mut postings = Vec::new();
+    for record in &batch.records {
+        let c = event_columns(&record.event);
+        events.push(vec![
+            Value::Int(record.seq as i64),
+            id(record.ulid),
+            Value::Int(record.event.at.0),
+            Value::Text(c.kind.to_owned()),
+            Value::BlobOpt(c.journal_id.map(|b| b.to_vec())),
+            Value::TextOpt(c.status_from.map(str::to_owned)),
+            Value::TextOpt(c.status_to.map(str::to_owned)),
+            Value::TextOpt(c.detail),
+        ]);
+        if let Some(m) = record.event.movement() {
+            postings.push(vec![
+                Value::Int(record.seq as i64),
+                Value::Text(asset_text(m.asset)),
+                Value::Int(m.units),
+                Value::Blob(book_bytes(m.from)),
+                Value::Blob(book_bytes(m.to)),
+            ]);
+        }
+    }
+    db.write(&EVENTS, events)?;
+    db.write(&POSTINGS, postings)?;
+    write_rows(db, &batch.rows)?;
+    if let Some(last) = batch.records.last() {
+        db.execute(
+            "UPDATE meta SET last_seq = $1, last_at = $2, business_date = $3",
+            &[Value::Int(last.seq as i64), Value::Int(last.event.at.0), Value::Int(i64::from(batch.rows.business_date.0))],
+        )?;
+    }
+    Ok(())
+}
+
+fn write_rows(db: &mut dyn SqlBackend, rows: &Rows) -> Result<(), StoreError> {
+    db.write(&CORRESPONDENTS, rows.correspondents.iter().map(correspondent_values).collect())?;
+    db.write(&ACCOUNTS, rows.accounts.iter().map(account_values).collect())?;
+    for (account, profile) in &rows.profiles {
+        db.execute("UPDATE accounts SET profile = $2 WHERE id = $1", &[id(account.0), Value::Text(profile.clone())])?;
+    }
+    db.write(&ASSETS, rows.assets.iter().map(asset_values).collect())?;
+    db.write(&BALANCES, rows.balances.iter().map(balance_values).collect())?;
+    db.write(&JOURNALS, rows.journals.iter().map(journal_values).collect())?;
+    db.write(&TRANSFERS, rows.transfers.iter().map(transfer_values).collect())?;
+    db.write(
+        &OVERDRAFTS,
+        rows.overdrafts.iter().map(|(a, c, units)| vec![id(a.0), Value::Text(c.as_str().to_owned()), Value::Int(*units)]).collect(),
+    )?;
+    if let Some(before) = rows.keys_expired_before {
+        db.execute("DELETE FROM idempotency_keys WHERE created_at < $1", &[Value::Int(before.0)])?;
+    }
+    db.write(&KEYS, rows.keys.iter().map(key_values).collect())?;
+    if rows.daily_reset {
+        db.execute("DELETE FROM daily_usage", &[])?;
+    }
+    db.write(&DAILY, rows.daily.iter().map(|(a, key, used)| vec![id(a.0), Value::Text(limit_key_text(*key)), Value::Int(*used)]).collect())
+}
+
+fn correspondent_values(c: &Correspondent) -> Vec<Value> {
+    vec![
+        id(c.id.0),
+        Value::Text(c.code.clone()),
+        Value::Text(c.name.clone()),
+        Value::Text(config_json(&c.config)),
+        Value::Int(c.created_at.0),
+    ]
+}
+
+fn account_values(a: &Account) -> Vec<Value> {
+    vec![
+        id(a.id.0),
+        id(a.correspondent.0),
+        Value::Text(a.kind.as_str().to_owned()),
+        Value::Text(a.status.as_str().to_owned()),
+        Value::Int(a.account_number as i64),
+        Value::Text(a.currency.as_str().to_owned()),
+        Value::Int(blocks_bits(a.blocks)),
+        Value::TextOpt(a.limits.as_ref().map(limits_json)),
+        Value::Int(a.created_at.0),
+    ]
+}
+
+fn asset_values(a: &AssetInfo) -> Vec<Value> {
+    vec![
+        Value::Text(a.symbol.as_str().to_owned()),
+        id(a.id.0),
+        Value::Text(a.name.clone()),
+        Value::Text(a.exchange.clone()),
+        Value::Text(a.class.clone()),
+        Value::Bool(a.fractionable),
+        Value::IntOpt(a.price),
+    ]
+}
+
+fn balance_values((book, asset, b): &(Book, Asset, Balance)) -> Vec<Value> {
+    let cost = (b.cost_nanos != 0).then(|| b.cost_nanos.to_string());
+    vec![Value::Blob(book_bytes(*book)), Value::Text(asset_text(*asset)), Value::Int(b.posted), Value::Int(b.held), Value::TextOpt(cost)]
+}
+
+fn journal_values(j: &Journal) -> Vec<Value> {
+    vec![
+        id(j.id.0),
+        id(j.correspondent.0),
+        Value::Text(j.entry_type.as_str().to_owned()),
+        id(j.from.0),
+        id(j.to.0),
+        Value::Text(j.status.as_str().to_owned()),
+        Value::Text(asset_text(j.asset)),
+        Value::Int(j.units),
+        Value::IntOpt(j.price),
+        Value::Text(j.description.clone()),
+        Value::TextOpt(journal_extra_json(j)),
+        Value::Text(j.flow.as_str().to_owned()),
+        Value::Text(j.hold.as_str().to_owned()),
+        Value::Int(j.limit_counted),
+        Value::Int(j.created_at.0),
+        Value::Int(j.updated_at.0),
+        Value::IntOpt(j.booked_on.map(|d| i64::from(d.0))),
+        Value::Int(j.ordinal as i64),
+    ]
+}
+
+fn transfer_values(t: &Transfer) -> Vec<Value> {
+    vec![
+        id(t.id.0),
+        id(t.account.0),
+        id(t.correspondent.0),
+        Value::Text(t.direction.as_str().to_owned()),
+        Value::Text(t.kind.as_str().to_owned()),
+        Value::Text(t.currency.as_str().to_owned()),
+        Value::Int(t.amount),
+        Value::Text(t.status.as_str().to_owned()),
+        Value::Int(t.created_at.0),
+        Value::Int(t.updated_at.0),
+    ]
+}
+
+fn key_values(k: &KeyRecord) -> Vec<Value> {
+    vec![
+        id(k.correspondent.0),
+        Value::Text(k.key.clone()),
+        Value::Text(k.kind.as_str().to_owned()),
+        id(k.fingerprint),
+        Value::Blob(ids_bytes(&k.journals)),
+        Value::Int(k.created_at.0),
+    ]
+}
+
+/// Loads and verifies a store; `None` when it has never been committed to.
+pub fn load(db: &mut dyn SqlBackend) -> Result<Option<Loaded>, StoreError> {
+    let mut meta = None;
+    db.query("SELECT last_seq, last_at, business_date FROM meta", &mut |r| {
+        meta = Some((r.int(0)?, r.int(1)?, r.int_opt(2)?));
+        Ok(())
+    })?;
+    let (last_seq, last_at, Some(business_date)) = meta.ok_or_else(|| StoreError::Corrupt("no meta row".into()))? else { return Ok(None) };
+    let mut parts = StateParts { business_date: Date(business_date as i32), events_applied: last_seq as u64, ..StateParts::default() };
+    let mut max_id = 0u128;
+    let mut read_id = |r: &dyn ColumnRead, i: usize| -> Result<u128, StoreError> {
+        let id = id_from(&r.blob(i)?)?;
+        max_id = max_id.max(id);
+        Ok(id)
+    };
+    load_all(db, &CORRESPONDENTS, &mut |r| {
+        let c = Correspondent {
+            id: CorrespondentId(read_id(r, 0)?),
+            code: r.text(1)?,
+            name: r.text(2)?,
+            config: config_from(&r.text(3)?)?,
+            created_at: Timestamp(r.int(4)?),
+        };
+        parts.correspondents.push(c);
+        Ok(())
+    })?;
+    load_all(db, &ACCOUNTS, &mut |r| {
+        parts.accounts.push(Account {
+            id: AccountId(read_id(r, 0)?),
+            correspondent: CorrespondentId(read_id(r, 1)?),
+            kind: named(&r.text(2)?, AccountKind::parse, "account kind")?,
+            status: named(&r.text(3)?, AccountStatus::parse, "account status")?,
+            account_number: r.int(4)? as u64,
+            currency: currency(&r.text(5)?)?,
+            blocks: blocks_from(r.int(6)?),
+            limits: r.text_opt(7)?.as_deref().map(limits_from).transpose()?,
+            created_at: Timestamp(r.int(8)?),
+        });
+        Ok(())
+    })?;
+    load_all(db, &ASSETS, &mut |r| {
+        let text = r.text(0)?;
+        let Asset::Security(symbol) = asset_from(&text)? else { return Err(StoreError::Corrupt(format!("asset row {text}"))) };
+        let info = AssetInfo {
+            symbol,
+            id: AssetId(read_id(r, 1)?),
+            name: r.text(2)?,
+            exchange: r.text(3)?,
+            class: r.text(4)?,
+            fractionable: r.boolean(5)?,
+            price: r.int_opt(6)?,
+        };
+        parts.assets.push(info);
+        Ok(())
+    })?;
+    load_all(db, &JOURNALS, &mut |r| {
+        parts.journals.push(journal_from(r, &mut read_id)?);
+        Ok(())
+    })?;
+    load_all(db, &BALANCES, &mut |r| {
+        let cost_nanos = match r.text_opt(4)? {
+            Some(c) => c.parse::<i128>().map_err(|_| StoreError::Corrupt(format!("unreadable cost {c}")))?,
+            None => 0,
+        };
+        parts.balances.push((
+            book_from(&r.blob(0)?)?,
+            asset_from(&r.text(1)?)?,
+            Balance { posted: r.int(2)?, held: r.int(3)?, cost_nanos },
+        ));
+        Ok(())
+    })?;
+    load_all(db, &TRANSFERS, &mut |r| {
+        parts.transfers.push(Transfer {
+            id: TransferId(read_id(r, 0)?),
+            account: AccountId(read_id(r, 1)?),
+            correspondent: CorrespondentId(read_id(r, 2)?),
+            direction: named(&r.text(3)?, TransferDirection::parse, "direction")?,
+            kind: named(&r.text(4)?, TransferKind::parse, "transfer kind")?,
+            currency: currency(&r.text(5)?)?,
+            amount: r.int(6)?,
+            status: named(&r.text(7)?, TransferStatus::parse, "transfer status")?,
+            created_at: Timestamp(r.int(8)?),
+            updated_at: Timestamp(r.int(9)?),
+        });
+        Ok(())
+    })?;
+    load_all(db, &OVERDRAFTS, &mut |r| {
+        parts.overdrafts.push((AccountId(read_id(r, 0)?), currency(&r.text(1)?)?, r.int(2)?));
+        Ok(())
+    })?;
+    load_all(db, &KEYS, &mut |r| {
+        parts.keys.push(KeyRecord {
+            correspondent: CorrespondentId(read_id(r, 0)?),
+            key: r.text(1)?,
+            kind: named(&r.text(2)?, KeyKind::parse, "key kind")?,
+            fingerprint: id_from(&r.blob(3)?)?,
+            journals: ids_from(&r.blob(4)?)?,
+            created_at: Timestamp(r.int(5)?),
+        });
+        Ok(())
+    })?;
+    load_all(db, &DAILY, &mut |r| {
+        parts.daily_used.push((AccountId(read_id(r, 0)?), limit_key_from(&r.text(1)?)?, r.int(2)?));
+        Ok(())
+    })?;
+    let log = log_summary(db, last_seq as u64)?;
+    verify(&parts, &log)?;
+    let state = State::restore(parts).map_err(StoreError::Corrupt)?;
+    Ok(Some(Loaded { state, last_seq: last_seq as u64, last_at: Timestamp(last_at), max_id }))
+}
+
+fn load_all(
+    db: &mut dyn SqlBackend,
+    table: &Table,
+    each: &mut dyn FnMut(&dyn ColumnRead) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    db.query(&format!("SELECT {} FROM {}", table.column_list(), table.name), each)
+}
+
+fn currency(text: &str) -> Result<Currency, StoreError> {
+    Currency::parse(text).map_err(|_| StoreError::Corrupt(format!("unreadable currency {text}")))
+}
+
+fn journal_from(
+    r: &dyn ColumnRead,
+    read_id: &mut dyn FnMut(&dyn ColumnRead, usize) -> Result<u128, StoreError>,
+) -> Result<Journal, StoreError> {
+    Ok(Journal {
+        id: JournalId(read_id(r, 0)?),
+        correspondent: CorrespondentId(read_id(r, 1)?),
+        entry_type: named(&r.text(2)?, EntryType::parse, "entry type")?,
+        from: AccountId(read_id(r, 3)?),
+        to: AccountId(read_id(r, 4)?),
+        status: named(&r.text(5)?, JournalStatus::parse, "journal status")?,
+        asset: asset_from(&r.text(6)?)?,
+        units: r.int(7)?,
+        price: r.int_opt(8)?,
+        description: r.text(9)?,
+        extra: journal_extra_from(r.text_opt(10)?.as_deref())?,
+        flow: named(&r.text(11)?, JnlcFlow::parse, "flow")?,
+        hold: named(&r.text(12)?, Hold::parse, "hold")?,
+        limit_counted: r.int(13)?,
+        created_at: Timestamp(r.int(14)?),
+        updated_at: Timestamp(r.int(15)?),
+        booked_on: r.int_opt(16)?.map(|d| Date(d as i32)),
+        ordinal: r.int(17)? as u64,
+    })
+}
+
+fn log_summary(db: &mut dyn SqlBackend, last_seq: u64) -> Result<LogSummary, StoreError> {
+    let mut log = LogSummary { last_seq, ..LogSummary::default() };
+    db.query("SELECT coalesce(max(seq), 0), count(*) FROM events", &mut |r| {
+        (log.max_seq, log.events) = (r.int(0)? as u64, r.int(1)? as u64);
+        Ok(())
+    })?;
+    db.query("SELECT count(*) FROM events WHERE kind = 'journal_created'", &mut |r| {
+        log.journals_created = r.int(0)? as u64;
+        Ok(())
+    })?;
+    db.query("SELECT count(*) FROM journals", &mut |r| {
+        log.journal_rows = r.int(0)? as u64;
+        Ok(())
+    })?;
+    let mut sums: HashMap<(Book, Asset), i128> = HashMap::new();
+    let sql = "SELECT book, asset, CAST(sum(units) AS TEXT) FROM (
+                   SELECT to_book AS book, asset, units FROM postings
+                   UNION ALL SELECT from_book AS book, asset, -units AS units FROM postings) AS p
+               GROUP BY book, asset";
+    db.query(sql, &mut |r| {
+        // As text: PostgreSQL sums bigints as numeric, which may exceed 64 bits.
+        let sum: i128 = r.text(2)?.parse().map_err(|_| StoreError::Corrupt("unreadable posting sum".into()))?;
+        sums.insert((book_from(&r.blob(0)?)?, asset_from(&r.text(1)?)?), sum);
+        Ok(())
+    })?;
+    log.posting_sums = sums;
+    Ok(log)
+}
