@@ -1,1 +1,193 @@
+//! The production store: PostgreSQL, reached by a connection URL.
+//!
+//! Each table of a batch is written by one statement that takes its columns as arrays
+//! (`INSERT ... SELECT * FROM UNNEST($1::int8[], ...)`), so a commit costs a handful of round
+//! trips whatever its size. A commit returns once PostgreSQL reports it durable
+//! (`synchronous_commit = on`). Migrations run when the store connects.
+//!
+//! **Invariant:** this crate knows PostgreSQL's dialect and nothing else: tables, codecs,
+//! loading and verification come from `cashier_store::sql`.
 
+use bytes::BytesMut;
+use cashier_store::sql::{self, ColumnRead, SqlBackend, Table, Value};
+use cashier_store::{Batch, Loaded, Store, StoreError};
+use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+use postgres::{Client, GenericClient, NoTls};
+use std::error::Error;
+
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_ledger.sql")];
+
+pub struct PostgresStore {
+    client: Client,
+}
+
+impl PostgresStore {
+    /// Connects and brings the schema up to date. With `schema`, every table lives in that
+    /// schema (created if missing), so several ledgers can share one database.
+    pub fn connect(url: &str, schema: Option<&str>) -> Result<PostgresStore, StoreError> {
+        let mut client = Client::connect(url, NoTls).map_err(StoreError::backend)?;
+        client.batch_execute("SET synchronous_commit = on").map_err(StoreError::backend)?;
+        if let Some(schema) = schema {
+            if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(StoreError::Backend(format!("schema name {schema:?} must be letters, digits and _")));
+            }
+            client
+                .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"))
+                .map_err(StoreError::backend)?;
+        }
+        let mut store = PostgresStore { client };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The client, for plain-SQL reconciliation and tests.
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let mut tx = self.client.transaction().map_err(StoreError::backend)?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY); LOCK TABLE schema_migrations")
+            .map_err(StoreError::backend)?;
+        let done: i64 = tx.query_one("SELECT count(*) FROM schema_migrations", &[]).map_err(StoreError::backend)?.get(0);
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(done as usize) {
+            tx.batch_execute(sql).map_err(StoreError::backend)?;
+            tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[&(i as i64 + 1)]).map_err(StoreError::backend)?;
+        }
+        tx.commit().map_err(StoreError::backend)
+    }
+}
+
+impl Store for PostgresStore {
+    fn load(&mut self) -> Result<Option<Loaded>, StoreError> {
+        let mut tx = self
+            .client
+            .build_transaction()
+            .read_only(true)
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .start()
+            .map_err(StoreError::backend)?;
+        let loaded = sql::load(&mut Dialect(&mut tx))?;
+        tx.commit().map_err(StoreError::backend)?;
+        Ok(loaded)
+    }
+
+    fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        let mut tx = self.client.transaction().map_err(StoreError::backend)?;
+        sql::write_batch(&mut Dialect(&mut tx), batch)?;
+        tx.commit().map_err(StoreError::backend)
+    }
+}
+
+/// PostgreSQL's side of `SqlBackend`, over a client or a transaction.
+struct Dialect<'c, C: GenericClient>(&'c mut C);
+
+impl<C: GenericClient> SqlBackend for Dialect<'_, C> {
+    fn write(&mut self, table: &Table, rows: Vec<Vec<Value>>) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        // Transpose rows into one array per column.
+        let mut columns: Vec<Vec<Value>> = (0..table.columns.len()).map(|_| Vec::with_capacity(rows.len())).collect();
+        for row in rows {
+            for (column, value) in columns.iter_mut().zip(row) {
+                column.push(value);
+            }
+        }
+        let arrays: Vec<String> = table.columns.iter().enumerate().map(|(i, (_, ty))| format!("${}::{ty}[]", i + 1)).collect();
+        let sql = format!(
+            "INSERT INTO {} ({}) SELECT * FROM UNNEST({}){}",
+            table.name,
+            table.column_list(),
+            arrays.join(", "),
+            table.conflict_clause()
+        );
+        let params: Vec<Array> = columns.into_iter().map(Array).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        self.0.execute(sql.as_str(), &refs).map(drop).map_err(StoreError::backend)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<(), StoreError> {
+        let params: Vec<Param> = params.iter().cloned().map(Param).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        self.0.execute(sql, &refs).map(drop).map_err(StoreError::backend)
+    }
+
+    fn query(&mut self, sql: &str, each: &mut dyn FnMut(&dyn ColumnRead) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        for row in self.0.query(sql, &[]).map_err(StoreError::backend)? {
+            each(&Row(row))?;
+        }
+        Ok(())
+    }
+}
+
+/// One value as a statement parameter, typed by the statement.
+#[derive(Debug)]
+struct Param(Value);
+
+impl ToSql for Param {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+        match &self.0 {
+            Value::Blob(b) => b.to_sql(ty, out),
+            Value::BlobOpt(b) => b.to_sql(ty, out),
+            Value::Int(i) => i.to_sql(ty, out),
+            Value::IntOpt(i) => i.to_sql(ty, out),
+            Value::Text(t) => t.to_sql(ty, out),
+            Value::TextOpt(t) => t.to_sql(ty, out),
+            Value::Bool(b) => b.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        // The value's own type decides; a mismatch is reported by `to_sql`.
+        true
+    }
+
+    to_sql_checked!();
+}
+
+/// A column of values as one array parameter.
+#[derive(Debug)]
+struct Array(Vec<Value>);
+
+impl ToSql for Array {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+        let params: Vec<Param> = self.0.iter().cloned().map(Param).collect();
+        params.to_sql(ty, out)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(ty.kind(), postgres::types::Kind::Array(_))
+    }
+
+    to_sql_checked!();
+}
+
+struct Row(postgres::Row);
+
+impl Row {
+    fn get<'a, T: postgres::types::FromSql<'a>>(&'a self, i: usize) -> Result<T, StoreError> {
+        self.0.try_get(i).map_err(StoreError::backend)
+    }
+}
+
+impl ColumnRead for Row {
+    fn blob(&self, i: usize) -> Result<Vec<u8>, StoreError> {
+        self.get(i)
+    }
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        self.get(i)
+    }
+    fn int_opt(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        self.get(i)
+    }
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        self.get(i)
+    }
+    fn text_opt(&self, i: usize) -> Result<Option<String>, StoreError> {
+        self.get(i)
+    }
+    fn boolean(&self, i: usize) -> Result<bool, StoreError> {
+        self.get(i)
+    }
+}

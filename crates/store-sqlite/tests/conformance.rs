@@ -1,6 +1,6 @@
 //! The store conformance suite against a real SQLite file.
 
-use cashier_store::conformance::{self, Harness};
+use cashier_store::conformance::Harness;
 use cashier_store_sqlite::SqliteStore;
 use std::path::PathBuf;
 
@@ -45,23 +45,4 @@ impl Harness for Sqlite {
     }
 }
 
-macro_rules! conformance_tests {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $name() {
-                conformance::$name(&mut Sqlite::new(stringify!($name)));
-            }
-        )*
-    };
-}
-
-conformance_tests!(
-    empty_store_starts_empty,
-    committed_state_survives_restart,
-    idempotency_survives_restart,
-    rejections_write_nothing,
-    tampering_is_refused_at_start,
-    a_failed_commit_stops_and_recovers_from_the_store,
-    a_full_queue_answers_busy,
-);
+cashier_store::conformance_tests!(|name: &str| Some(Sqlite::new(name)));

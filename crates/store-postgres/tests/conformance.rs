@@ -1,0 +1,66 @@
+//! The store conformance suite against a real PostgreSQL server.
+//!
+//! The server is `CASHIER_TEST_DATABASE_URL` (default: the local test database). Each test gets
+//! a schema of its own. Where no server answers, the tests say so loudly and pass, except under
+//! `CI=true`, where an unreachable PostgreSQL is a failure.
+
+use cashier_store::conformance::Harness;
+use cashier_store_postgres::PostgresStore;
+
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn url() -> String {
+    std::env::var("CASHIER_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned())
+}
+
+struct Postgres {
+    schema: String,
+}
+
+impl Postgres {
+    /// A harness with a schema of its own, or `None` (loudly) when PostgreSQL is not reachable.
+    fn new(name: &str) -> Option<Postgres> {
+        let schema = format!("cashier_test_{name}_{}", std::process::id());
+        match postgres::Client::connect(&url(), postgres::NoTls) {
+            Ok(mut client) => {
+                client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).expect("drops the schema");
+                Some(Postgres { schema })
+            }
+            Err(error) if std::env::var("CI").as_deref() != Ok("true") => {
+                eprintln!("\n*** PostgreSQL tests SKIPPED: cannot connect to {} ({error}) ***\n", url());
+                None
+            }
+            Err(error) => panic!("PostgreSQL is required under CI=true and is unreachable at {}: {error}", url()),
+        }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        if let Ok(mut client) = postgres::Client::connect(&url(), postgres::NoTls) {
+            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
+        }
+    }
+}
+
+impl Harness for Postgres {
+    type S = PostgresStore;
+
+    fn fresh(&mut self) -> PostgresStore {
+        let mut client = postgres::Client::connect(&url(), postgres::NoTls).expect("connects");
+        client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)).expect("drops the schema");
+        PostgresStore::connect(&url(), Some(&self.schema)).expect("connects")
+    }
+
+    fn reopen(&mut self) -> PostgresStore {
+        PostgresStore::connect(&url(), Some(&self.schema)).expect("reconnects")
+    }
+
+    fn sql(&mut self, sql: &str) -> Option<i64> {
+        let mut store = PostgresStore::connect(&url(), Some(&self.schema)).expect("connects");
+        let rows = store.client().query(sql, &[]).expect("runs");
+        rows.first().and_then(|row| if row.is_empty() { None } else { row.get::<_, Option<i64>>(0) })
+    }
+}
+
+cashier_store::conformance_tests!(Postgres::new);
