@@ -57,6 +57,16 @@ pub trait Store: Send + 'static {
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError>;
 }
 
+impl Store for Box<dyn Store> {
+    fn load(&mut self) -> Result<Option<Loaded>, StoreError> {
+        (**self).load()
+    }
+
+    fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        (**self).commit(batch)
+    }
+}
+
 /// What a store's log says, to check its tables against.
 #[derive(Debug, Default)]
 pub struct LogSummary {

@@ -1,0 +1,34 @@
+//! Shared by the crash child and the crash test: how to open the store under test.
+
+use cashier_core::{Account, AccountId, AccountKind, CorrespondentId};
+use cashier_store::{Store, StoreError};
+
+/// Where the store under test lives: `sqlite:<dir>` or `postgres:<schema>@<url>`.
+pub fn open(spec: &str) -> Result<Box<dyn Store>, StoreError> {
+    if let Some(dir) = spec.strip_prefix("sqlite:") {
+        return Ok(Box::new(cashier_store_sqlite::SqliteStore::open_in(std::path::Path::new(dir))?));
+    }
+    if let Some(rest) = spec.strip_prefix("postgres:") {
+        let (schema, url) = rest.split_once('@').ok_or_else(|| StoreError::Backend(format!("bad spec {spec}")))?;
+        return Ok(Box::new(cashier_store_postgres::PostgresStore::connect(url, Some(schema))?));
+    }
+    Err(StoreError::Backend(format!("unknown store {spec}")))
+}
+
+/// The crash ledger in a store, if an earlier round set it up: the correspondent, its firm
+/// account, and its customers in the order they were opened.
+pub fn find(spec: &str) -> Option<(CorrespondentId, AccountId, Vec<AccountId>)> {
+    let loaded = open(spec).ok()?.load().ok()??;
+    let corr = loaded.state.correspondents().find(|c| c.code == "CRSH")?.id;
+    let mut accounts: Vec<&Account> = loaded.state.accounts().filter(|a| a.correspondent == corr).collect();
+    accounts.sort_by_key(|a| a.account_number);
+    let firm = accounts.iter().find(|a| a.kind == AccountKind::Firm)?.id;
+    let customers: Vec<AccountId> = accounts.iter().filter(|a| a.kind == AccountKind::Customer).map(|a| a.id).collect();
+    (customers.len() == CUSTOMERS).then_some((corr, firm, customers))
+}
+
+/// Customers the child pays, and the amount of each payment in cents.
+pub const CUSTOMERS: usize = 20;
+pub const AMOUNT: i64 = 100;
+/// What the firm account is funded with.
+pub const FUNDING: i64 = 1_000_000_000;
