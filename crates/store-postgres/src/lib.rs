@@ -128,6 +128,8 @@ struct Param(Value);
 impl ToSql for Param {
     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
         match &self.0 {
+            Value::Id(b) => b.as_slice().to_sql(ty, out),
+            Value::Static(t) => t.to_sql(ty, out),
             Value::Blob(b) => b.to_sql(ty, out),
             Value::BlobOpt(b) => b.to_sql(ty, out),
             Value::Int(i) => i.to_sql(ty, out),

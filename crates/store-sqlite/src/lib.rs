@@ -10,7 +10,7 @@
 use cashier_store::sql::{self, ColumnRead, SqlBackend, Table, Value};
 use cashier_store::{Batch, Loaded, Store, StoreError};
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{params_from_iter, Connection, ToSql};
+use rusqlite::{params_from_iter, Connection, OpenFlags, ToSql};
 use std::path::Path;
 
 /// The file name of the store inside a data directory.
@@ -25,10 +25,13 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the store file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let conn = Connection::open(path).map_err(StoreError::backend)?;
+        // One thread uses the connection at a time, so SQLite's own mutexes are not needed.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(StoreError::backend)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
+             PRAGMA cache_size = -65536;
              PRAGMA busy_timeout = 5000;
              PRAGMA wal_autocheckpoint = 10000;",
         )
@@ -116,6 +119,8 @@ struct Param<'v>(&'v Value);
 impl ToSql for Param<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         Ok(match self.0 {
+            Value::Id(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+            Value::Static(t) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
             Value::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
             Value::BlobOpt(b) => b.as_deref().map_or(ToSqlOutput::Borrowed(ValueRef::Null), |b| ToSqlOutput::Borrowed(ValueRef::Blob(b))),
             Value::Int(i) => ToSqlOutput::from(*i),

@@ -38,6 +38,19 @@ pub fn book_from(bytes: &[u8]) -> Result<Book, StoreError> {
     }
 }
 
+/// `cash:XXX` for every supported currency, in `Currency::SUPPORTED` order, so that writing a
+/// cash asset allocates nothing.
+const CASH_TEXT: [&str; 17] = [
+    "cash:USD", "cash:GBP", "cash:CHF", "cash:EUR", "cash:CAD", "cash:JPY", "cash:TRY", "cash:AUD", "cash:CZK", "cash:SEK", "cash:DKK",
+    "cash:SGD", "cash:HKD", "cash:HUF", "cash:NZD", "cash:NOK", "cash:PLN",
+];
+
+/// The text of a cash asset, without allocating.
+pub fn cash_text(currency: Currency) -> &'static str {
+    let index = Currency::SUPPORTED.iter().position(|&c| c == currency).expect("every currency is supported");
+    CASH_TEXT[index]
+}
+
 pub fn asset_text(asset: Asset) -> String {
     match asset {
         Asset::Cash(currency) => format!("cash:{currency}"),
@@ -269,6 +282,9 @@ mod tests {
         }
         for asset in [Asset::Cash(Currency::USD), Asset::Security(Symbol::parse("BRK.B").unwrap())] {
             assert_eq!(asset_from(&asset_text(asset)).unwrap(), asset);
+        }
+        for &currency in Currency::SUPPORTED {
+            assert_eq!(cash_text(currency), asset_text(Asset::Cash(currency)));
         }
         for key in [LimitKey::SecuritiesUsd, LimitKey::Cash(Currency::parse("EUR").unwrap())] {
             assert_eq!(limit_key_from(&limit_key_text(key)).unwrap(), key);

@@ -37,7 +37,7 @@ impl Driver {
     fn ok(&mut self, command: Command) -> Outcome {
         let shown = format!("{command:?}");
         let outcome = self.seq.submit_blocking(command).unwrap_or_else(|e| panic!("{shown}: {e}"));
-        self.records.extend(outcome.records.iter().cloned());
+        self.records.extend(outcome.records().iter().cloned());
         outcome
     }
 
@@ -126,7 +126,7 @@ pub fn empty_store_starts_empty(h: &mut impl Harness) {
     let outcome =
         driver.ok(Command::CreateCorrespondent { code: "LPCA".into(), name: "LPCA".into(), config: CorrespondentConfig::default() });
     assert_eq!(outcome.business_date, DAY0);
-    assert_eq!(outcome.records[0].seq, 1);
+    assert_eq!(outcome.records()[0].seq, 1);
 }
 
 /// What was committed comes back after a restart, identical to the live ledger, and the log
@@ -150,7 +150,7 @@ pub fn committed_state_survives_restart(h: &mut impl Harness) {
     // A second start continues the sequence where it stopped.
     let mut again = Driver { seq: start(h.reopen(), SequencerConfig::default()), records: Vec::new() };
     let outcome = again.ok(Command::AdvanceBusinessDay { to: DAY0.next().next() });
-    assert_eq!(outcome.records[0].seq, driver.records.len() as u64 + 1);
+    assert_eq!(outcome.records()[0].seq, driver.records.len() as u64 + 1);
 }
 
 /// An idempotency key answers with the original journal after a restart too.
@@ -168,7 +168,7 @@ pub fn idempotency_survives_restart(h: &mut impl Harness) {
         request: JournalRequest::cash(firm, alice, 2_500),
         key: Some("k-1".into()),
     });
-    assert!(replay.records.is_empty(), "a replay writes nothing");
+    assert!(replay.records().is_empty(), "a replay writes nothing");
     assert_eq!(replay.journals.iter().map(|j| j.id).collect::<Vec<_>>(), key_journals);
     let conflict = again.seq.submit_blocking(Command::CreateJournal {
         actor: Actor::Correspondent(corr),

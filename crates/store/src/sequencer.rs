@@ -66,13 +66,22 @@ pub enum SubmitError {
 /// have changed things further).
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {
-    pub records: Vec<Record>,
+    /// The committed batch this command was part of, and where its records are in it.
+    batch: Arc<Vec<Record>>,
+    range: std::ops::Range<usize>,
     /// The journals it created or changed; for an idempotent replay, the journals of the key.
     pub journals: Vec<Journal>,
     pub transfers: Vec<Transfer>,
     pub accounts: Vec<Account>,
     pub correspondents: Vec<Correspondent>,
     pub business_date: Date,
+}
+
+impl Outcome {
+    /// The events this command wrote, with their sequence numbers.
+    pub fn records(&self) -> &[Record] {
+        &self.batch[self.range.clone()]
+    }
 }
 
 /// Live counters for metrics.
@@ -100,39 +109,50 @@ struct Request {
     reply: oneshot::Sender<Result<Outcome, SubmitError>>,
 }
 
-/// A handle to the sequencer thread. Dropping every handle stops it after the queued work.
+/// A handle to the sequencer. Dropping it stops the threads after the queued work.
 pub struct Sequencer {
     sender: Mutex<Option<SyncSender<Request>>>,
     stats: Arc<Stats>,
     publisher: broadcast::Sender<Arc<Vec<Record>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Sequencer {
     /// Loads (and verifies) the state from `store`, or starts an empty ledger on `first_day`,
-    /// then starts the thread. Fails when the store does not reconcile.
+    /// then starts the sequencer and committer threads. Fails when the store does not reconcile.
     pub fn start(mut store: impl Store, clock: impl Clock, first_day: Date, config: SequencerConfig) -> Result<Sequencer, StoreError> {
         let loaded = store.load()?.unwrap_or(Loaded { state: State::new(first_day), last_seq: 0, last_at: Timestamp(0), max_id: 0 });
         let (sender, receiver) = sync_channel(config.queue_capacity);
         let (publisher, _) = broadcast::channel(config.subscriber_backlog.max(1));
         let stats = Arc::new(Stats::default());
         stats.last_seq.store(loaded.last_seq, Ordering::SeqCst);
-        let mut writer = Writer {
+        let (jobs, job_receiver) = sync_channel(COMMITS_IN_FLIGHT);
+        let (failures, failure_receiver) = std::sync::mpsc::channel();
+        let mut committer = Committer {
             store: Box::new(store),
+            stats: stats.clone(),
+            publisher: publisher.clone(),
+            failures,
+            failed: false,
+            config: config.clone(),
+        };
+        let mut writer = Writer {
             clock: Box::new(clock),
             ids: V7Ids::after(loaded.max_id),
             state: loaded.state,
             last_seq: loaded.last_seq,
             last_at: loaded.last_at,
+            jobs,
+            failures: failure_receiver,
             stats: stats.clone(),
-            publisher: publisher.clone(),
-            config: config.clone(),
+            batch_max: config.batch_max.max(1),
         };
-        let thread = std::thread::Builder::new()
-            .name("cashier-sequencer".into())
-            .spawn(move || writer.run(receiver))
-            .map_err(StoreError::backend)?;
-        Ok(Sequencer { sender: Mutex::new(Some(sender)), stats, publisher, thread: Mutex::new(Some(thread)) })
+        let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new().name(name.into()).spawn(work).map_err(StoreError::backend)
+        };
+        let committing = spawn("cashier-commit", Box::new(move || committer.run(job_receiver)))?;
+        let sequencing = spawn("cashier-sequencer", Box::new(move || writer.run(receiver)))?;
+        Ok(Sequencer { sender: Mutex::new(Some(sender)), stats, publisher, threads: Mutex::new(vec![sequencing, committing]) })
     }
 
     /// Queues a command, or answers `Busy` at once when the queue is full.
@@ -175,10 +195,10 @@ impl Sequencer {
         &self.stats
     }
 
-    /// Stops taking commands, finishes those queued, and waits for the thread.
+    /// Stops taking commands, finishes those queued, and waits for the threads.
     pub fn shutdown(&self) {
         self.sender.lock().expect("sender lock").take();
-        if let Some(thread) = self.thread.lock().expect("thread lock").take() {
+        for thread in self.threads.lock().expect("threads lock").drain(..) {
             let _ = thread.join();
         }
     }
@@ -190,26 +210,42 @@ impl Drop for Sequencer {
     }
 }
 
-/// The sequencer thread's own state.
+/// Batches executed but not yet durable, at most: the sequencer executes the next batch while
+/// the committer writes the last one.
+const COMMITS_IN_FLIGHT: usize = 2;
+
+type Answer = Result<Outcome, SubmitError>;
+type Pending = (oneshot::Sender<Answer>, Answer);
+
+/// Work for the committer thread.
+enum Job {
+    /// Write a batch; once durable, answer its callers and publish its events.
+    Commit { batch: Batch, answers: Vec<Pending> },
+    /// Reload the state from the store after a failure, and hand it back.
+    Reload(std::sync::mpsc::Sender<Option<Loaded>>),
+}
+
+/// The sequencer thread: owns the state, executes commands in batches.
 struct Writer {
-    store: Box<dyn Store>,
     clock: Box<dyn Clock>,
     ids: V7Ids,
     state: State,
     last_seq: u64,
     last_at: Timestamp,
+    jobs: SyncSender<Job>,
+    failures: Receiver<StoreError>,
     stats: Arc<Stats>,
-    publisher: broadcast::Sender<Arc<Vec<Record>>>,
-    config: SequencerConfig,
+    batch_max: usize,
 }
-
-type Pending = (oneshot::Sender<Result<Outcome, SubmitError>>, Result<Outcome, SubmitError>);
 
 impl Writer {
     fn run(&mut self, receiver: Receiver<Request>) {
         while let Ok(first) = receiver.recv() {
+            if let Ok(cause) = self.failures.try_recv() {
+                self.recover(&cause);
+            }
             let mut requests = vec![first];
-            while requests.len() < self.config.batch_max {
+            while requests.len() < self.batch_max {
                 match receiver.try_recv() {
                     Ok(request) => requests.push(request),
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
@@ -217,42 +253,25 @@ impl Writer {
             }
             self.stats.queue_depth.fetch_sub(requests.len() as u64, Ordering::Relaxed);
             self.stats.commands.fetch_add(requests.len() as u64, Ordering::Relaxed);
-            self.process(requests);
+            if self.process(requests).is_err() {
+                return;
+            }
         }
     }
 
-    fn process(&mut self, requests: Vec<Request>) {
-        let first_seq = self.last_seq;
+    /// Executes a batch and hands it to the committer. Errs when the committer has gone.
+    fn process(&mut self, requests: Vec<Request>) -> Result<(), ()> {
         let mut records = Vec::new();
         let mut answers: Vec<Pending> = Vec::with_capacity(requests.len());
         for request in requests {
             let answer = self.execute_one(&request.command, &mut records);
             answers.push((request.reply, answer));
         }
-        if records.is_empty() {
-            return answer_all(answers);
-        }
-        let rows = Rows::collect(&self.state, &records);
-        let batch = Batch { records, rows };
-        let started = Instant::now();
-        match self.store.commit(&batch) {
-            Ok(()) => {
-                self.note_commit(started, batch.records.len(), answers.len());
-                answer_all(answers);
-                let _ = self.publisher.send(Arc::new(batch.records));
-            }
-            Err(error) => {
-                self.stats.store_failures.fetch_add(1, Ordering::Relaxed);
-                for (reply, answer) in answers {
-                    let _ = reply.send(answer.and(Err(SubmitError::StoreFailed)));
-                }
-                self.last_seq = first_seq;
-                self.recover(&error);
-            }
-        }
+        let rows = if records.is_empty() { Rows::default() } else { Rows::collect(&self.state, &records) };
+        self.jobs.send(Job::Commit { batch: Batch { records, rows }, answers }).map_err(drop)
     }
 
-    fn execute_one(&mut self, command: &Command, records: &mut Vec<Record>) -> Result<Outcome, SubmitError> {
+    fn execute_one(&mut self, command: &Command, records: &mut Vec<Record>) -> Answer {
         let now = self.clock.now().max(self.last_at);
         self.last_at = now;
         let mut ctx = Ctx { now, ids: &mut self.ids };
@@ -263,12 +282,13 @@ impl Writer {
             self.last_seq += 1;
             records.push(Record { seq: self.last_seq, ulid: event_ulid(event.at, self.last_seq), event });
         }
-        Ok(self.outcome(command, &records[start..]))
+        Ok(self.outcome(command, &records[start..], start..records.len()))
     }
 
-    /// What the caller needs to answer: the records, and the objects they touched as they are now.
-    fn outcome(&self, command: &Command, records: &[Record]) -> Outcome {
-        let mut outcome = Outcome { records: records.to_vec(), business_date: self.state.business_date(), ..Outcome::default() };
+    /// What the caller needs to answer: the objects the records touched, as they are now. The
+    /// records themselves are attached once the batch is durable.
+    fn outcome(&self, command: &Command, records: &[Record], range: std::ops::Range<usize>) -> Outcome {
+        let mut outcome = Outcome { range, business_date: self.state.business_date(), ..Outcome::default() };
         let mut journal_ids: Vec<JournalId> = Vec::new();
         for record in records {
             match &record.event.kind {
@@ -290,37 +310,96 @@ impl Writer {
         outcome
     }
 
-    fn note_commit(&self, started: Instant, events: usize, commands: usize) {
+    /// Fail-stop: the in-memory state may hold what the store never committed, so it is thrown
+    /// away and rebuilt from the store before any further write is taken.
+    fn recover(&mut self, cause: &StoreError) {
+        eprintln!("cashier: store commit failed ({cause}); reloading the ledger from the store");
+        let (reply, reloaded) = std::sync::mpsc::channel();
+        if self.jobs.send(Job::Reload(reply)).is_err() {
+            return;
+        }
+        let Ok(loaded) = reloaded.recv() else { return };
+        let loaded =
+            loaded.unwrap_or(Loaded { state: State::new(self.state.business_date()), last_seq: 0, last_at: self.last_at, max_id: 0 });
+        self.state = loaded.state;
+        self.last_seq = loaded.last_seq;
+        self.last_at = self.last_at.max(loaded.last_at);
+        // Drain failures reported meanwhile: they belong to batches executed on the old state.
+        while self.failures.try_recv().is_ok() {}
+    }
+}
+
+/// The committer thread: owns the store, writes batches in order, answers once durable.
+struct Committer {
+    store: Box<dyn Store>,
+    stats: Arc<Stats>,
+    publisher: broadcast::Sender<Arc<Vec<Record>>>,
+    failures: std::sync::mpsc::Sender<StoreError>,
+    /// After a failed commit, every later batch fails too until the state is reloaded.
+    failed: bool,
+    config: SequencerConfig,
+}
+
+impl Committer {
+    fn run(&mut self, jobs: Receiver<Job>) {
+        for job in jobs {
+            match job {
+                Job::Commit { batch, answers } => self.commit(batch, answers),
+                Job::Reload(reply) => {
+                    let _ = reply.send(self.reload());
+                }
+            }
+        }
+    }
+
+    fn commit(&mut self, batch: Batch, answers: Vec<Pending>) {
+        if self.failed {
+            return fail_all(answers);
+        }
+        if !batch.records.is_empty() {
+            let started = Instant::now();
+            if let Err(error) = self.store.commit(&batch) {
+                self.stats.store_failures.fetch_add(1, Ordering::Relaxed);
+                self.stats.stopped.store(true, Ordering::SeqCst);
+                self.failed = true;
+                let _ = self.failures.send(error);
+                return fail_all(answers);
+            }
+            self.note_commit(started, &batch.records, answers.len());
+        }
+        let shared = Arc::new(batch.records);
+        for (reply, answer) in answers {
+            let _ = reply.send(answer.map(|outcome| Outcome { batch: shared.clone(), ..outcome }));
+        }
+        if !shared.is_empty() {
+            let _ = self.publisher.send(shared);
+        }
+    }
+
+    fn note_commit(&self, started: Instant, records: &[Record], commands: usize) {
         let micros = started.elapsed().as_micros() as u64;
         self.stats.commits.fetch_add(1, Ordering::Relaxed);
-        self.stats.events.fetch_add(events as u64, Ordering::Relaxed);
+        self.stats.events.fetch_add(records.len() as u64, Ordering::Relaxed);
         self.stats.commit_latency_us_total.fetch_add(micros, Ordering::Relaxed);
         self.stats.commit_latency_us_max.fetch_max(micros, Ordering::Relaxed);
         self.stats.batch_size_last.store(commands as u64, Ordering::Relaxed);
         self.stats.batch_size_max.fetch_max(commands as u64, Ordering::Relaxed);
-        self.stats.last_seq.store(self.last_seq, Ordering::SeqCst);
+        if let Some(last) = records.last() {
+            self.stats.last_seq.store(last.seq, Ordering::SeqCst);
+        }
     }
 
-    /// Fail-stop: the in-memory state may hold what the store never committed, so it is thrown
-    /// away and rebuilt from the store before any further write is taken.
-    fn recover(&mut self, cause: &StoreError) {
-        self.stats.stopped.store(true, Ordering::SeqCst);
-        eprintln!("cashier: store commit failed ({cause}); reloading the ledger from the store");
+    /// Loads from the store until it answers, then takes writes again.
+    fn reload(&mut self) -> Option<Loaded> {
         loop {
             match self.store.load() {
                 Ok(loaded) => {
-                    let loaded = loaded.unwrap_or(Loaded {
-                        state: State::new(self.state.business_date()),
-                        last_seq: 0,
-                        last_at: self.last_at,
-                        max_id: 0,
-                    });
-                    self.state = loaded.state;
-                    self.last_seq = loaded.last_seq;
-                    self.last_at = self.last_at.max(loaded.last_at);
-                    self.stats.last_seq.store(self.last_seq, Ordering::SeqCst);
+                    self.failed = false;
                     self.stats.stopped.store(false, Ordering::SeqCst);
-                    return;
+                    if let Some(l) = &loaded {
+                        self.stats.last_seq.store(l.last_seq, Ordering::SeqCst);
+                    }
+                    return loaded;
                 }
                 Err(error) => {
                     eprintln!("cashier: reloading from the store failed ({error}); retrying");
@@ -331,9 +410,11 @@ impl Writer {
     }
 }
 
-fn answer_all(answers: Vec<Pending>) {
+/// Answers a batch that did not commit: its commands' outcomes are unknown to their callers;
+/// rejections stay rejections (they changed nothing either way).
+fn fail_all(answers: Vec<Pending>) {
     for (reply, answer) in answers {
-        let _ = reply.send(answer);
+        let _ = reply.send(answer.and(Err(SubmitError::StoreFailed)));
     }
 }
 

@@ -11,6 +11,10 @@ use std::collections::HashMap;
 /// A column value on its way to the database.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
+    /// An id: 16 bytes, with no allocation.
+    Id([u8; 16]),
+    /// A fixed name (a status, a kind) or fixed bytes, with no allocation.
+    Static(&'static str),
     Blob(Vec<u8>),
     BlobOpt(Option<Vec<u8>>),
     Int(i64),
@@ -92,7 +96,25 @@ pub trait SqlBackend {
 }
 
 fn id(v: u128) -> Value {
-    Value::Blob(id_bytes(v).to_vec())
+    Value::Id(id_bytes(v))
+}
+
+fn book(b: Book) -> Value {
+    match b {
+        Book::Account(account) => id(account.0),
+        Book::Bank | Book::Custody => Value::Blob(book_bytes(b)),
+    }
+}
+
+fn name(text: &'static str) -> Value {
+    Value::Static(text)
+}
+
+fn asset(a: Asset) -> Value {
+    match a {
+        Asset::Cash(currency) => Value::Static(cash_text(currency)),
+        Asset::Security(_) => Value::Text(asset_text(a)),
+    }
 }
 
 /// Writes a batch's log and rows. The backend wraps it in its transaction.
@@ -105,7 +127,7 @@ pub fn write_batch(db: &mut dyn SqlBackend, batch: &Batch) -> Result<(), StoreEr
             Value::Int(record.seq as i64),
             id(record.ulid),
             Value::Int(record.event.at.0),
-            Value::Text(c.kind.to_owned()),
+            name(c.kind),
             Value::BlobOpt(c.journal_id.map(|b| b.to_vec())),
             Value::TextOpt(c.status_from.map(str::to_owned)),
             Value::TextOpt(c.status_to.map(str::to_owned)),
@@ -114,7 +136,7 @@ pub fn write_batch(db: &mut dyn SqlBackend, batch: &Batch) -> Result<(), StoreEr
         if let Some(m) = record.event.movement() {
             postings.push(vec![
                 Value::Int(record.seq as i64),
-                Value::Text(asset_text(m.asset)),
+                asset(m.asset),
                 Value::Int(m.units),
                 Value::Blob(book_bytes(m.from)),
                 Value::Blob(book_bytes(m.to)),
@@ -171,8 +193,8 @@ fn account_values(a: &Account) -> Vec<Value> {
     vec![
         id(a.id.0),
         id(a.correspondent.0),
-        Value::Text(a.kind.as_str().to_owned()),
-        Value::Text(a.status.as_str().to_owned()),
+        name(a.kind.as_str()),
+        name(a.status.as_str()),
         Value::Int(a.account_number as i64),
         Value::Text(a.currency.as_str().to_owned()),
         Value::Int(blocks_bits(a.blocks)),
@@ -193,26 +215,26 @@ fn asset_values(a: &AssetInfo) -> Vec<Value> {
     ]
 }
 
-fn balance_values((book, asset, b): &(Book, Asset, Balance)) -> Vec<Value> {
+fn balance_values((b_book, held_asset, b): &(Book, Asset, Balance)) -> Vec<Value> {
     let cost = (b.cost_nanos != 0).then(|| b.cost_nanos.to_string());
-    vec![Value::Blob(book_bytes(*book)), Value::Text(asset_text(*asset)), Value::Int(b.posted), Value::Int(b.held), Value::TextOpt(cost)]
+    vec![book(*b_book), asset(*held_asset), Value::Int(b.posted), Value::Int(b.held), Value::TextOpt(cost)]
 }
 
 fn journal_values(j: &Journal) -> Vec<Value> {
     vec![
         id(j.id.0),
         id(j.correspondent.0),
-        Value::Text(j.entry_type.as_str().to_owned()),
+        name(j.entry_type.as_str()),
         id(j.from.0),
         id(j.to.0),
-        Value::Text(j.status.as_str().to_owned()),
-        Value::Text(asset_text(j.asset)),
+        name(j.status.as_str()),
+        asset(j.asset),
         Value::Int(j.units),
         Value::IntOpt(j.price),
         Value::Text(j.description.clone()),
         Value::TextOpt(journal_extra_json(j)),
-        Value::Text(j.flow.as_str().to_owned()),
-        Value::Text(j.hold.as_str().to_owned()),
+        name(j.flow.as_str()),
+        name(j.hold.as_str()),
         Value::Int(j.limit_counted),
         Value::Int(j.created_at.0),
         Value::Int(j.updated_at.0),
@@ -226,11 +248,11 @@ fn transfer_values(t: &Transfer) -> Vec<Value> {
         id(t.id.0),
         id(t.account.0),
         id(t.correspondent.0),
-        Value::Text(t.direction.as_str().to_owned()),
-        Value::Text(t.kind.as_str().to_owned()),
+        name(t.direction.as_str()),
+        name(t.kind.as_str()),
         Value::Text(t.currency.as_str().to_owned()),
         Value::Int(t.amount),
-        Value::Text(t.status.as_str().to_owned()),
+        name(t.status.as_str()),
         Value::Int(t.created_at.0),
         Value::Int(t.updated_at.0),
     ]
@@ -240,7 +262,7 @@ fn key_values(k: &KeyRecord) -> Vec<Value> {
     vec![
         id(k.correspondent.0),
         Value::Text(k.key.clone()),
-        Value::Text(k.kind.as_str().to_owned()),
+        name(k.kind.as_str()),
         id(k.fingerprint),
         Value::Blob(ids_bytes(&k.journals)),
         Value::Int(k.created_at.0),

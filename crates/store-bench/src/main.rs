@@ -1,0 +1,284 @@
+//! Journals per second committed durably through the sequencer (no HTTP), on SQLite and on
+//! PostgreSQL, with 1, 64 and 1,024 concurrent submitters, every journal touching the same firm
+//! account; p50 and p99 latency from submission to durable acknowledgement; bytes per journal on
+//! disk; the disk's fsync latency measured first; and, in the same run, the row-locking baseline:
+//! `pgbench` with a script that updates the firm row and a random customer row and inserts a
+//! journal row per transaction, at the same client counts.
+//!
+//! `cargo run --release -p cashier-store-bench -- [--seconds N] [--submitters 1,64,1024] [--backends sqlite,postgres]`
+
+use cashier_core::*;
+use cashier_store::{Sequencer, SequencerConfig, Store, SystemClock};
+use hdrhistogram::Histogram;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const CUSTOMERS: usize = 10_000;
+
+struct Options {
+    seconds: u64,
+    submitters: Vec<usize>,
+    backends: Vec<String>,
+    url: String,
+    dir: PathBuf,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        seconds: 10,
+        submitters: vec![1, 64, 1024],
+        backends: vec!["sqlite".into(), "postgres".into()],
+        url: std::env::var("CASHIER_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into()),
+        dir: std::env::temp_dir().join("cashier-store-bench"),
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    for pair in args.chunks(2) {
+        let value = pair.get(1).cloned().unwrap_or_default();
+        match pair[0].as_str() {
+            "--seconds" => o.seconds = value.parse().expect("--seconds N"),
+            "--submitters" => o.submitters = value.split(',').map(|s| s.parse().expect("--submitters 1,64")).collect(),
+            "--backends" => o.backends = value.split(',').map(str::to_owned).collect(),
+            "--url" => o.url = value,
+            "--dir" => o.dir = PathBuf::from(value),
+            other => panic!("unknown option {other}"),
+        }
+    }
+    o
+}
+
+fn main() {
+    let o = options();
+    println!("# cashier store benchmark, {} s per run", o.seconds);
+    let (p50, p99) = fsync_probe(&o.dir);
+    println!("fsync probe ({}): p50 {p50} us, p99 {p99} us", o.dir.display());
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    println!("\n| store | submitters | journals/s | p50 ms | p99 ms | commits | journals/commit | bytes/journal |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut results = Vec::new();
+    for backend in &o.backends {
+        for &n in &o.submitters {
+            let r = runtime.block_on(run(&o, backend, n));
+            println!(
+                "| {backend} | {n} | {:.0} | {:.2} | {:.2} | {} | {:.1} | {:.0} |",
+                r.rate, r.p50_ms, r.p99_ms, r.commits, r.per_commit, r.bytes_per_journal
+            );
+            std::io::stdout().flush().unwrap();
+            results.push((backend.clone(), n, r.rate));
+        }
+    }
+    println!("\n| pgbench clients | transactions/s | sqlite / pgbench | postgres / pgbench |");
+    println!("|---|---|---|---|");
+    for &n in &o.submitters {
+        let baseline = pgbench(&o, n);
+        let ratio = |backend: &str| {
+            let rate = results.iter().find(|(b, c, _)| b == backend && *c == n).map(|r| r.2);
+            match (rate, baseline) {
+                (Some(rate), Some((_, tps))) if tps > 0.0 => format!("{:.1}x", rate / tps),
+                _ => "-".into(),
+            }
+        };
+        match baseline {
+            Some((clients, tps)) => println!("| {n} (ran {clients}) | {tps:.0} | {} | {} |", ratio("sqlite"), ratio("postgres")),
+            None => println!("| {n} | failed | - | - |"),
+        }
+    }
+}
+
+/// Writes 4 KiB and fdatasyncs it, for a second: the disk's commit latency floor.
+fn fsync_probe(dir: &Path) -> (u64, u64) {
+    use std::os::unix::fs::FileExt;
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("fsync-probe");
+    let file = std::fs::OpenOptions::new().create(true).write(true).truncate(true).open(&path).unwrap();
+    let mut h = Histogram::<u64>::new(3).unwrap();
+    let block = vec![7u8; 4096];
+    let started = Instant::now();
+    let mut offset = 0;
+    while started.elapsed() < Duration::from_secs(1) {
+        let t = Instant::now();
+        file.write_all_at(&block, offset).unwrap();
+        file.sync_data().unwrap();
+        h.record(t.elapsed().as_micros() as u64).unwrap();
+        offset = (offset + 4096) % (1 << 20);
+    }
+    let _ = std::fs::remove_file(path);
+    (h.value_at_quantile(0.5), h.value_at_quantile(0.99))
+}
+
+struct RunResult {
+    rate: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    commits: u64,
+    per_commit: f64,
+    bytes_per_journal: f64,
+}
+
+fn open(o: &Options, backend: &str, n: usize) -> (Box<dyn Store>, String) {
+    match backend {
+        "sqlite" => {
+            let dir = o.dir.join(format!("sqlite-{n}"));
+            let _ = std::fs::remove_dir_all(&dir);
+            (Box::new(cashier_store_sqlite::SqliteStore::open_in(&dir).unwrap()), dir.display().to_string())
+        }
+        "postgres" => {
+            let schema = format!("cashier_bench_{n}");
+            let mut admin = postgres::Client::connect(&o.url, postgres::NoTls).expect("PostgreSQL reachable");
+            admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).unwrap();
+            (Box::new(cashier_store_postgres::PostgresStore::connect(&o.url, Some(&schema)).unwrap()), schema)
+        }
+        other => panic!("unknown backend {other}"),
+    }
+}
+
+async fn run(o: &Options, backend: &str, n: usize) -> RunResult {
+    let (store, location) = open(o, backend, n);
+    let sequencer = Arc::new(Sequencer::start(store, SystemClock::default(), Date(20_000), SequencerConfig::default()).unwrap());
+    let (actor, firm, customers) = setup(&sequencer).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let commits_before = sequencer.stats().commits.load(Ordering::Relaxed);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..n)
+        .map(|t| {
+            let (sequencer, stop, done, actor, customers) =
+                (sequencer.clone(), stop.clone(), done.clone(), actor.clone(), customers.clone());
+            tokio::spawn(async move {
+                let mut h = Histogram::<u64>::new(3).unwrap();
+                let mut i = t;
+                while !stop.load(Ordering::Relaxed) {
+                    let request = JournalRequest::cash(firm, customers[i % CUSTOMERS], 1);
+                    let t0 = Instant::now();
+                    match sequencer.submit(Command::CreateJournal { actor: actor.clone(), request, key: None }).await {
+                        Ok(_) => {
+                            h.record(t0.elapsed().as_micros() as u64).unwrap();
+                            done.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(cashier_store::SubmitError::Busy) => tokio::task::yield_now().await,
+                        Err(e) => panic!("{e}"),
+                    }
+                    i += 7;
+                }
+                h
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(o.seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut h = Histogram::<u64>::new(3).unwrap();
+    for task in tasks {
+        h.add(task.await.unwrap()).unwrap();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let journals = done.load(Ordering::Relaxed);
+    let commits = sequencer.stats().commits.load(Ordering::Relaxed) - commits_before;
+    sequencer.shutdown();
+    let bytes = disk_bytes(o, backend, &location);
+    RunResult {
+        rate: journals as f64 / elapsed,
+        p50_ms: h.value_at_quantile(0.5) as f64 / 1000.0,
+        p99_ms: h.value_at_quantile(0.99) as f64 / 1000.0,
+        commits,
+        per_commit: journals as f64 / commits.max(1) as f64,
+        bytes_per_journal: bytes as f64 / journals.max(1) as f64,
+    }
+}
+
+/// A v2 correspondent with no limits (journals are booked in the one command), a funded firm
+/// account, and the customers.
+async fn setup(sequencer: &Sequencer) -> (Actor, AccountId, Arc<Vec<AccountId>>) {
+    let config = CorrespondentConfig { jnlc_flow: JnlcFlow::V2, limits: Limits::unlimited(), ..Default::default() };
+    let corr =
+        sequencer.submit(Command::CreateCorrespondent { code: "BNCH".into(), name: "Bench".into(), config }).await.unwrap().correspondents
+            [0]
+        .id;
+    let ops = Actor::Operator("bench".into());
+    let open = |kind| Command::OpenAccount {
+        actor: ops.clone(),
+        correspondent: corr,
+        kind,
+        status: AccountStatus::Active,
+        currency: Currency::USD,
+        profile: String::new(),
+    };
+    let firm = sequencer.submit(open(AccountKind::Firm)).await.unwrap().accounts[0].id;
+    let mut customers = Vec::with_capacity(CUSTOMERS);
+    let pending: Vec<_> = (0..CUSTOMERS).map(|_| sequencer.try_submit(open(AccountKind::Customer)).unwrap()).collect();
+    for receiver in pending {
+        customers.push(receiver.await.unwrap().unwrap().accounts[0].id);
+    }
+    let fund = Command::CreateTransfer {
+        actor: ops,
+        account: firm,
+        direction: TransferDirection::Incoming,
+        kind: TransferKind::Wire,
+        currency: Currency::USD,
+        amount: i64::MAX / 4,
+        complete_at_once: true,
+    };
+    sequencer.submit(fund).await.unwrap();
+    (Actor::Correspondent(corr), firm, Arc::new(customers))
+}
+
+/// The store's size on disk, all tables and indexes, after a checkpoint.
+fn disk_bytes(o: &Options, backend: &str, location: &str) -> u64 {
+    match backend {
+        "sqlite" => {
+            let store = cashier_store_sqlite::SqliteStore::open_in(Path::new(location)).unwrap();
+            store.connection().execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+            let pages: i64 = store.connection().query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+            let size: i64 = store.connection().query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+            (pages * size) as u64
+        }
+        _ => {
+            let mut admin = postgres::Client::connect(&o.url, postgres::NoTls).unwrap();
+            let sql =
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::int8 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                       WHERE n.nspname = $1 AND c.relkind = 'r'";
+            let bytes: i64 = admin.query_one(sql, &[&location]).unwrap().get(0);
+            bytes as u64
+        }
+    }
+}
+
+/// The row-locking ledger: every transaction updates the one firm row, a random customer row,
+/// and inserts a journal row. Clients beyond the server's connection limit are capped to it.
+fn pgbench(o: &Options, clients: usize) -> Option<(usize, f64)> {
+    let mut admin = postgres::Client::connect(&o.url, postgres::NoTls).ok()?;
+    let max: i64 = admin.query_one("SELECT current_setting('max_connections')::int8", &[]).ok()?.get(0);
+    let clients = clients.min(max as usize - 10);
+    admin
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS rowlock CASCADE; CREATE SCHEMA rowlock;
+             CREATE TABLE rowlock.accounts (id int8 PRIMARY KEY, balance int8 NOT NULL);
+             INSERT INTO rowlock.accounts SELECT g, 0 FROM generate_series(0, {CUSTOMERS}) g;
+             UPDATE rowlock.accounts SET balance = 1000000000000 WHERE id = 0;
+             CREATE TABLE rowlock.journals (id bigserial PRIMARY KEY, from_id int8 NOT NULL, to_id int8 NOT NULL, amount int8 NOT NULL, created_at timestamptz NOT NULL);"
+        ))
+        .ok()?;
+    let script = o.dir.join("rowlock.sql");
+    std::fs::write(
+        &script,
+        format!(
+            "\\set customer random(1, {CUSTOMERS})
+BEGIN;
+UPDATE rowlock.accounts SET balance = balance - 1 WHERE id = 0;
+UPDATE rowlock.accounts SET balance = balance + 1 WHERE id = :customer;
+INSERT INTO rowlock.journals (from_id, to_id, amount, created_at) VALUES (0, :customer, 1, now());
+END;
+"
+        ),
+    )
+    .ok()?;
+    let output = std::process::Command::new("pgbench")
+        .args(["-n", "-f", &script.display().to_string(), "-c", &clients.to_string(), "-j", "2", "-T", &o.seconds.to_string(), &o.url])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let tps = text.lines().find(|l| l.starts_with("tps = "))?.split_whitespace().nth(2)?.parse().ok()?;
+    let _ = admin.batch_execute("DROP SCHEMA IF EXISTS rowlock CASCADE");
+    Some((clients, tps))
+}
