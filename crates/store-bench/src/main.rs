@@ -135,7 +135,7 @@ fn open(o: &Options, backend: &str, n: usize) -> (Box<dyn Store>, String) {
 }
 
 async fn run(o: &Options, backend: &str, n: usize) -> RunResult {
-    let (store, location) = open(o, backend, n);
+    let (store, location) = cashier_store::off_runtime(|| open(o, backend, n));
     let sequencer = Arc::new(Sequencer::start(store, SystemClock::default(), Date(20_000), SequencerConfig::default()).unwrap());
     let (actor, firm, customers) = setup(&sequencer).await;
     let stop = Arc::new(AtomicBool::new(false));
@@ -176,7 +176,7 @@ async fn run(o: &Options, backend: &str, n: usize) -> RunResult {
     let journals = done.load(Ordering::Relaxed);
     let commits = sequencer.stats().commits.load(Ordering::Relaxed) - commits_before;
     sequencer.shutdown();
-    let bytes = disk_bytes(o, backend, &location);
+    let bytes = cashier_store::off_runtime(|| disk_bytes(o, backend, &location));
     RunResult {
         rate: journals as f64 / elapsed,
         p50_ms: h.value_at_quantile(0.5) as f64 / 1000.0,

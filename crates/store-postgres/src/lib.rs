@@ -25,6 +25,10 @@ impl PostgresStore {
     /// Connects and brings the schema up to date. With `schema`, every table lives in that
     /// schema (created if missing), so several ledgers can share one database.
     pub fn connect(url: &str, schema: Option<&str>) -> Result<PostgresStore, StoreError> {
+        cashier_store::off_runtime(|| PostgresStore::connect_here(url, schema))
+    }
+
+    fn connect_here(url: &str, schema: Option<&str>) -> Result<PostgresStore, StoreError> {
         let mut client = Client::connect(url, NoTls).map_err(StoreError::backend)?;
         client.batch_execute("SET synchronous_commit = on").map_err(StoreError::backend)?;
         if let Some(schema) = schema {

@@ -21,11 +21,12 @@ impl Postgres {
     /// A harness with a schema of its own, or `None` (loudly) when PostgreSQL is not reachable.
     fn new(name: &str) -> Option<Postgres> {
         let schema = format!("cashier_test_{name}_{}", std::process::id());
-        match postgres::Client::connect(&url(), postgres::NoTls) {
-            Ok(mut client) => {
-                client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).expect("drops the schema");
-                Some(Postgres { schema })
-            }
+        let dropped = cashier_store::off_runtime(|| {
+            let mut client = postgres::Client::connect(&url(), postgres::NoTls)?;
+            client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        });
+        match dropped {
+            Ok(()) => Some(Postgres { schema }),
             Err(error) if std::env::var("CI").as_deref() != Ok("true") => {
                 eprintln!("\n*** PostgreSQL tests SKIPPED: cannot connect to {} ({error}) ***\n", url());
                 None
@@ -37,9 +38,11 @@ impl Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        if let Ok(mut client) = postgres::Client::connect(&url(), postgres::NoTls) {
-            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
-        }
+        cashier_store::off_runtime(|| {
+            if let Ok(mut client) = postgres::Client::connect(&url(), postgres::NoTls) {
+                let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
+            }
+        });
     }
 }
 
@@ -64,3 +67,18 @@ impl Harness for Postgres {
 }
 
 cashier_store::conformance_tests!(Postgres::new);
+
+/// The server opens its store and starts the sequencer from inside an async runtime, where a
+/// blocking client may not run: both must work there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starts_and_commits_inside_an_async_runtime() {
+    let Some(harness) = Postgres::new("async_runtime") else { return };
+    let store = PostgresStore::connect(&url(), Some(&harness.schema)).expect("connects inside a runtime");
+    let sequencer =
+        cashier_store::Sequencer::start(store, cashier_store::SystemClock::default(), cashier_core::Date(20_000), Default::default())
+            .expect("loads inside a runtime");
+    let config = cashier_core::CorrespondentConfig::default();
+    let outcome = sequencer.submit(cashier_core::Command::CreateCorrespondent { code: "ASYN".into(), name: "Async".into(), config }).await;
+    assert_eq!(outcome.expect("commits").correspondents.len(), 1);
+    cashier_store::off_runtime(|| sequencer.shutdown());
+}

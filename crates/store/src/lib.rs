@@ -22,4 +22,4 @@ mod store;
 pub use mint::{Clock, ManualClock, SystemClock, V7Ids};
 pub use rows::Rows;
 pub use sequencer::{Outcome, Sequencer, SequencerConfig, Stats, SubmitError, Subscription};
-pub use store::{verify, Batch, Loaded, LogSummary, Record, Store, StoreError};
+pub use store::{off_runtime, verify, Batch, Loaded, LogSummary, Record, Store, StoreError};

@@ -120,8 +120,13 @@ pub struct Sequencer {
 impl Sequencer {
     /// Loads (and verifies) the state from `store`, or starts an empty ledger on `first_day`,
     /// then starts the sequencer and committer threads. Fails when the store does not reconcile.
-    pub fn start(mut store: impl Store, clock: impl Clock, first_day: Date, config: SequencerConfig) -> Result<Sequencer, StoreError> {
-        let loaded = store.load()?.unwrap_or(Loaded { state: State::new(first_day), last_seq: 0, last_at: Timestamp(0), max_id: 0 });
+    pub fn start(store: impl Store, clock: impl Clock, first_day: Date, config: SequencerConfig) -> Result<Sequencer, StoreError> {
+        let (store, loaded) = crate::store::off_runtime(move || {
+            let mut store = store;
+            let loaded = store.load();
+            (store, loaded)
+        });
+        let loaded = loaded?.unwrap_or(Loaded { state: State::new(first_day), last_seq: 0, last_at: Timestamp(0), max_id: 0 });
         let (sender, receiver) = sync_channel(config.queue_capacity);
         let (publisher, _) = broadcast::channel(config.subscriber_backlog.max(1));
         let stats = Arc::new(Stats::default());
@@ -220,7 +225,7 @@ type Pending = (oneshot::Sender<Answer>, Answer);
 /// Work for the committer thread.
 enum Job {
     /// Write a batch; once durable, answer its callers and publish its events.
-    Commit { batch: Batch, answers: Vec<Pending> },
+    Commit { batch: Box<Batch>, answers: Vec<Pending> },
     /// Reload the state from the store after a failure, and hand it back.
     Reload(std::sync::mpsc::Sender<Option<Loaded>>),
 }
@@ -268,7 +273,7 @@ impl Writer {
             answers.push((request.reply, answer));
         }
         let rows = if records.is_empty() { Rows::default() } else { Rows::collect(&self.state, &records) };
-        self.jobs.send(Job::Commit { batch: Batch { records, rows }, answers }).map_err(drop)
+        self.jobs.send(Job::Commit { batch: Box::new(Batch { records, rows }), answers }).map_err(drop)
     }
 
     fn execute_one(&mut self, command: &Command, records: &mut Vec<Record>) -> Answer {
@@ -352,7 +357,7 @@ impl Committer {
         }
     }
 
-    fn commit(&mut self, batch: Batch, answers: Vec<Pending>) {
+    fn commit(&mut self, batch: Box<Batch>, answers: Vec<Pending>) {
         if self.failed {
             return fail_all(answers);
         }

@@ -67,6 +67,13 @@ impl Store for Box<dyn Store> {
     }
 }
 
+/// Runs `work` on a plain thread of its own and waits for it. Blocking clients (the PostgreSQL
+/// one) cannot run on an async runtime's thread, and stores are opened and first loaded from
+/// wherever the caller happens to be.
+pub fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| scope.spawn(work).join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+}
+
 /// What a store's log says, to check its tables against.
 #[derive(Debug, Default)]
 pub struct LogSummary {
