@@ -12,13 +12,16 @@ use bytes::BytesMut;
 use cashier_store::sql::{self, ColumnRead, SqlBackend, Table, Value};
 use cashier_store::{Batch, Loaded, Store, StoreError};
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use postgres::{Client, GenericClient, NoTls};
+use postgres::{Client, GenericClient, NoTls, Statement};
+use std::collections::HashMap;
 use std::error::Error;
 
 const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_ledger.sql")];
 
 pub struct PostgresStore {
     client: Client,
+    /// Prepared statements by SQL text: preparing costs a round trip and a plan each time.
+    statements: HashMap<String, Statement>,
 }
 
 impl PostgresStore {
@@ -39,7 +42,7 @@ impl PostgresStore {
                 .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"))
                 .map_err(StoreError::backend)?;
         }
-        let mut store = PostgresStore { client };
+        let mut store = PostgresStore { client, statements: HashMap::new() };
         store.migrate()?;
         Ok(store)
     }
@@ -71,20 +74,34 @@ impl Store for PostgresStore {
             .isolation_level(postgres::IsolationLevel::RepeatableRead)
             .start()
             .map_err(StoreError::backend)?;
-        let loaded = sql::load(&mut Dialect(&mut tx))?;
+        let loaded = sql::load(&mut Dialect { client: &mut tx, statements: &mut self.statements })?;
         tx.commit().map_err(StoreError::backend)?;
         Ok(loaded)
     }
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let mut tx = self.client.transaction().map_err(StoreError::backend)?;
-        sql::write_batch(&mut Dialect(&mut tx), batch)?;
+        sql::write_batch(&mut Dialect { client: &mut tx, statements: &mut self.statements }, batch)?;
         tx.commit().map_err(StoreError::backend)
     }
 }
 
 /// PostgreSQL's side of `SqlBackend`, over a client or a transaction.
-struct Dialect<'c, C: GenericClient>(&'c mut C);
+struct Dialect<'c, C: GenericClient> {
+    client: &'c mut C,
+    statements: &'c mut HashMap<String, Statement>,
+}
+
+impl<C: GenericClient> Dialect<'_, C> {
+    fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql).map_err(StoreError::backend)?;
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+}
 
 impl<C: GenericClient> SqlBackend for Dialect<'_, C> {
     fn write(&mut self, table: &Table, rows: Vec<Vec<Value>>) -> Result<(), StoreError> {
@@ -108,17 +125,19 @@ impl<C: GenericClient> SqlBackend for Dialect<'_, C> {
         );
         let params: Vec<Array> = columns.into_iter().map(Array).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        self.0.execute(sql.as_str(), &refs).map(drop).map_err(StoreError::backend)
+        let statement = self.statement(&sql)?;
+        self.client.execute(&statement, &refs).map(drop).map_err(StoreError::backend)
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<(), StoreError> {
         let params: Vec<Param> = params.iter().cloned().map(Param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        self.0.execute(sql, &refs).map(drop).map_err(StoreError::backend)
+        let statement = self.statement(sql)?;
+        self.client.execute(&statement, &refs).map(drop).map_err(StoreError::backend)
     }
 
     fn query(&mut self, sql: &str, each: &mut dyn FnMut(&dyn ColumnRead) -> Result<(), StoreError>) -> Result<(), StoreError> {
-        for row in self.0.query(sql, &[]).map_err(StoreError::backend)? {
+        for row in self.client.query(sql, &[]).map_err(StoreError::backend)? {
             each(&Row(row))?;
         }
         Ok(())
