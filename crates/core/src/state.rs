@@ -6,7 +6,6 @@ use crate::model::{Account, AccountKind, AssetInfo, Correspondent, Hold, Journal
 use crate::money::{cost_nanos, Asset, Currency, Symbol};
 use crate::status::{JournalStatus, TransferStatus};
 use rustc_hash::FxHashMap;
-use std::collections::BTreeMap;
 
 /// One book's holding of one asset.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -63,7 +62,8 @@ pub struct State {
     pub(crate) journals: Vec<Journal>,
     pub(crate) transfers: FxHashMap<TransferId, Transfer>,
     /// Journals in each status that still moves on its own, by creation order.
-    pub(crate) waiting: [BTreeMap<u64, JournalId>; 3],
+    /// Positions (in `journals`) of the journals in each status that still moves on its own.
+    pub(crate) waiting: [PositionSet; 3],
     /// Today's use of daily limits, per customer account.
     pub(crate) daily_used: FxHashMap<(AccountId, LimitKey), i64>,
     pub(crate) overdrafts: FxHashMap<(AccountId, Currency), i64>,
@@ -121,13 +121,13 @@ impl State {
         if let Some(pair) = parts.journals.windows(2).find(|w| w[0].id == w[1].id) {
             return Err(format!("journal {} is stored twice", pair[0].id));
         }
-        for journal in &parts.journals {
+        for (position, journal) in parts.journals.iter().enumerate() {
             if !state.accounts.contains_key(&journal.from) || !state.accounts.contains_key(&journal.to) {
                 return Err(format!("journal {} names an unknown account", journal.id));
             }
             state.next_ordinal = state.next_ordinal.max(journal.ordinal + 1);
             if let Some(slot) = waiting_slot(journal.status) {
-                state.waiting[slot].insert(journal.ordinal, journal.id);
+                state.waiting[slot].insert(position);
             }
         }
         state.journals = parts.journals;
@@ -270,7 +270,7 @@ impl State {
 
     /// Journals waiting in `status` (`queued`, `sent_to_clearing` or `pending`), oldest first.
     pub fn waiting(&self, status: JournalStatus) -> impl Iterator<Item = JournalId> + '_ {
-        waiting_slot(status).into_iter().flat_map(move |slot| self.waiting[slot].values().copied())
+        waiting_slot(status).into_iter().flat_map(move |slot| self.waiting[slot].iter().map(|position| self.journals[position].id))
     }
 
     pub fn overdrafts(&self) -> impl Iterator<Item = (AccountId, Currency, i64)> + '_ {
@@ -413,7 +413,7 @@ impl State {
             self.journal_mut(corrected).extra_mut().corrected_by = Some(journal.id);
         }
         if let Some(slot) = waiting_slot(journal.status) {
-            self.waiting[slot].insert(journal.ordinal, journal.id);
+            self.waiting[slot].insert(self.journals.len());
         }
         let in_order = self.journals.last().is_none_or(|newest| newest.id < journal.id);
         assert!(in_order, "journal ids must increase: IdSource broke its contract");
@@ -421,9 +421,9 @@ impl State {
     }
 
     fn apply_status_change(&mut self, change: &StatusChange, at: Timestamp) {
-        let journal = self.journal_mut(change.id);
+        let position = self.journal_position(change.id).expect("event names a known journal");
+        let journal = &mut self.journals[position];
         debug_assert_eq!(journal.status, change.from);
-        let ordinal = journal.ordinal;
         journal.status = change.to;
         journal.updated_at = at;
         if change.to == JournalStatus::Queued {
@@ -440,10 +440,10 @@ impl State {
         }
         let price = journal.price;
         if let Some(slot) = waiting_slot(change.from) {
-            self.waiting[slot].remove(&ordinal);
+            self.waiting[slot].remove(position);
         }
         if let Some(slot) = waiting_slot(change.to) {
-            self.waiting[slot].insert(ordinal, change.id);
+            self.waiting[slot].insert(position);
         }
         if let Some(m) = change.movement {
             // A booking brings shares in at the booked price; an undoing takes back the cost
@@ -493,5 +493,97 @@ impl LimitKey {
             Asset::Cash(currency) => LimitKey::Cash(currency),
             Asset::Security(_) => LimitKey::SecuritiesUsd,
         }
+    }
+}
+
+/// A set of journal positions: a bitset, so that insert and remove cost O(1), with the lowest
+/// word that may hold a member remembered, so that iterating (oldest first) skips the long
+/// cleared past.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PositionSet {
+    words: Vec<u64>,
+    count: usize,
+    first_word: usize,
+}
+
+impl PositionSet {
+    pub(crate) fn insert(&mut self, position: usize) {
+        let (word, bit) = (position / 64, position % 64);
+        if word >= self.words.len() {
+            self.words.resize(word + 1, 0);
+        }
+        if self.words[word] & (1 << bit) == 0 {
+            self.words[word] |= 1 << bit;
+            self.count += 1;
+            self.first_word = if self.count == 1 { word } else { self.first_word.min(word) };
+        }
+    }
+
+    pub(crate) fn remove(&mut self, position: usize) {
+        let (word, bit) = (position / 64, position % 64);
+        if word < self.words.len() && self.words[word] & (1 << bit) != 0 {
+            self.words[word] &= !(1 << bit);
+            self.count -= 1;
+            while self.first_word < self.words.len() && self.words[self.first_word] == 0 {
+                self.first_word += 1;
+            }
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Members in increasing order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        let start = self.first_word.min(self.words.len());
+        self.words[start..].iter().enumerate().flat_map(move |(i, &word)| {
+            let base = (start + i) * 64;
+            let mut rest = word;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    base + bit
+                })
+            })
+        })
+    }
+}
+
+/// Equal when they hold the same members, whatever their capacity.
+impl PartialEq for PositionSet {
+    fn eq(&self, other: &PositionSet) -> bool {
+        self.count == other.count && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for PositionSet {}
+
+#[cfg(test)]
+mod tests {
+    use super::PositionSet;
+
+    #[test]
+    fn position_sets_keep_order_and_count() {
+        let mut set = PositionSet::default();
+        for p in [5, 700, 64, 3, 64] {
+            set.insert(p);
+        }
+        assert_eq!(set.iter().collect::<Vec<_>>(), vec![3, 5, 64, 700]);
+        assert_eq!(set.len(), 4);
+        set.remove(3);
+        set.remove(5);
+        set.remove(999);
+        assert_eq!(set.iter().collect::<Vec<_>>(), vec![64, 700]);
+        set.remove(64);
+        set.remove(700);
+        assert_eq!(set.len(), 0);
+        assert_eq!(set.iter().count(), 0);
+        set.insert(1);
+        assert_eq!(set.iter().collect::<Vec<_>>(), vec![1]);
+        let mut other = PositionSet::default();
+        other.insert(1);
+        assert_eq!(set, other);
     }
 }
