@@ -8,9 +8,7 @@ use divan::Bencher;
 const CUSTOMERS: usize = 10_000;
 
 struct Setup {
-    state: State,
-    ids: SequentialIds,
-    now: Timestamp,
+    ledger: InMemory,
     firm: AccountId,
     customers: Vec<AccountId>,
     actor: Actor,
@@ -18,24 +16,14 @@ struct Setup {
 
 impl Setup {
     fn new(flow: JnlcFlow) -> Setup {
-        let mut s = Setup {
-            state: State::new(Date(20_000)),
-            ids: SequentialIds::starting_at(1),
-            now: Timestamp(1_700_000_000_000_000),
-            firm: AccountId(0),
-            customers: Vec::new(),
+        let mut ledger = InMemory::new(Date(20_000));
+        let corr = ledger.correspondent("BNCH", CorrespondentConfig { jnlc_flow: flow, limits: Limits::unlimited(), ..Default::default() });
+        let firm = ledger.account(corr, AccountKind::Firm);
+        let customers = (0..CUSTOMERS).map(|_| ledger.account(corr, AccountKind::Customer)).collect();
+        let mut s = Setup { ledger, firm, customers, actor: Actor::Correspondent(corr) };
+        s.ledger.fund(firm, i64::MAX / 2);
             actor: Actor::System,
-        };
-        let config = CorrespondentConfig { jnlc_flow: flow, limits: Limits::unlimited(), ..Default::default() };
-        let events = s.run(&Command::CreateCorrespondent { code: "BNCH".into(), name: "Bench".into(), config });
-        let EventKind::CorrespondentCreated(c) = &events[0].kind else { unreachable!() };
-        let corr = c.id;
-        s.actor = Actor::Correspondent(corr);
-        s.firm = s.open(corr, AccountKind::Firm);
-        s.customers = (0..CUSTOMERS).map(|_| s.open(corr, AccountKind::Customer)).collect();
-        s.run(&Command::CreateTransfer {
-            actor: Actor::System,
-            account: s.firm,
+            account: firm,
             direction: TransferDirection::Incoming,
             kind: TransferKind::Wire,
             currency: Currency::USD,
@@ -45,32 +33,36 @@ impl Setup {
         s
     }
 
-    fn open(&mut self, correspondent: CorrespondentId, kind: AccountKind) -> AccountId {
-        let command = Command::OpenAccount {
-            actor: Actor::System,
-            correspondent,
-            kind,
-            status: AccountStatus::Active,
-            currency: Currency::USD,
-            profile: String::new(),
-        };
-        let events = self.run(&command);
-        let EventKind::AccountOpened { account, .. } = &events[0].kind else { unreachable!() };
-        account.id
-    }
-
     fn run(&mut self, command: &Command) -> Vec<Event> {
-        self.now.0 += 1;
-        let mut ctx = Ctx { now: self.now, ids: &mut self.ids };
-        let events = execute(&self.state, command, &mut ctx).expect("benchmark commands are valid");
-        for event in &events {
-            self.state.apply(event);
-        }
-        events
+        self.ledger.run(command).expect("benchmark commands are valid")
     }
 
     fn customer(&self, i: usize) -> AccountId {
         self.customers[i % CUSTOMERS]
+    }
+
+    /// Sends every journal the events created through clearing and booking.
+    fn clear(&mut self, events: &[Event]) {
+        for (id, _, _) in events.iter().filter_map(Event::journal_status) {
+            self.run(&Command::SendToClearing { id });
+            self.run(&Command::BookJournal { id });
+        }
+    }
+
+    fn batch(&mut self, first: usize, entries: usize) -> Vec<Event> {
+        let batch: Vec<BatchEntry> = (0..entries).map(|k| BatchEntry::cash(self.customer(first + k), 100)).collect();
+        self.run(&Command::CreateBatch {
+            actor: self.actor.clone(),
+            entry_type: EntryType::Cash,
+            from: self.firm,
+            entries: batch,
+            key: None,
+        })
+    }
+
+    fn single(&mut self, i: usize) -> Vec<Event> {
+        let request = JournalRequest::cash(self.firm, self.customer(i), 100);
+        self.run(&Command::CreateJournal { actor: self.actor.clone(), request, key: None })
     }
 }
 
@@ -85,8 +77,7 @@ fn single_booked_at_creation(bencher: Bencher) {
     let mut i = 0;
     bencher.counter(ItemsCount::new(1usize)).bench_local(|| {
         i += 1;
-        let request = JournalRequest::cash(s.firm, s.customer(i), 100);
-        s.run(&Command::CreateJournal { actor: s.actor.clone(), request, key: None })
+        s.single(i)
     });
 }
 
@@ -97,12 +88,8 @@ fn single_full_lifecycle(bencher: Bencher) {
     let mut i = 0;
     bencher.counter(ItemsCount::new(1usize)).bench_local(|| {
         i += 1;
-        let request = JournalRequest::cash(s.firm, s.customer(i), 100);
-        let events = s.run(&Command::CreateJournal { actor: s.actor.clone(), request, key: None });
-        let EventKind::JournalCreated { journal, .. } = &events[0].kind else { unreachable!() };
-        let id = journal.id;
-        s.run(&Command::SendToClearing { id });
-        s.run(&Command::BookJournal { id })
+        let events = s.single(i);
+        s.clear(&events);
     });
 }
 
@@ -112,17 +99,9 @@ fn batch_full_lifecycle(bencher: Bencher, entries: usize) {
     let mut s = Setup::new(JnlcFlow::V1);
     let mut i = 0;
     bencher.counter(ItemsCount::new(entries)).bench_local(|| {
-        let batch: Vec<BatchEntry> = (0..entries).map(|k| BatchEntry::cash(s.customer(i + k), 100)).collect();
+        let events = s.batch(i, entries);
         i += entries;
-        let events =
-            s.run(&Command::CreateBatch { actor: s.actor.clone(), entry_type: EntryType::Cash, from: s.firm, entries: batch, key: None });
-        for event in &events {
-            if let EventKind::JournalCreated { journal, .. } = &event.kind {
-                let id = journal.id;
-                s.run(&Command::SendToClearing { id });
-                s.run(&Command::BookJournal { id });
-            }
-        }
+        s.clear(&events);
     });
 }
 
@@ -132,8 +111,8 @@ fn batch_created(bencher: Bencher, entries: usize) {
     let mut s = Setup::new(JnlcFlow::V1);
     let mut i = 0;
     bencher.counter(ItemsCount::new(entries)).bench_local(|| {
-        let batch: Vec<BatchEntry> = (0..entries).map(|k| BatchEntry::cash(s.customer(i + k), 100)).collect();
+        let events = s.batch(i, entries);
         i += entries;
-        s.run(&Command::CreateBatch { actor: s.actor.clone(), entry_type: EntryType::Cash, from: s.firm, entries: batch, key: None })
+        events
     });
 }

@@ -12,83 +12,36 @@ fn main() {
     let mode = args.get(1).map_or("v1", String::as_str);
     let total: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(2_000_000);
     let flow = if mode == "v2" { JnlcFlow::V2 } else { JnlcFlow::V1 };
-    let mut state = State::new(Date(20_000));
-    let mut ids = SequentialIds::starting_at(1);
-    let mut now = Timestamp(1_700_000_000_000_000);
-    let mut run = |state: &mut State, command: &Command| -> Vec<Event> {
-        now.0 += 1;
-        let mut ctx = Ctx { now, ids: &mut ids };
-        let events = execute(state, command, &mut ctx).expect("valid");
-        for e in &events {
-            state.apply(e);
-        }
-        events
-    };
-    let config = CorrespondentConfig { jnlc_flow: flow, limits: Limits::unlimited(), ..Default::default() };
-    let EventKind::CorrespondentCreated(c) =
-        &run(&mut state, &Command::CreateCorrespondent { code: "BNCH".into(), name: "Bench".into(), config })[0].kind
-    else {
-        unreachable!()
-    };
-    let corr = c.id;
-    let mut open = |state: &mut State, kind| {
-        let events = run(
-            state,
-            &Command::OpenAccount {
-                actor: Actor::System,
-                correspondent: corr,
-                kind,
-                status: AccountStatus::Active,
-                currency: Currency::USD,
-                profile: String::new(),
-            },
-        );
-        let EventKind::AccountOpened { account, .. } = &events[0].kind else { unreachable!() };
-        account.id
-    };
-    let firm = open(&mut state, AccountKind::Firm);
-    let customers: Vec<AccountId> = (0..10_000).map(|_| open(&mut state, AccountKind::Customer)).collect();
+    let mut ledger = InMemory::new(Date(20_000));
+    let corr = ledger.correspondent("BNCH", CorrespondentConfig { jnlc_flow: flow, limits: Limits::unlimited(), ..Default::default() });
+    let firm = ledger.account(corr, AccountKind::Firm);
+    let customers: Vec<AccountId> = (0..10_000).map(|_| ledger.account(corr, AccountKind::Customer)).collect();
     let actor = Actor::Correspondent(corr);
-    let mut run = |state: &mut State, command: &Command| -> Vec<Event> {
-        now.0 += 1;
-        let mut ctx = Ctx { now, ids: &mut ids };
-        let events = execute(state, command, &mut ctx).expect("valid");
-        for e in &events {
-            state.apply(e);
-        }
-        events
-    };
-    run(
-        &mut state,
-        &Command::CreateTransfer {
-            actor: Actor::System,
-            account: firm,
-            direction: TransferDirection::Incoming,
-            kind: TransferKind::Wire,
-            currency: Currency::USD,
-            amount: i64::MAX / 2,
-            complete_at_once: true,
-        },
-    );
+    ledger.fund(firm, i64::MAX / 2);
+    let mut run = |command: &Command| ledger.run(command).expect("valid");
+        actor: Actor::System,
+        account: firm,
+        direction: TransferDirection::Incoming,
+        kind: TransferKind::Wire,
+        currency: Currency::USD,
+        amount: i64::MAX / 2,
+        complete_at_once: true,
+    });
     let started = Instant::now();
     let mut done = 0;
     while done < total {
-        let created: Vec<JournalId> = if mode.starts_with("batch") {
+        let events = if mode.starts_with("batch") {
             let entries = (0..1000).map(|k| BatchEntry::cash(customers[(done + k) % customers.len()], 100)).collect();
-            let events = run(
-                &mut state,
-                &Command::CreateBatch { actor: actor.clone(), entry_type: EntryType::Cash, from: firm, entries, key: None },
-            );
-            events.iter().filter_map(|e| e.journal_status().map(|(id, _, _)| id)).collect()
+            run(&Command::CreateBatch { actor: actor.clone(), entry_type: EntryType::Cash, from: firm, entries, key: None })
         } else {
             let request = JournalRequest::cash(firm, customers[done % customers.len()], 100);
-            let events = run(&mut state, &Command::CreateJournal { actor: actor.clone(), request, key: None });
-            events.iter().filter_map(|e| e.journal_status().map(|(id, _, _)| id)).collect()
+            run(&Command::CreateJournal { actor: actor.clone(), request, key: None })
         };
-        for id in &created {
-            if flow == JnlcFlow::V1 && !mode.ends_with("-create") {
-                run(&mut state, &Command::SendToClearing { id: *id });
-                run(&mut state, &Command::BookJournal { id: *id });
+        let created: Vec<JournalId> = events.iter().filter_map(|e| e.journal_status().map(|(id, _, _)| id)).collect();
+        if flow == JnlcFlow::V1 && !mode.ends_with("-create") {
+            for &id in &created {
+                run(&Command::SendToClearing { id });
+                run(&Command::BookJournal { id });
             }
         }
         done += created.len();

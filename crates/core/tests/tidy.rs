@@ -18,6 +18,22 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
+/// Where any of `banned` occurs in the code (comments aside) of the Rust files under `dir`.
+fn occurrences(dir: &Path, banned: &[String]) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(dir, &mut files);
+    assert!(!files.is_empty(), "no sources under {}", dir.display());
+    let mut found = Vec::new();
+    for file in &files {
+        for (number, line) in code_lines(file) {
+            for word in banned.iter().filter(|w| line.contains(w.as_str())) {
+                found.push(format!("{}:{number}: {word}", file.display()));
+            }
+        }
+    }
+    found
+}
+
 /// Lines of code with comments stripped, with their numbers.
 fn code_lines(path: &Path) -> Vec<(usize, String)> {
     let text = fs::read_to_string(path).unwrap();
@@ -48,19 +64,7 @@ fn the_core_does_no_io_no_clock_no_randomness_no_floats() {
     .iter()
     .map(|(a, b)| format!("{a}{b}"))
     .collect();
-    let mut files = Vec::new();
-    rust_files(&workspace().join("crates/core/src"), &mut files);
-    assert!(files.len() > 5, "the core's sources were not found");
-    let mut found = Vec::new();
-    for file in &files {
-        for (number, line) in code_lines(file) {
-            for word in &banned {
-                if line.contains(word.as_str()) {
-                    found.push(format!("{}:{number}: {word}", file.display()));
-                }
-            }
-        }
-    }
+    let found = occurrences(&workspace().join("crates/core/src"), &banned);
     assert!(found.is_empty(), "the core must stay pure:\n{}", found.join("\n"));
 }
 
@@ -75,17 +79,6 @@ fn the_core_depends_on_nothing_that_does_io() {
 #[test]
 fn no_debugging_leftovers_anywhere() {
     let banned: Vec<String> = [("db", "g!("), ("to", "do!("), ("unimpl", "emented!(")].iter().map(|(a, b)| format!("{a}{b}")).collect();
-    let mut files = Vec::new();
-    rust_files(&workspace().join("crates"), &mut files);
-    let mut found = Vec::new();
-    for file in &files {
-        for (number, line) in code_lines(file) {
-            for word in &banned {
-                if line.contains(word.as_str()) {
-                    found.push(format!("{}:{number}: {word}", file.display()));
-                }
-            }
-        }
-    }
+    let found = occurrences(&workspace().join("crates"), &banned);
     assert!(found.is_empty(), "leftovers:\n{}", found.join("\n"));
 }

@@ -8,7 +8,7 @@
 //! `cargo run --release -p cashier-store-bench -- [--seconds N] [--submitters 1,64,1024] [--backends sqlite,postgres]`
 
 use cashier_core::*;
-use cashier_store::{Sequencer, SequencerConfig, Store, SystemClock};
+use cashier_store::{CashPool, Sequencer, SequencerConfig, Store, SystemClock};
 use hdrhistogram::Histogram;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -137,7 +137,8 @@ fn open(o: &Options, backend: &str, n: usize) -> (Box<dyn Store>, String) {
 async fn run(o: &Options, backend: &str, n: usize) -> RunResult {
     let (store, location) = cashier_store::off_runtime(|| open(o, backend, n));
     let sequencer = Arc::new(Sequencer::start(store, SystemClock::default(), Date(20_000), SequencerConfig::default()).unwrap());
-    let (actor, firm, customers) = setup(&sequencer).await;
+    let pool = cashier_store::off_runtime(|| CashPool::open(&sequencer, "BNCH", CUSTOMERS, i64::MAX / 4)).expect("sets up");
+    let (actor, firm, customers) = (Actor::Correspondent(pool.correspondent), pool.firm, Arc::new(pool.customers));
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
     let commits_before = sequencer.stats().commits.load(Ordering::Relaxed);
@@ -185,42 +186,6 @@ async fn run(o: &Options, backend: &str, n: usize) -> RunResult {
         per_commit: journals as f64 / commits.max(1) as f64,
         bytes_per_journal: bytes as f64 / journals.max(1) as f64,
     }
-}
-
-/// A v2 correspondent with no limits (journals are booked in the one command), a funded firm
-/// account, and the customers.
-async fn setup(sequencer: &Sequencer) -> (Actor, AccountId, Arc<Vec<AccountId>>) {
-    let config = CorrespondentConfig { jnlc_flow: JnlcFlow::V2, limits: Limits::unlimited(), ..Default::default() };
-    let corr =
-        sequencer.submit(Command::CreateCorrespondent { code: "BNCH".into(), name: "Bench".into(), config }).await.unwrap().correspondents
-            [0]
-        .id;
-    let ops = Actor::Operator("bench".into());
-    let open = |kind| Command::OpenAccount {
-        actor: ops.clone(),
-        correspondent: corr,
-        kind,
-        status: AccountStatus::Active,
-        currency: Currency::USD,
-        profile: String::new(),
-    };
-    let firm = sequencer.submit(open(AccountKind::Firm)).await.unwrap().accounts[0].id;
-    let mut customers = Vec::with_capacity(CUSTOMERS);
-    let pending: Vec<_> = (0..CUSTOMERS).map(|_| sequencer.try_submit(open(AccountKind::Customer)).unwrap()).collect();
-    for receiver in pending {
-        customers.push(receiver.await.unwrap().unwrap().accounts[0].id);
-    }
-    let fund = Command::CreateTransfer {
-        actor: ops,
-        account: firm,
-        direction: TransferDirection::Incoming,
-        kind: TransferKind::Wire,
-        currency: Currency::USD,
-        amount: i64::MAX / 4,
-        complete_at_once: true,
-    };
-    sequencer.submit(fund).await.unwrap();
-    (Actor::Correspondent(corr), firm, Arc::new(customers))
 }
 
 /// The store's size on disk, all tables and indexes, after a checkpoint.

@@ -1,6 +1,5 @@
 //! Shared by the crash child and the crash test: how to open the store under test.
 
-use cashier_core::{Account, AccountId, AccountKind, CorrespondentId};
 use cashier_store::{Store, StoreError};
 
 /// Where the store under test lives: `sqlite:<dir>` or `postgres:<schema>@<url>`.
@@ -15,16 +14,13 @@ pub fn open(spec: &str) -> Result<Box<dyn Store>, StoreError> {
     Err(StoreError::Backend(format!("unknown store {spec}")))
 }
 
-/// The crash ledger in a store, if an earlier round set it up: the correspondent, its firm
-/// account, and its customers in the order they were opened.
-pub fn find(spec: &str) -> Option<(CorrespondentId, AccountId, Vec<AccountId>)> {
+/// The pool code the crash ledger uses.
+pub const CODE: &str = "CRSH";
+
+/// The crash ledger in a store, if an earlier round set it up.
+pub fn find(spec: &str) -> Option<cashier_store::CashPool> {
     let loaded = open(spec).ok()?.load().ok()??;
-    let corr = loaded.state.correspondents().find(|c| c.code == "CRSH")?.id;
-    let mut accounts: Vec<&Account> = loaded.state.accounts().filter(|a| a.correspondent == corr).collect();
-    accounts.sort_by_key(|a| a.account_number);
-    let firm = accounts.iter().find(|a| a.kind == AccountKind::Firm)?.id;
-    let customers: Vec<AccountId> = accounts.iter().filter(|a| a.kind == AccountKind::Customer).map(|a| a.id).collect();
-    (customers.len() == CUSTOMERS).then_some((corr, firm, customers))
+    cashier_store::CashPool::find(&loaded.state, CODE).filter(|pool| pool.customers.len() == CUSTOMERS)
 }
 
 /// Customers the child pays, and the amount of each payment in cents.

@@ -65,7 +65,8 @@ fn check(spec: &str, acked: &HashMap<JournalId, JournalStatus>) {
         let journal = state.journal(*id).unwrap_or_else(|| panic!("acknowledged journal {id} was lost"));
         assert_eq!(journal.status, *status, "journal {id}");
     }
-    let (_, firm, customers) = find(spec).expect("the crash ledger is there");
+    let pool = find(spec).expect("the crash ledger is there");
+    let (firm, customers) = (pool.firm, pool.customers);
     let mut paid: HashMap<AccountId, i64> = HashMap::new();
     for journal in state.journals().filter(|j| j.status.is_booked()) {
         assert_eq!(journal.units, AMOUNT);

@@ -14,12 +14,14 @@
 pub mod codec;
 pub mod conformance;
 mod mint;
+mod pool;
 mod rows;
 mod sequencer;
 pub mod sql;
 mod store;
 
 pub use mint::{Clock, ManualClock, SystemClock, V7Ids};
+pub use pool::CashPool;
 pub use rows::Rows;
 pub use sequencer::{Outcome, Sequencer, SequencerConfig, Stats, SubmitError, Subscription};
 pub use store::{off_runtime, verify, Batch, Loaded, LogSummary, Record, Store, StoreError};

@@ -3,8 +3,8 @@
 //! every journal whose commit was acknowledged, flushed at once.
 
 use cashier_core::*;
-use cashier_store::{Sequencer, SequencerConfig, SystemClock};
-use cashier_store_crash::{find, open, AMOUNT, CUSTOMERS, FUNDING};
+use cashier_store::{CashPool, Sequencer, SequencerConfig, SystemClock};
+use cashier_store_crash::{find, open, AMOUNT, CODE, CUSTOMERS, FUNDING};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -15,7 +15,8 @@ fn main() {
     let store = open(&spec).expect("the store opens");
     let sequencer =
         Arc::new(Sequencer::start(store, SystemClock::default(), Date(20_000), SequencerConfig::default()).expect("the store loads"));
-    let (corr, firm, customers) = setup(&spec, &sequencer);
+    let pool = find(&spec).unwrap_or_else(|| CashPool::open(&sequencer, CODE, CUSTOMERS, FUNDING).expect("sets up"));
+    let (corr, firm, customers) = (pool.correspondent, pool.firm, pool.customers);
     let out = Arc::new(Mutex::new(std::io::stdout()));
     writeln!(out.lock().unwrap(), "ready").unwrap();
     let threads: Vec<_> = (0..SUBMITTERS)
@@ -48,40 +49,4 @@ fn main() {
     for thread in threads {
         let _ = thread.join();
     }
-}
-
-/// Finds the ledger an earlier round set up, or sets it up: a v2 correspondent with no limits,
-/// a funded firm account and the customers.
-fn setup(spec: &str, sequencer: &Sequencer) -> (CorrespondentId, AccountId, Vec<AccountId>) {
-    if let Some(found) = find(spec) {
-        return found;
-    }
-    let config = CorrespondentConfig { jnlc_flow: JnlcFlow::V2, limits: Limits::unlimited(), ..Default::default() };
-    let corr = sequencer
-        .submit_blocking(Command::CreateCorrespondent { code: "CRSH".into(), name: "Crash".into(), config })
-        .unwrap()
-        .correspondents[0]
-        .id;
-    let ops = Actor::Operator("crash".into());
-    let open = |kind| Command::OpenAccount {
-        actor: ops.clone(),
-        correspondent: corr,
-        kind,
-        status: AccountStatus::Active,
-        currency: Currency::USD,
-        profile: String::new(),
-    };
-    let firm = sequencer.submit_blocking(open(AccountKind::Firm)).unwrap().accounts[0].id;
-    let customers = (0..CUSTOMERS).map(|_| sequencer.submit_blocking(open(AccountKind::Customer)).unwrap().accounts[0].id).collect();
-    let fund = Command::CreateTransfer {
-        actor: ops.clone(),
-        account: firm,
-        direction: TransferDirection::Incoming,
-        kind: TransferKind::Wire,
-        currency: Currency::USD,
-        amount: FUNDING,
-        complete_at_once: true,
-    };
-    sequencer.submit_blocking(fund).unwrap();
-    (corr, firm, customers)
 }
