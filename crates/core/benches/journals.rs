@@ -22,14 +22,6 @@ impl Setup {
         let customers = (0..CUSTOMERS).map(|_| ledger.account(corr, AccountKind::Customer)).collect();
         let mut s = Setup { ledger, firm, customers, actor: Actor::Correspondent(corr) };
         s.ledger.fund(firm, i64::MAX / 2);
-            actor: Actor::System,
-            account: firm,
-            direction: TransferDirection::Incoming,
-            kind: TransferKind::Wire,
-            currency: Currency::USD,
-            amount: i64::MAX / 2,
-            complete_at_once: true,
-        });
         s
     }
 

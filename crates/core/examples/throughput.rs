@@ -19,14 +19,6 @@ fn main() {
     let actor = Actor::Correspondent(corr);
     ledger.fund(firm, i64::MAX / 2);
     let mut run = |command: &Command| ledger.run(command).expect("valid");
-        actor: Actor::System,
-        account: firm,
-        direction: TransferDirection::Incoming,
-        kind: TransferKind::Wire,
-        currency: Currency::USD,
-        amount: i64::MAX / 2,
-        complete_at_once: true,
-    });
     let started = Instant::now();
     let mut done = 0;
     while done < total {
