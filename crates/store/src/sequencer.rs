@@ -111,6 +111,8 @@ struct Request {
 
 /// A handle to the sequencer. Dropping it stops the threads after the queued work.
 pub struct Sequencer {
+    /// The store held nothing when the sequencer started.
+    started_empty: bool,
     sender: Mutex<Option<SyncSender<Request>>>,
     stats: Arc<Stats>,
     publisher: broadcast::Sender<Arc<Vec<Record>>>,
@@ -126,7 +128,9 @@ impl Sequencer {
             let loaded = store.load();
             (store, loaded)
         });
-        let loaded = loaded?.unwrap_or(Loaded { state: State::new(first_day), last_seq: 0, last_at: Timestamp(0), max_id: 0 });
+        let loaded = loaded?;
+        let started_empty = loaded.is_none();
+        let loaded = loaded.unwrap_or(Loaded { state: State::new(first_day), last_seq: 0, last_at: Timestamp(0), max_id: 0 });
         let (sender, receiver) = sync_channel(config.queue_capacity);
         let (publisher, _) = broadcast::channel(config.subscriber_backlog.max(1));
         let stats = Arc::new(Stats::default());
@@ -157,7 +161,13 @@ impl Sequencer {
         };
         let committing = spawn("cashier-commit", Box::new(move || committer.run(job_receiver)))?;
         let sequencing = spawn("cashier-sequencer", Box::new(move || writer.run(receiver)))?;
-        Ok(Sequencer { sender: Mutex::new(Some(sender)), stats, publisher, threads: Mutex::new(vec![sequencing, committing]) })
+        Ok(Sequencer {
+            started_empty,
+            sender: Mutex::new(Some(sender)),
+            stats,
+            publisher,
+            threads: Mutex::new(vec![sequencing, committing]),
+        })
     }
 
     /// Queues a command, or answers `Busy` at once when the queue is full.
@@ -194,6 +204,11 @@ impl Sequencer {
     /// told so (`RecvError::Lagged`), never silently skipped.
     pub fn subscribe(&self) -> Subscription {
         self.publisher.subscribe()
+    }
+
+    /// Whether the store held nothing when this sequencer started (a first start).
+    pub fn started_empty(&self) -> bool {
+        self.started_empty
     }
 
     pub fn stats(&self) -> &Arc<Stats> {

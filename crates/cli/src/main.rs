@@ -1,0 +1,73 @@
+//! `cashier`: one binary whose roles are subcommands.
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "cashier", version, about = "A self-hosted cashiering service for brokerages")]
+struct Cli {
+    #[command(subcommand)]
+    command: Role,
+}
+
+#[derive(Subcommand)]
+enum Role {
+    /// Runs the server: the ledger, its store, and the HTTP API.
+    Serve {
+        /// Where the SQLite store and sandbox.json live.
+        #[arg(long, env = "CASHIER_DATA_DIR", default_value = "./cashier-data")]
+        data_dir: PathBuf,
+        /// The address to listen on.
+        #[arg(long, env = "CASHIER_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Use PostgreSQL at this URL (postgres://...) instead of the SQLite file.
+        #[arg(long, env = "CASHIER_DATABASE_URL")]
+        database_url: Option<String>,
+        /// Production mode: no sandbox is created on a first start.
+        #[arg(long, env = "CASHIER_NO_SANDBOX")]
+        no_sandbox: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_target(false)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let result = match cli.command {
+        Role::Serve { data_dir, listen, database_url, no_sandbox } => {
+            let config = cashier_server::Config { data_dir, listen, database_url, sandbox: !no_sandbox };
+            runtime.block_on(cashier_server::serve(config, shutdown_signal()))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("cashier: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,128 @@
+//! Cashier over HTTP.
+//!
+//! [`serve`] opens the store (SQLite in the data directory, or PostgreSQL by URL), starts the
+//! sequencer, bootstraps a sandbox on a first start, and serves until its shutdown future
+//! resolves; then it stops taking requests, lets those in flight finish, and stops the
+//! sequencer after its queued work.
+//!
+//! **Invariant:** the server holds no ledger rule: it parses, calls the core through the
+//! sequencer, and renders. Every refusal comes from the core as a `Rejection`.
+
+pub mod error;
+mod ops;
+pub mod sandbox;
+
+use cashier_core::Date;
+use cashier_store::{off_runtime, Sequencer, SequencerConfig, Store, StoreError, SystemClock};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use error::ApiError;
+
+/// How `cashier serve` runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where the SQLite store and `sandbox.json` live.
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// `postgres://...` to use PostgreSQL instead of the SQLite file.
+    pub database_url: Option<String>,
+    /// Sandbox mode: a first start creates a sandbox correspondent with a funded firm account.
+    pub sandbox: bool,
+}
+
+/// What every handler shares.
+pub struct App {
+    pub sequencer: Arc<Sequencer>,
+    pub config: Config,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(SocketAddr, std::io::Error),
+    #[error("sandbox bootstrap failed: {0}")]
+    Sandbox(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A server started by [`start`], for tests and tools: its address, and how to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), ServeError>>,
+}
+
+impl Running {
+    /// Stops it gracefully and waits until the sequencer has stopped.
+    pub async fn stop(self) -> Result<(), ServeError> {
+        let _ = self.stop.send(());
+        self.task.await.map_err(|e| ServeError::Io(std::io::Error::other(e)))?
+    }
+}
+
+/// Opens the store and the sequencer, bootstraps the sandbox, binds the listener, and serves in
+/// a task of its own.
+pub async fn start(config: Config) -> Result<Running, ServeError> {
+    let store = open_store(&config)?;
+    let sequencer = Arc::new(Sequencer::start(store, SystemClock::default(), today(), SequencerConfig::default())?);
+    if config.sandbox && sequencer.started_empty() {
+        let sandbox = sandbox::bootstrap(&sequencer).await.map_err(|e| ServeError::Sandbox(e.to_string()))?;
+        sandbox.write(&config.data_dir)?;
+        sandbox.announce(&config.data_dir);
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| ServeError::Listen(config.listen, e))?;
+    let addr = listener.local_addr()?;
+    let app = Arc::new(App { sequencer, config });
+    let router = ops::router().fallback(not_found).with_state(app.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = app.clone();
+    let task = tokio::spawn(async move {
+        let result = axum::serve(listener, router).with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        });
+        result.await?;
+        let sequencer = serving.sequencer.clone();
+        tokio::task::spawn_blocking(move || sequencer.shutdown()).await.map_err(std::io::Error::other)?;
+        Ok(())
+    });
+    Ok(Running { addr, app, stop, task })
+}
+
+/// Runs until `shutdown` resolves (Ctrl-C or SIGTERM in `cashier serve`).
+pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+    let running = start(config).await?;
+    tracing::info!(addr = %running.addr, "cashier is listening");
+    println!("cashier: listening on http://{}", running.addr);
+    shutdown.await;
+    tracing::info!("shutting down");
+    running.stop().await
+}
+
+/// Any path no route serves, in the error envelope.
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(axum::http::StatusCode::NOT_FOUND, "route_not_found", format!("no such endpoint: {}", uri.path()))
+}
+
+fn open_store(config: &Config) -> Result<Box<dyn Store>, StoreError> {
+    match &config.database_url {
+        Some(url) => Ok(Box::new(cashier_store_postgres::PostgresStore::connect(url, None)?)),
+        None => {
+            let dir = config.data_dir.clone();
+            off_runtime(move || Ok(Box::new(cashier_store_sqlite::SqliteStore::open_in(&dir)?) as Box<dyn Store>))
+        }
+    }
+}
+
+/// The UTC date now: the first business date of a new ledger.
+fn today() -> Date {
+    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    Date((seconds / 86_400) as i32)
+}

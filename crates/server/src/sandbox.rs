@@ -1,0 +1,108 @@
+//! The sandbox a first start creates, so that a newcomer can move money at once: a correspondent
+//! with sandbox fixtures, a funded firm account holding shares, two customers, and priced assets.
+//! Its ids are printed and written to `sandbox.json` in the data directory.
+
+use cashier_core::*;
+use cashier_store::{Sequencer, SubmitError};
+use serde::Serialize;
+use std::path::Path;
+
+/// The file, in the data directory, that lists what the sandbox created.
+pub const FILE_NAME: &str = "sandbox.json";
+
+/// Cash the sandbox firm account starts with: $1,000,000.00.
+const FIRM_FUNDING_CENTS: i64 = 100_000_000;
+/// Shares of each fractionable asset the firm account starts with.
+const FIRM_SHARES: i64 = 1_000;
+
+/// (symbol, name, exchange, fractionable, price in cents)
+const ASSETS: &[(&str, &str, &str, bool, i64)] = &[
+    ("AAPL", "Apple Inc. Common Stock", "NASDAQ", true, 19_000),
+    ("TSLA", "Tesla, Inc. Common Stock", "NASDAQ", true, 25_000),
+    ("SPY", "SPDR S&P 500 ETF Trust", "ARCA", true, 52_000),
+    ("BRK.A", "Berkshire Hathaway Inc. Class A", "NYSE", false, 60_000_000),
+];
+
+#[derive(Debug, Serialize)]
+pub struct Sandbox {
+    pub correspondent_id: String,
+    pub correspondent_code: String,
+    pub firm_account_id: String,
+    pub customer_account_ids: Vec<String>,
+    pub business_date: String,
+    pub assets: Vec<String>,
+}
+
+/// Creates the sandbox through the sequencer.
+pub async fn bootstrap(sequencer: &Sequencer) -> Result<Sandbox, SubmitError> {
+    let ops = Actor::Operator("sandbox".into());
+    let code = "SANDBOX";
+    let outcome = sequencer
+        .submit(Command::CreateCorrespondent {
+            code: code.into(),
+            name: "Sandbox Securities".into(),
+            config: CorrespondentConfig::default(),
+        })
+        .await?;
+    let correspondent = outcome.correspondents[0].id;
+    let open = |kind| Command::OpenAccount {
+        actor: ops.clone(),
+        correspondent,
+        kind,
+        status: AccountStatus::Active,
+        currency: Currency::USD,
+        profile: String::new(),
+    };
+    let firm = sequencer.submit(open(AccountKind::Firm)).await?.accounts[0].id;
+    let mut customers = Vec::new();
+    for _ in 0..2 {
+        customers.push(sequencer.submit(open(AccountKind::Customer)).await?.accounts[0].id);
+    }
+    let fund = Command::CreateTransfer {
+        actor: ops.clone(),
+        account: firm,
+        direction: TransferDirection::Incoming,
+        kind: TransferKind::Wire,
+        currency: Currency::USD,
+        amount: FIRM_FUNDING_CENTS,
+        complete_at_once: true,
+    };
+    let business_date = sequencer.submit(fund).await?.business_date;
+    let mut symbols = Vec::new();
+    for &(text, name, exchange, fractionable, cents) in ASSETS {
+        let symbol = Symbol::parse(text).expect("a valid symbol");
+        let price = Some(cents * 10_000_000);
+        let list =
+            Command::ListAsset { symbol, name: name.into(), exchange: exchange.into(), class: "us_equity".into(), fractionable, price };
+        sequencer.submit(list).await?;
+        let qty = if fractionable { FIRM_SHARES } else { 1 } * 1_000_000_000;
+        sequencer.submit(Command::DepositSecurities { account: firm, symbol, qty, price: None }).await?;
+        symbols.push(text.to_owned());
+    }
+    Ok(Sandbox {
+        correspondent_id: correspondent.to_string(),
+        correspondent_code: code.into(),
+        firm_account_id: firm.to_string(),
+        customer_account_ids: customers.iter().map(ToString::to_string).collect(),
+        business_date: business_date.to_string(),
+        assets: symbols,
+    })
+}
+
+impl Sandbox {
+    pub fn write(&self, data_dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(data_dir)?;
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(data_dir.join(FILE_NAME), text + "\n")
+    }
+
+    pub fn announce(&self, data_dir: &Path) {
+        println!("cashier: sandbox created (also in {}):", data_dir.join(FILE_NAME).display());
+        println!("  correspondent    {} ({})", self.correspondent_id, self.correspondent_code);
+        println!("  firm account     {} (funded with $1,000,000.00)", self.firm_account_id);
+        for id in &self.customer_account_ids {
+            println!("  customer account {id}");
+        }
+        println!("  assets           {}", self.assets.join(", "));
+    }
+}

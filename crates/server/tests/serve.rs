@@ -1,0 +1,95 @@
+//! A real server on a free port over a fresh store: the sandbox on a first start and not again,
+//! health, readiness, metrics, the error envelope, and a graceful stop.
+
+use cashier_server::{start, Config};
+use std::path::PathBuf;
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("cashier-serve-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn config(dir: &TempDir, database_url: Option<String>) -> Config {
+    Config { data_dir: dir.0.clone(), listen: "127.0.0.1:0".parse().unwrap(), database_url, sandbox: true }
+}
+
+async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let response = reqwest::get(format!("http://{addr}{path}")).await.expect("the server answers");
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+async fn first_start_then_restart(dir: &TempDir, database_url: Option<String>) {
+    let running = start(config(dir, database_url.clone())).await.expect("starts");
+    let sandbox: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.0.join("sandbox.json")).expect("sandbox.json")).unwrap();
+    assert_eq!(sandbox["correspondent_code"], "SANDBOX");
+    assert_eq!(sandbox["customer_account_ids"].as_array().unwrap().len(), 2);
+    assert!(cashier_core::AccountId::parse(sandbox["firm_account_id"].as_str().unwrap()).is_ok());
+    assert_eq!(get(running.addr, "/healthz").await.0, 200);
+    let (status, body) = get(running.addr, "/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, metrics) = get(running.addr, "/metrics").await;
+    assert_eq!(status, 200);
+    let events = metric(&metrics, "cashier_ledger_last_seq");
+    assert!(events > 10.0, "the sandbox was committed: {events} events");
+    assert_eq!(metric(&metrics, "cashier_ledger_writable"), 1.0);
+    let (status, body) = get(running.addr, "/v1/nothing-here").await;
+    assert_eq!(status, 404);
+    let error: serde_json::Value = serde_json::from_str(&body).expect("a JSON envelope");
+    assert_eq!((error["code"].as_u64(), error["reason"].as_str()), (Some(40410000), Some("route_not_found")));
+    running.stop().await.expect("stops gracefully");
+    // A restart loads the same ledger and creates no second sandbox.
+    let written = std::fs::read_to_string(dir.0.join("sandbox.json")).unwrap();
+    let running = start(config(dir, database_url)).await.expect("restarts");
+    let (_, metrics) = get(running.addr, "/metrics").await;
+    assert_eq!(metric(&metrics, "cashier_ledger_last_seq"), events, "nothing new on a restart");
+    assert_eq!(std::fs::read_to_string(dir.0.join("sandbox.json")).unwrap(), written);
+    running.stop().await.expect("stops gracefully");
+}
+
+#[tokio::test]
+async fn sqlite_first_start_and_restart() {
+    let dir = TempDir::new("sqlite");
+    first_start_then_restart(&dir, None).await;
+    assert!(dir.0.join("cashier.db").exists(), "the SQLite store lives in the data directory");
+}
+
+#[tokio::test]
+async fn postgres_first_start_and_restart() {
+    let base = std::env::var("CASHIER_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("cashier_serve_{}", std::process::id());
+    let prepared = cashier_store::off_runtime(|| {
+        let mut admin = postgres::Client::connect(&base, postgres::NoTls)?;
+        admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
+    });
+    if let Err(e) = prepared {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "PostgreSQL is required under CI=true: {e}");
+        return eprintln!("\n*** PostgreSQL serve test SKIPPED: {e} ***\n");
+    }
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}options=-csearch_path%3D{schema}");
+    let dir = TempDir::new("postgres");
+    first_start_then_restart(&dir, Some(url)).await;
+    assert!(!dir.0.join("cashier.db").exists(), "no SQLite file when PostgreSQL is used");
+    let _ = cashier_store::off_runtime(|| {
+        postgres::Client::connect(&base, postgres::NoTls).and_then(|mut c| c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")))
+    });
+}
