@@ -30,5 +30,5 @@ pub use memory::InMemory;
 pub use model::*;
 pub use money::{Asset, Currency, Symbol};
 pub use rejection::{Class, Code, Rejection};
-pub use state::{Balance, LimitKey, State, StateParts};
+pub use state::{Balance, CashView, LimitKey, Position, State, StateParts};
 pub use status::{JournalStatus, TransferStatus};

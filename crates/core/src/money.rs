@@ -90,8 +90,9 @@ pub fn format_qty(units: i64) -> String {
     decimal::format(units, QTY_SCALE)
 }
 
-/// A ticker symbol: 1 to 15 bytes of `A-Z 0-9 . / -`, stored inline so it is `Copy`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A ticker symbol: 1 to 15 bytes of `A-Z 0-9 . / -`, stored inline so it is `Copy`. Ordered
+/// as its text.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Symbol {
     len: u8,
     bytes: [u8; Symbol::LEN_MAX],
@@ -113,6 +114,18 @@ impl Symbol {
 
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
+    }
+}
+
+impl Ord for Symbol {
+    fn cmp(&self, other: &Symbol) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for Symbol {
+    fn partial_cmp(&self, other: &Symbol) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -187,6 +200,7 @@ mod tests {
     #[test]
     fn symbols() {
         assert_eq!(Symbol::parse("BRK.B").unwrap().as_str(), "BRK.B");
+        assert!(Symbol::parse("AAPL").unwrap() < Symbol::parse("BRK").unwrap(), "ordered as text, not by length");
         for bad in ["", "aapl", "TOOLONGSYMBOL1234", "A B"] {
             assert_eq!(Symbol::parse(bad), Err(Code::MalformedSymbol), "{bad}");
         }

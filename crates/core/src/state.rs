@@ -25,6 +25,26 @@ impl Balance {
     }
 }
 
+/// An account's cash in one currency, as the Broker API reports it. Cashier has no trading, so
+/// nothing is unsettled: what is transferable by journal and withdrawable by transfer is the
+/// cash less what pending withdrawals hold back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CashView {
+    pub cash: i64,
+    pub transferable: i64,
+    pub withdrawable: i64,
+}
+
+/// A position in one asset: quantity (1e-9 shares), cost basis (1e-9 USD) and the average
+/// entry price that follows from them (1e-9 USD per share, rounded down).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    pub symbol: Symbol,
+    pub qty: i64,
+    pub cost_basis_nanos: i128,
+    pub avg_entry_price: i64,
+}
+
 /// Which daily counter a journal counts against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LimitKey {
@@ -243,6 +263,32 @@ impl State {
 
     pub fn balance(&self, book: Book, asset: Asset) -> Balance {
         self.books.get(&book).and_then(|list| list.iter().find(|(a, _)| *a == asset)).map(|(_, b)| *b).unwrap_or_default()
+    }
+
+    /// An account's cash in a currency, with what is transferable and withdrawable.
+    pub fn cash(&self, account: AccountId, currency: Currency) -> CashView {
+        let balance = self.balance(Book::Account(account), Asset::Cash(currency));
+        let free = balance.available().max(0);
+        CashView { cash: balance.posted, transferable: free, withdrawable: free }
+    }
+
+    /// An account's positions with a non-zero quantity, by symbol.
+    pub fn positions(&self, account: AccountId) -> Vec<Position> {
+        let mut positions: Vec<Position> = self
+            .holdings(Book::Account(account))
+            .iter()
+            .filter_map(|(asset, balance)| match asset {
+                Asset::Security(symbol) if balance.posted != 0 => Some(Position {
+                    symbol: *symbol,
+                    qty: balance.posted,
+                    cost_basis_nanos: balance.cost_nanos,
+                    avg_entry_price: i64::try_from(balance.cost_nanos * 1_000_000_000 / i128::from(balance.posted)).unwrap_or(i64::MAX),
+                }),
+                _ => None,
+            })
+            .collect();
+        positions.sort_by_key(|p| p.symbol);
+        positions
     }
 
     /// Every (asset, balance) a book holds, in no particular order.

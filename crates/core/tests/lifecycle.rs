@@ -210,6 +210,12 @@ fn securities_journals_move_positions_at_the_booked_price() {
     assert_eq!(w.ledger.qty(firm, aapl), shares(100) - shares(1) / 4);
     let position = w.ledger.state.balance(Book::Account(alice), Asset::Security(aapl));
     assert_eq!(position.cost_nanos, 30_000_000_000, "0.25 share at $120 cost $30");
+    let positions = w.ledger.state.positions(alice);
+    assert_eq!(positions.len(), 1);
+    assert_eq!((positions[0].symbol, positions[0].qty), (aapl, shares(1) / 4));
+    assert_eq!(positions[0].avg_entry_price, price_dollars(120), "average entry price $120");
+    // The firm's average cost is unchanged by giving shares away.
+    assert_eq!(w.ledger.state.positions(firm)[0].avg_entry_price, price_dollars(100));
     // Reversal brings the shares back.
     w.ledger.ok(Command::ReverseJournal { id, audit: operator("not permitted") });
     assert_eq!(w.ledger.qty(alice, aapl), 0);
@@ -367,6 +373,8 @@ fn transfers_fund_and_drain_accounts_against_the_bank() {
     let EventKind::TransferCreated(t) = &events[0].kind else { panic!() };
     let tid = t.id;
     assert_eq!(w.ledger.state.balance(Book::Account(alice), Asset::Cash(Currency::USD)).available(), dollars(30));
+    let view = w.ledger.state.cash(alice, Currency::USD);
+    assert_eq!((view.cash, view.transferable, view.withdrawable), (dollars(100), dollars(30), dollars(30)));
     assert_eq!(w.ledger.code(transfer(TransferDirection::Outgoing, dollars(31), false)), Code::InsufficientFunds);
     let back = JournalRequest::cash(alice, firm, dollars(31));
     assert_eq!(w.ledger.journal(w.actor.clone(), back), Err(Code::InsufficientFunds));
