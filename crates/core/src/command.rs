@@ -3,8 +3,8 @@
 
 use crate::ids::{AccountId, CorrespondentId, Date, JournalId, Timestamp, TransferId};
 use crate::model::{
-    AccountKind, AccountStatus, Actor, Audit, Blocks, CorrespondentConfig, EntryType, KeyKind, Limits, TransferDirection, TransferKind,
-    Transmitter,
+    AccountKind, AccountStatus, Actor, Audit, Blocks, CorrespondentConfig, EntryType, KeyKind, KeyOwner, Limits, TransferDirection,
+    TransferKind, Transmitter,
 };
 use crate::money::{Currency, Symbol};
 
@@ -206,6 +206,14 @@ pub enum Command {
     },
     ExpireIdempotencyKeys {
         created_before: Timestamp,
+    },
+    IssueApiKey {
+        key_id: String,
+        owner: KeyOwner,
+        secret_sha256: [u8; 32],
+    },
+    RevokeApiKey {
+        key_id: String,
     },
 }
 

@@ -2,7 +2,7 @@
 
 use crate::ids::{AccountId, CorrespondentId, Date, JournalId, Timestamp, TransferId};
 use crate::model::{
-    Account, AccountStatus, AssetInfo, Audit, Blocks, Correspondent, CorrespondentConfig, Journal, KeyKind, Limits, Transfer,
+    Account, AccountStatus, ApiKey, AssetInfo, Audit, Blocks, Correspondent, CorrespondentConfig, Journal, KeyKind, Limits, Transfer,
 };
 use crate::money::{Asset, Currency};
 use crate::status::{JournalStatus, TransferStatus};
@@ -125,6 +125,10 @@ pub enum EventKind {
     BusinessDayAdvanced {
         from: Date,
         to: Date,
+    },
+    ApiKeyIssued(Box<ApiKey>),
+    ApiKeyRevoked {
+        key_id: String,
     },
 }
 

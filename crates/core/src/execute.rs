@@ -9,7 +9,8 @@ use crate::event::{Book, Event, EventKind, Movement};
 use crate::ids::{AccountId, CorrespondentId, Timestamp, TransferId};
 use crate::journals;
 use crate::model::{
-    Account, AccountKind, AccountStatus, Actor, AssetInfo, Correspondent, CorrespondentConfig, Limits, Transfer, TransferDirection,
+    Account, AccountKind, AccountStatus, Actor, ApiKey, AssetInfo, Correspondent, CorrespondentConfig, KeyOwner, Limits, Transfer,
+    TransferDirection,
 };
 use crate::money::{Asset, Currency, Symbol, QTY_SCALE};
 use crate::rejection::{Code, Rejection};
@@ -128,6 +129,23 @@ pub fn execute(state: &State, command: &Command, ctx: &mut Ctx<'_>) -> Result<Ve
         Command::ExpireIdempotencyKeys { created_before } => {
             let any = state.keys.values().any(|r| r.created_at < *created_before);
             Ok(if any { vec![ctx.event(EventKind::IdempotencyKeysExpired { created_before: *created_before })] } else { vec![] })
+        }
+        Command::IssueApiKey { key_id, owner, secret_sha256 } => {
+            if !ApiKey::valid_id(key_id) {
+                return Err(Code::KeyIdInvalid.into());
+            }
+            if let KeyOwner::Correspondent(id) = owner {
+                state.correspondent(*id).ok_or(Code::CorrespondentNotFound)?;
+            }
+            if state.api_key(key_id).is_some() {
+                return Err(Code::AlreadyExists.into());
+            }
+            let key = ApiKey { key_id: key_id.clone(), owner: *owner, secret_sha256: *secret_sha256, created_at: ctx.now, revoked: false };
+            Ok(vec![ctx.event(EventKind::ApiKeyIssued(Box::new(key)))])
+        }
+        Command::RevokeApiKey { key_id } => {
+            let key = state.api_key(key_id).ok_or(Code::ApiKeyNotFound)?;
+            Ok(if key.revoked { vec![] } else { vec![ctx.event(EventKind::ApiKeyRevoked { key_id: key_id.clone() })] })
         }
         journal_command => journals::execute(state, journal_command, ctx),
     }

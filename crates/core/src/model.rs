@@ -290,6 +290,31 @@ impl Actor {
     }
 }
 
+/// Whose an API key is: a correspondent's (it sees and moves only its own), or operations'.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyOwner {
+    Correspondent(CorrespondentId),
+    Operator,
+}
+
+/// An API key. Only the SHA-256 of its secret is kept: secrets are long random strings minted by
+/// Cashier, so a fast hash is enough and checking one costs microseconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKey {
+    /// The public half, sent as the Basic-auth user name: 8 to 64 characters `A-Z`, `0-9`.
+    pub key_id: String,
+    pub owner: KeyOwner,
+    pub secret_sha256: [u8; 32],
+    pub created_at: Timestamp,
+    pub revoked: bool,
+}
+
+impl ApiKey {
+    pub fn valid_id(key_id: &str) -> bool {
+        (8..=64).contains(&key_id.len()) && key_id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    }
+}
+
 /// Who changed a journal's status by hand, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Audit {

@@ -79,6 +79,7 @@ codes! {
     IdempotencyKeyInvalid = "idempotency_key_invalid", Invalid, "an Idempotency-Key is 1 to 128 visible ASCII characters";
     LimitNegative = "limit_negative", Invalid, "a limit or overdraft cannot be negative";
     ReasonRequired = "reason_required", Invalid, "this operation needs a reason";
+    KeyIdInvalid = "key_id_invalid", Invalid, "an API key id is 8 to 64 characters A-Z or 0-9";
     InvalidName = "invalid_name", Invalid, "a code is 2 to 8 characters A-Z or 0-9, and a name 1 to 255 characters";
     // Idempotency.
     IdempotencyKeyReused = "idempotency_key_reused", Conflict, "this Idempotency-Key was used for a different request";
@@ -88,6 +89,7 @@ codes! {
     AssetNotFound = "asset_not_found", Invalid, "unknown symbol: the asset is not in the asset table";
     JournalNotFound = "journal_not_found", NotFound, "journal not found";
     TransferNotFound = "transfer_not_found", NotFound, "transfer not found";
+    ApiKeyNotFound = "api_key_not_found", NotFound, "API key not found";
     AlreadyExists = "already_exists", Conflict, "an object with this id or code already exists";
     // Direction.
     CustomerToCustomer = "customer_to_customer", Forbidden, "journals cannot move money from one customer to another; go through a firm account";

@@ -2,7 +2,7 @@
 
 use crate::event::{Book, Event, EventKind, KeyRecord, Movement, StatusChange};
 use crate::ids::{AccountId, CorrespondentId, Date, JournalId, Timestamp, TransferId};
-use crate::model::{Account, AccountKind, AssetInfo, Correspondent, Hold, Journal, Limits, Transfer};
+use crate::model::{Account, AccountKind, ApiKey, AssetInfo, Correspondent, Hold, Journal, Limits, Transfer};
 use crate::money::{cost_nanos, Asset, Currency, Symbol};
 use crate::status::{JournalStatus, TransferStatus};
 use rustc_hash::FxHashMap;
@@ -65,6 +65,7 @@ pub struct StateParts {
     pub overdrafts: Vec<(AccountId, Currency, i64)>,
     pub keys: Vec<KeyRecord>,
     pub daily_used: Vec<(AccountId, LimitKey, i64)>,
+    pub api_keys: Vec<ApiKey>,
     pub events_applied: u64,
 }
 
@@ -88,6 +89,7 @@ pub struct State {
     pub(crate) daily_used: FxHashMap<(AccountId, LimitKey), i64>,
     pub(crate) overdrafts: FxHashMap<(AccountId, Currency), i64>,
     pub(crate) keys: FxHashMap<(CorrespondentId, String), KeyRecord>,
+    pub(crate) api_keys: FxHashMap<String, ApiKey>,
     pub(crate) next_ordinal: u64,
     pub(crate) next_account_number: u64,
     pub(crate) events_applied: u64,
@@ -117,6 +119,7 @@ impl State {
             daily_used: FxHashMap::default(),
             overdrafts: FxHashMap::default(),
             keys: FxHashMap::default(),
+            api_keys: FxHashMap::default(),
             next_ordinal: 1,
             next_account_number: ACCOUNT_NUMBER_FIRST,
             events_applied: 0,
@@ -155,6 +158,7 @@ impl State {
         state.overdrafts = parts.overdrafts.into_iter().map(|(a, c, units)| ((a, c), units)).collect();
         state.keys = parts.keys.into_iter().map(|k| ((k.correspondent, k.key.clone()), k)).collect();
         state.daily_used = parts.daily_used.into_iter().map(|(a, key, used)| ((a, key), used)).collect();
+        state.api_keys = parts.api_keys.into_iter().map(|k| (k.key_id.clone(), k)).collect();
         state.check_invariants()?;
         Ok(state)
     }
@@ -172,6 +176,7 @@ impl State {
             overdrafts: self.overdrafts().collect(),
             keys: self.keys.values().cloned().collect(),
             daily_used: self.daily_usage().collect(),
+            api_keys: self.api_keys.values().cloned().collect(),
             events_applied: self.events_applied,
         };
         parts.correspondents.sort_by_key(|c| c.id);
@@ -182,6 +187,7 @@ impl State {
         parts.overdrafts.sort_by_key(|(a, c, _)| (*a, *c));
         parts.keys.sort_by(|x, y| (x.correspondent, &x.key).cmp(&(y.correspondent, &y.key)));
         parts.daily_used.sort_by_key(|(a, key, _)| (*a, *key));
+        parts.api_keys.sort_by(|x, y| x.key_id.cmp(&y.key_id));
         parts
     }
 
@@ -332,6 +338,14 @@ impl State {
         self.daily_used.iter().map(|(&(a, key), &used)| (a, key, used))
     }
 
+    pub fn api_key(&self, key_id: &str) -> Option<&ApiKey> {
+        self.api_keys.get(key_id)
+    }
+
+    pub fn api_keys(&self) -> impl Iterator<Item = &ApiKey> {
+        self.api_keys.values()
+    }
+
     pub fn daily_used(&self, account: AccountId, key: LimitKey) -> i64 {
         self.daily_used.get(&(account, key)).copied().unwrap_or(0)
     }
@@ -385,6 +399,12 @@ impl State {
                 self.keys.insert((record.correspondent, record.key.clone()), (**record).clone());
             }
             EventKind::IdempotencyKeysExpired { created_before } => self.keys.retain(|_, r| r.created_at >= *created_before),
+            EventKind::ApiKeyIssued(key) => {
+                self.api_keys.insert(key.key_id.clone(), (**key).clone());
+            }
+            EventKind::ApiKeyRevoked { key_id } => {
+                self.api_keys.get_mut(key_id).expect("event names a known key").revoked = true;
+            }
             EventKind::BusinessDayAdvanced { to, .. } => {
                 self.business_date = *to;
                 self.daily_used.clear();

@@ -341,3 +341,22 @@ fn correspondent_and_asset_setup_rules() {
     let request = JournalRequest::securities(w.firm, w.alice, unpriced, shares(1));
     assert_eq!(w.ledger.journal(w.actor.clone(), request), Err(Code::PriceUnavailable));
 }
+
+#[test]
+fn api_keys() {
+    let mut w = World::standard();
+    let issue = |key_id: &str, owner| Command::IssueApiKey { key_id: key_id.into(), owner, secret_sha256: [7; 32] };
+    let mine = KeyOwner::Correspondent(w.corr);
+    w.ledger.ok(issue("CKTESTKEY0001", mine));
+    w.ledger.ok(issue("OPSKEY0001", KeyOwner::Operator));
+    assert_eq!(w.ledger.code(issue("CKTESTKEY0001", KeyOwner::Operator)), Code::AlreadyExists);
+    assert_eq!(w.ledger.code(issue("short", mine)), Code::KeyIdInvalid);
+    assert_eq!(w.ledger.code(issue("lowercase123", mine)), Code::KeyIdInvalid);
+    assert_eq!(w.ledger.code(issue("CKOTHER00001", KeyOwner::Correspondent(CorrespondentId(5)))), Code::CorrespondentNotFound);
+    let key = w.ledger.state.api_key("CKTESTKEY0001").unwrap();
+    assert_eq!((key.owner, key.secret_sha256, key.revoked), (mine, [7; 32], false));
+    w.ledger.ok(Command::RevokeApiKey { key_id: "CKTESTKEY0001".into() });
+    assert!(w.ledger.state.api_key("CKTESTKEY0001").unwrap().revoked);
+    assert!(w.ledger.ok(Command::RevokeApiKey { key_id: "CKTESTKEY0001".into() }).is_empty(), "revoking twice changes nothing");
+    assert_eq!(w.ledger.code(Command::RevokeApiKey { key_id: "NOSUCHKEY1".into() }), Code::ApiKeyNotFound);
+}

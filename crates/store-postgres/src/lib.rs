@@ -16,7 +16,7 @@ use postgres::{Client, GenericClient, NoTls, Statement};
 use std::collections::HashMap;
 use std::error::Error;
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_ledger.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_ledger.sql"), include_str!("../migrations/002_api_keys.sql")];
 
 pub struct PostgresStore {
     client: Client,

@@ -16,7 +16,7 @@ use std::path::Path;
 /// The file name of the store inside a data directory.
 pub const FILE_NAME: &str = "cashier.db";
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_ledger.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_ledger.sql"), include_str!("../migrations/002_api_keys.sql")];
 
 pub struct SqliteStore {
     conn: Connection,

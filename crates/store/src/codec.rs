@@ -263,6 +263,14 @@ pub fn event_columns(event: &Event) -> EventColumns {
         EventKind::BusinessDayAdvanced { from, to } => {
             (c.kind, c.detail) = ("business_day_advanced", Some(json!({"from": from.to_string(), "to": to.to_string()}).to_string()))
         }
+        EventKind::ApiKeyIssued(key) => {
+            let owner = match key.owner {
+                KeyOwner::Correspondent(id) => json!({"correspondent": id.to_string()}),
+                KeyOwner::Operator => json!("operator"),
+            };
+            (c.kind, c.detail) = ("api_key_issued", Some(json!({"key_id": key.key_id, "owner": owner}).to_string()))
+        }
+        EventKind::ApiKeyRevoked { key_id } => (c.kind, c.detail) = ("api_key_revoked", Some(json!({"key_id": key_id}).to_string())),
     }
     c
 }

@@ -27,6 +27,7 @@ pub struct Rows {
     /// Replace the whole daily-usage table (a business day started) rather than upsert.
     pub daily_reset: bool,
     pub daily: Vec<(AccountId, LimitKey, i64)>,
+    pub api_keys: Vec<cashier_core::ApiKey>,
 }
 
 impl Rows {
@@ -51,6 +52,7 @@ impl Rows {
         rows.overdrafts = t.overdrafts.iter().map(|&(a, c)| (a, c, state.overdraft(a, c))).collect();
         rows.keys = t.keys.iter().filter_map(|(c, k)| state.idempotency_key(*c, k).cloned()).collect();
         rows.keys_expired_before = t.keys_expired_before;
+        rows.api_keys = t.api_keys.iter().filter_map(|k| state.api_key(k).cloned()).collect();
         rows.daily_reset = t.daily_reset;
         rows.daily = if t.daily_reset {
             state.daily_usage().collect()
@@ -76,6 +78,7 @@ struct Touched {
     keys_expired_before: Option<Timestamp>,
     daily_reset: bool,
     daily: BTreeSet<(AccountId, LimitKey)>,
+    api_keys: BTreeSet<String>,
 }
 
 impl Touched {
@@ -128,6 +131,12 @@ impl Touched {
             }
             EventKind::IdempotencyKeyStored(record) => {
                 self.keys.insert((record.correspondent, record.key.clone()));
+            }
+            EventKind::ApiKeyIssued(key) => {
+                self.api_keys.insert(key.key_id.clone());
+            }
+            EventKind::ApiKeyRevoked { key_id } => {
+                self.api_keys.insert(key_id.clone());
             }
             EventKind::IdempotencyKeysExpired { created_before } => {
                 self.keys_expired_before = Some(*created_before);

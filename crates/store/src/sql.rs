@@ -73,6 +73,8 @@ table!(TRANSFERS, "transfers", upsert: true, key: ["id"], ["id": "bytea", "accou
 table!(OVERDRAFTS, "overdrafts", upsert: true, key: ["account", "currency"], ["account": "bytea", "currency": "text", "units": "int8"]);
 table!(KEYS, "idempotency_keys", upsert: true, key: ["correspondent", "key"], ["correspondent": "bytea", "key": "text", "kind": "text",
     "fingerprint": "bytea", "journals": "bytea", "created_at": "int8"]);
+table!(API_KEYS, "api_keys", upsert: true, key: ["key_id"], ["key_id": "text", "correspondent": "bytea", "role": "text",
+    "secret_sha256": "bytea", "created_at": "int8", "revoked": "bool"]);
 table!(DAILY, "daily_usage", upsert: true, key: ["account", "limit_key"], ["account": "bytea", "limit_key": "text", "used": "int8"]);
 
 /// Reads one column of a result row.
@@ -176,6 +178,7 @@ fn write_rows(db: &mut dyn SqlBackend, rows: &Rows) -> Result<(), StoreError> {
     if rows.daily_reset {
         db.execute("DELETE FROM daily_usage", &[])?;
     }
+    db.write(&API_KEYS, rows.api_keys.iter().map(api_key_values).collect())?;
     db.write(&DAILY, rows.daily.iter().map(|(a, key, used)| vec![id(a.0), Value::Text(limit_key_text(*key)), Value::Int(*used)]).collect())
 }
 
@@ -255,6 +258,21 @@ fn transfer_values(t: &Transfer) -> Vec<Value> {
         name(t.status.as_str()),
         Value::Int(t.created_at.0),
         Value::Int(t.updated_at.0),
+    ]
+}
+
+fn api_key_values(k: &ApiKey) -> Vec<Value> {
+    let (correspondent, role) = match k.owner {
+        KeyOwner::Correspondent(id) => (Value::BlobOpt(Some(id_bytes(id.0).to_vec())), "correspondent"),
+        KeyOwner::Operator => (Value::BlobOpt(None), "operator"),
+    };
+    vec![
+        Value::Text(k.key_id.clone()),
+        correspondent,
+        name(role),
+        Value::Blob(k.secret_sha256.to_vec()),
+        Value::Int(k.created_at.0),
+        Value::Bool(k.revoked),
     ]
 }
 
@@ -372,6 +390,21 @@ pub fn load(db: &mut dyn SqlBackend) -> Result<Option<Loaded>, StoreError> {
     })?;
     load_all(db, &DAILY, &mut |r| {
         parts.daily_used.push((AccountId(read_id(r, 0)?), limit_key_from(&r.text(1)?)?, r.int(2)?));
+        Ok(())
+    })?;
+    load_all(db, &API_KEYS, &mut |r| {
+        let owner = match r.text(2)?.as_str() {
+            "operator" => KeyOwner::Operator,
+            _ => KeyOwner::Correspondent(CorrespondentId(id_from(&r.blob(1)?)?)),
+        };
+        let secret: [u8; 32] = r.blob(3)?.try_into().map_err(|_| StoreError::Corrupt("unreadable key hash".into()))?;
+        parts.api_keys.push(ApiKey {
+            key_id: r.text(0)?,
+            owner,
+            secret_sha256: secret,
+            created_at: Timestamp(r.int(4)?),
+            revoked: r.boolean(5)?,
+        });
         Ok(())
     })?;
     let log = log_summary(db, last_seq as u64)?;
