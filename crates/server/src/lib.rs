@@ -8,7 +8,9 @@
 //! **Invariant:** the server holds no ledger rule: it parses, calls the core through the
 //! sequencer, and renders. Every refusal comes from the core as a `Rejection`.
 
+pub mod auth;
 pub mod error;
+mod journals;
 mod ops;
 pub mod sandbox;
 
@@ -81,7 +83,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| ServeError::Listen(config.listen, e))?;
     let addr = listener.local_addr()?;
     let app = Arc::new(App { sequencer, config });
-    let router = ops::router().fallback(not_found).with_state(app.clone());
+    let router = ops::router().merge(journals::router()).fallback(not_found).with_state(app.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = app.clone();
     let task = tokio::spawn(async move {

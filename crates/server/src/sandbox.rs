@@ -25,6 +25,11 @@ const ASSETS: &[(&str, &str, &str, bool, i64)] = &[
 
 #[derive(Debug, Serialize)]
 pub struct Sandbox {
+    /// HTTP Basic credentials: the correspondent's, for the Broker API, and an operator's.
+    pub api_key: String,
+    pub api_secret: String,
+    pub operator_key: String,
+    pub operator_secret: String,
     pub correspondent_id: String,
     pub correspondent_code: String,
     pub firm_account_id: String,
@@ -45,6 +50,12 @@ pub async fn bootstrap(sequencer: &Sequencer) -> Result<Sandbox, SubmitError> {
         })
         .await?;
     let correspondent = outcome.correspondents[0].id;
+    let (api_key, api_secret, hash) = crate::auth::mint("CK");
+    sequencer
+        .submit(Command::IssueApiKey { key_id: api_key.clone(), owner: KeyOwner::Correspondent(correspondent), secret_sha256: hash })
+        .await?;
+    let (operator_key, operator_secret, hash) = crate::auth::mint("OK");
+    sequencer.submit(Command::IssueApiKey { key_id: operator_key.clone(), owner: KeyOwner::Operator, secret_sha256: hash }).await?;
     let open = |kind| Command::OpenAccount {
         actor: ops.clone(),
         correspondent,
@@ -80,6 +91,10 @@ pub async fn bootstrap(sequencer: &Sequencer) -> Result<Sandbox, SubmitError> {
         symbols.push(text.to_owned());
     }
     Ok(Sandbox {
+        api_key,
+        api_secret,
+        operator_key,
+        operator_secret,
         correspondent_id: correspondent.to_string(),
         correspondent_code: code.into(),
         firm_account_id: firm.to_string(),
@@ -98,6 +113,8 @@ impl Sandbox {
 
     pub fn announce(&self, data_dir: &Path) {
         println!("cashier: sandbox created (also in {}):", data_dir.join(FILE_NAME).display());
+        println!("  API key          {} secret {}", self.api_key, self.api_secret);
+        println!("  operator key     {} secret {}", self.operator_key, self.operator_secret);
         println!("  correspondent    {} ({})", self.correspondent_id, self.correspondent_code);
         println!("  firm account     {} (funded with $1,000,000.00)", self.firm_account_id);
         for id in &self.customer_account_ids {

@@ -1,28 +1,10 @@
 //! A real server on a free port over a fresh store: the sandbox on a first start and not again,
 //! health, readiness, metrics, the error envelope, and a graceful stop.
 
-use cashier_server::{start, Config};
-use std::path::PathBuf;
+mod common;
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("cashier-serve-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn config(dir: &TempDir, database_url: Option<String>) -> Config {
-    Config { data_dir: dir.0.clone(), listen: "127.0.0.1:0".parse().unwrap(), database_url, sandbox: true }
-}
+use cashier_server::start;
+use common::{config, TempDir};
 
 async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     let response = reqwest::get(format!("http://{addr}{path}")).await.expect("the server answers");

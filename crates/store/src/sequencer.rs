@@ -101,6 +101,10 @@ pub struct Stats {
     pub stopped: AtomicBool,
 }
 
+/// The API keys as committed: what authentication reads. Kept by the committer after each
+/// durable commit, so it never shows a key that is not yet durable, and never blocks writes.
+pub type KeyDirectory = Arc<std::sync::RwLock<std::collections::HashMap<String, cashier_core::ApiKey>>>;
+
 /// A stream of committed batches, in commit order.
 pub type Subscription = broadcast::Receiver<Arc<Vec<Record>>>;
 
@@ -117,6 +121,7 @@ pub struct Sequencer {
     stats: Arc<Stats>,
     publisher: broadcast::Sender<Arc<Vec<Record>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    keys: KeyDirectory,
 }
 
 impl Sequencer {
@@ -137,6 +142,7 @@ impl Sequencer {
         stats.last_seq.store(loaded.last_seq, Ordering::SeqCst);
         let (jobs, job_receiver) = sync_channel(COMMITS_IN_FLIGHT);
         let (failures, failure_receiver) = std::sync::mpsc::channel();
+        let keys: KeyDirectory = Arc::new(std::sync::RwLock::new(loaded.state.api_keys().map(|k| (k.key_id.clone(), k.clone())).collect()));
         let mut committer = Committer {
             store: Box::new(store),
             stats: stats.clone(),
@@ -144,6 +150,7 @@ impl Sequencer {
             failures,
             failed: false,
             config: config.clone(),
+            keys: keys.clone(),
         };
         let mut writer = Writer {
             clock: Box::new(clock),
@@ -167,6 +174,7 @@ impl Sequencer {
             stats,
             publisher,
             threads: Mutex::new(vec![sequencing, committing]),
+            keys,
         })
     }
 
@@ -204,6 +212,11 @@ impl Sequencer {
     /// told so (`RecvError::Lagged`), never silently skipped.
     pub fn subscribe(&self) -> Subscription {
         self.publisher.subscribe()
+    }
+
+    /// An API key as committed, by its id.
+    pub fn api_key(&self, key_id: &str) -> Option<cashier_core::ApiKey> {
+        self.keys.read().expect("key directory lock").get(key_id).cloned()
     }
 
     /// Whether the store held nothing when this sequencer started (a first start).
@@ -358,6 +371,7 @@ struct Committer {
     /// After a failed commit, every later batch fails too until the state is reloaded.
     failed: bool,
     config: SequencerConfig,
+    keys: KeyDirectory,
 }
 
 impl Committer {
@@ -386,6 +400,7 @@ impl Committer {
                 return fail_all(answers);
             }
             self.note_commit(started, &batch.records, answers.len());
+            self.note_keys(&batch.rows.api_keys);
         }
         let shared = Arc::new(batch.records);
         for (reply, answer) in answers {
@@ -393,6 +408,15 @@ impl Committer {
         }
         if !shared.is_empty() {
             let _ = self.publisher.send(shared);
+        }
+    }
+
+    fn note_keys(&self, keys: &[cashier_core::ApiKey]) {
+        if !keys.is_empty() {
+            let mut directory = self.keys.write().expect("key directory lock");
+            for key in keys {
+                directory.insert(key.key_id.clone(), key.clone());
+            }
         }
     }
 
@@ -415,6 +439,10 @@ impl Committer {
             match self.store.load() {
                 Ok(loaded) => {
                     self.failed = false;
+                    if let Some(l) = &loaded {
+                        *self.keys.write().expect("key directory lock") =
+                            l.state.api_keys().map(|k| (k.key_id.clone(), k.clone())).collect();
+                    }
                     self.stats.stopped.store(false, Ordering::SeqCst);
                     if let Some(l) = &loaded {
                         self.stats.last_seq.store(l.last_seq, Ordering::SeqCst);

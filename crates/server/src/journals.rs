@@ -1,0 +1,186 @@
+//! `POST /v1/journals` and `DELETE /v1/journals/{id}`: the Broker API's journal writes.
+
+use crate::auth::Caller;
+use crate::{ApiError, App};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{delete, post};
+use axum::{Json, Router};
+use cashier_core::*;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+pub fn router() -> Router<Arc<App>> {
+    Router::new().route("/v1/journals", post(create_journal)).route("/v1/journals/{journal_id}", delete(delete_journal))
+}
+
+async fn create_journal(State(app): State<Arc<App>>, caller: Caller, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let fields = Fields::parse(&body)?;
+    let request = fields.journal_request()?;
+    let key = idempotency_key(&headers)?;
+    let outcome = app.sequencer.submit(Command::CreateJournal { actor: caller.actor(), request, key }).await?;
+    let journal = outcome.journals.first().ok_or_else(|| ApiError::internal("a created journal is missing from its outcome"))?;
+    Ok(Json(render(journal)))
+}
+
+async fn delete_journal(State(app): State<Arc<App>>, caller: Caller, Path(journal_id): Path<String>) -> Result<StatusCode, ApiError> {
+    let id = JournalId::parse(&journal_id)?;
+    app.sequencer.submit(Command::CancelJournal { actor: caller.actor(), id, reason: String::new() }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The `Idempotency-Key` header, if sent; its shape is checked by the core.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(value) => value.to_str().map(|v| Some(v.to_owned())).map_err(|_| Code::IdempotencyKeyInvalid.into()),
+    }
+}
+
+fn bad_request(reason: &'static str, message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, reason, message)
+}
+
+/// A JSON object body, read field by field so that every error names its field.
+pub(crate) struct Fields(Map<String, Value>);
+
+impl Fields {
+    pub(crate) fn parse(body: &[u8]) -> Result<Fields, ApiError> {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(map)) => Ok(Fields(map)),
+            Ok(_) => Err(bad_request("malformed_json", "the body must be a JSON object".into())),
+            Err(e) => Err(bad_request("malformed_json", format!("the body is not valid JSON: {e}"))),
+        }
+    }
+
+    fn present(&self, name: &str) -> Option<&Value> {
+        self.0.get(name).filter(|v| !v.is_null())
+    }
+
+    fn string(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        match self.present(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(bad_request("wrong_type", format!("{name} must be a string"))),
+        }
+    }
+
+    fn required(&self, name: &str) -> Result<&str, ApiError> {
+        self.string(name)?.ok_or_else(|| bad_request("missing_field", format!("{name} is required")))
+    }
+
+    fn account(&self, name: &str) -> Result<AccountId, ApiError> {
+        AccountId::parse(self.required(name)?).map_err(|code| ApiError::from(code).with_field(name))
+    }
+
+    /// A decimal sent as a string (strict) or a JSON number (float noise rounded).
+    fn decimal(
+        &self,
+        name: &str,
+        strict: impl Fn(&str) -> Result<i64, Code>,
+        number: impl Fn(&str) -> Result<i64, Code>,
+    ) -> Result<Option<i64>, ApiError> {
+        let parsed = match self.present(name) {
+            None => return Ok(None),
+            Some(Value::String(s)) => strict(s),
+            Some(Value::Number(n)) => number(&n.to_string()),
+            Some(_) => return Err(bad_request("wrong_type", format!("{name} must be a decimal string or a number"))),
+        };
+        parsed.map(Some).map_err(|code| ApiError::from(code).with_field(name))
+    }
+
+    pub(crate) fn journal_request(&self) -> Result<JournalRequest, ApiError> {
+        let entry_type = match self.required("entry_type")? {
+            "JNLC" => EntryType::Cash,
+            "JNLS" => EntryType::Security,
+            other => return Err(bad_request("invalid_entry_type", format!("entry_type must be JNLC or JNLS, not {other:?}"))),
+        };
+        let currency = match self.string("currency")? {
+            None => Currency::USD,
+            Some(code) => Currency::parse(code).map_err(|c| ApiError::from(c).with_field("currency"))?,
+        };
+        let symbol = self.string("symbol")?.map(Symbol::parse).transpose().map_err(|c| ApiError::from(c).with_field("symbol"))?;
+        Ok(JournalRequest {
+            entry_type,
+            from: self.account("from_account")?,
+            to: self.account("to_account")?,
+            amount: self.decimal("amount", |s| currency.parse_amount(s), |n| currency.parse_amount_number(n))?,
+            currency,
+            symbol,
+            qty: self.decimal("qty", money::parse_qty, money::parse_qty_number)?,
+            description: self.string("description")?.unwrap_or_default().to_owned(),
+            transmitter: self.transmitter()?,
+        })
+    }
+
+    fn transmitter(&self) -> Result<Option<Box<Transmitter>>, ApiError> {
+        let text = |name: &str| -> Result<Option<String>, ApiError> { Ok(self.string(name)?.map(str::to_owned)) };
+        let timestamp = self
+            .string("transmitter_timestamp")?
+            .map(Timestamp::parse)
+            .transpose()
+            .map_err(|c| ApiError::from(c).with_field("transmitter_timestamp"))?;
+        let t = Transmitter {
+            name: text("transmitter_name")?,
+            account_number: text("transmitter_account_number")?,
+            address: text("transmitter_address")?,
+            financial_institution: text("transmitter_financial_institution")?,
+            timestamp,
+        };
+        Ok((t != Transmitter::default()).then(|| Box::new(t)))
+    }
+}
+
+impl ApiError {
+    /// Names the field a value-level error is about.
+    fn with_field(mut self, field: &str) -> ApiError {
+        self.message = format!("{field}: {}", self.message);
+        self
+    }
+}
+
+/// A journal as the Broker API shows it. Absent values are `null`, never `""`.
+pub(crate) fn render(j: &Journal) -> Value {
+    let date = j.booked_on.map(|d| d.to_string());
+    let (symbol, qty, price, net_amount, currency) = match j.asset {
+        Asset::Cash(currency) => (None, None, None, Some(currency.format_amount(j.units)), currency),
+        Asset::Security(symbol) => {
+            let price = j.price.map(|p| decimal::format(p, money::PRICE_SCALE));
+            (Some(symbol.to_string()), Some(money::format_qty(j.units)), price, None, Currency::USD)
+        }
+    };
+    let mut value = json!({
+        "id": j.id.to_string(),
+        "entry_type": j.entry_type.as_str(),
+        "from_account": j.from.to_string(),
+        "to_account": j.to.to_string(),
+        "status": j.status.as_str(),
+        "symbol": symbol,
+        "qty": qty,
+        "price": price,
+        "net_amount": net_amount,
+        "settle_date": date,
+        "system_date": date,
+        "description": j.description,
+        "currency": currency.as_str(),
+        "created_at": j.created_at.to_string(),
+    });
+    if let Some(t) = j.transmitter() {
+        let object = value.as_object_mut().expect("an object");
+        for (name, field) in [
+            ("transmitter_name", &t.name),
+            ("transmitter_account_number", &t.account_number),
+            ("transmitter_address", &t.address),
+            ("transmitter_financial_institution", &t.financial_institution),
+        ] {
+            if let Some(text) = field {
+                object.insert(name.into(), json!(text));
+            }
+        }
+        if let Some(ts) = t.timestamp {
+            object.insert("transmitter_timestamp".into(), json!(ts.to_string()));
+        }
+    }
+    value
+}

@@ -1,0 +1,71 @@
+//! A real server on a free port over a fresh store in a temporary directory.
+#![allow(dead_code)]
+
+use cashier_server::{start, Config, Running};
+use serde_json::Value;
+use std::path::PathBuf;
+
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("cashier-server-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn config(dir: &TempDir, database_url: Option<String>) -> Config {
+    Config { data_dir: dir.0.clone(), listen: "127.0.0.1:0".parse().unwrap(), database_url, sandbox: true }
+}
+
+pub struct TestApp {
+    pub running: Option<Running>,
+    pub sandbox: Value,
+    pub http: reqwest::Client,
+    _dir: TempDir,
+}
+
+impl TestApp {
+    /// A sandboxed server on SQLite.
+    pub async fn spawn(name: &str) -> TestApp {
+        let dir = TempDir::new(name);
+        let running = start(config(&dir, None)).await.expect("starts");
+        let sandbox = serde_json::from_str(&std::fs::read_to_string(dir.0.join("sandbox.json")).unwrap()).unwrap();
+        TestApp { running: Some(running), sandbox, http: reqwest::Client::new(), _dir: dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.running.as_ref().unwrap().addr)
+    }
+
+    pub fn id(&self, field: &str) -> String {
+        self.sandbox[field].as_str().unwrap_or_else(|| panic!("sandbox.json has no {field}")).to_owned()
+    }
+
+    pub fn customer(&self, i: usize) -> String {
+        self.sandbox["customer_account_ids"][i].as_str().unwrap().to_owned()
+    }
+
+    /// A request with the sandbox correspondent's credentials.
+    pub fn as_correspondent(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, self.url(path)).basic_auth(self.id("api_key"), Some(self.id("api_secret")))
+    }
+
+    pub async fn stop(mut self) {
+        self.running.take().unwrap().stop().await.expect("stops");
+    }
+}
+
+/// Status and JSON body (or `Null` for an empty body).
+pub async fn read(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")) })
+}

@@ -1,0 +1,130 @@
+//! The journal writes over HTTP: authentication, every kind of bad input, limits, idempotency,
+//! and cancellation, each answered in the Broker API's error envelope.
+
+mod common;
+
+use common::{read, TestApp};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+fn cash(from: &str, to: &str, amount: Value) -> Value {
+    json!({"entry_type": "JNLC", "from_account": from, "to_account": to, "amount": amount})
+}
+
+#[tokio::test]
+async fn credentials_are_required_and_checked() {
+    let app = TestApp::spawn("auth").await;
+    let body = cash(&app.id("firm_account_id"), &app.customer(0), json!("10"));
+    let cases = [
+        app.http.post(app.url("/v1/journals")).json(&body),
+        app.http.post(app.url("/v1/journals")).basic_auth(app.id("api_key"), Some("wrong-secret")).json(&body),
+        app.http.post(app.url("/v1/journals")).basic_auth("NOSUCHKEY123", Some(app.id("api_secret"))).json(&body),
+        app.http.post(app.url("/v1/journals")).header("Authorization", "Bearer abc").json(&body),
+        app.http.post(app.url("/v1/journals")).header("Authorization", "Basic !!!").json(&body),
+    ];
+    for request in cases {
+        let (status, error) = read(request.send().await.unwrap()).await;
+        assert_eq!((status, &error["code"]), (401, &json!(40110000)), "{error}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cash_journals_are_created_held_and_canceled() {
+    let app = TestApp::spawn("journals").await;
+    let (firm, alice) = (app.id("firm_account_id"), app.customer(0));
+    let post = |body: Value| app.as_correspondent(Method::POST, "/v1/journals").json(&body).send();
+    // Within the limit: queued, with the wire shape clients parse.
+    let (status, j) = read(post(cash(&firm, &alice, json!("25.50"))).await.unwrap()).await;
+    assert_eq!(status, 200, "{j}");
+    assert_eq!((j["status"].as_str(), j["net_amount"].as_str(), j["currency"].as_str()), (Some("queued"), Some("25.5"), Some("USD")));
+    for field in ["symbol", "qty", "price", "settle_date", "system_date"] {
+        assert!(j[field].is_null(), "{field} is null, not absent or empty: {j}");
+    }
+    assert_eq!((j["from_account"].as_str(), j["to_account"].as_str()), (Some(firm.as_str()), Some(alice.as_str())));
+    // The SDK sends floats: 0.1 + 0.2 arrives as 0.30000000000000004 and means 0.30.
+    let (_, j) = read(post(cash(&firm, &alice, serde_json::from_str("0.30000000000000004").unwrap())).await.unwrap()).await;
+    assert_eq!(j["net_amount"], "0.3");
+    // Over the $50 limit: pending, then canceled by DELETE; a second DELETE is refused.
+    let (_, held) = read(post(cash(&firm, &alice, json!(60))).await.unwrap()).await;
+    assert_eq!(held["status"], "pending");
+    let path = format!("/v1/journals/{}", held["id"].as_str().unwrap());
+    let (status, body) = read(app.as_correspondent(Method::DELETE, &path).send().await.unwrap()).await;
+    assert_eq!((status, body), (204, Value::Null));
+    let (status, error) = read(app.as_correspondent(Method::DELETE, &path).send().await.unwrap()).await;
+    assert_eq!((status, error["reason"].as_str()), (422, Some("invalid_transition")));
+    let (status, error) =
+        read(app.as_correspondent(Method::DELETE, "/v1/journals/3f1c2a34-5b6d-4e7f-8a9b-0c1d2e3f4a5b").send().await.unwrap()).await;
+    assert_eq!((status, error["code"].as_u64()), (404, Some(40410000)));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_is_answered_with_what_to_fix() {
+    let app = TestApp::spawn("bad-input").await;
+    let (firm, alice, bob) = (app.id("firm_account_id"), app.customer(0), app.customer(1));
+    let raw = |body: &'static str| {
+        app.as_correspondent(Method::POST, "/v1/journals").header("content-type", "application/json").body(body).send()
+    };
+    for (body, reason) in [("{", "malformed_json"), ("[1]", "malformed_json"), ("", "malformed_json")] {
+        let (status, error) = read(raw(body).await.unwrap()).await;
+        assert_eq!((status, error["reason"].as_str()), (400, Some(reason)), "{body}");
+    }
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (json!({"entry_type": "JNLC", "to_account": alice, "amount": "1"}), 400, "missing_field"),
+        (json!({"entry_type": "JNLX", "from_account": firm, "to_account": alice, "amount": "1"}), 400, "invalid_entry_type"),
+        (json!({"entry_type": "JNLC", "from_account": 5, "to_account": alice, "amount": "1"}), 400, "wrong_type"),
+        (cash("not-a-uuid", &alice, json!("1")), 400, "malformed_id"),
+        (cash(&firm, &alice, json!("0")), 400, "amount_not_positive"),
+        (cash(&firm, &alice, json!("-5")), 400, "amount_not_positive"),
+        (cash(&firm, &alice, json!("1.005")), 422, "too_precise"),
+        (cash(&firm, &alice, json!(1.005)), 422, "too_precise"),
+        (cash(&firm, &alice, json!("1,5")), 400, "malformed_decimal"),
+        (cash(&firm, &alice, json!(true)), 400, "wrong_type"),
+        (cash(&firm, &alice, json!("99999999999999999999999")), 400, "amount_too_large"),
+        (json!({"entry_type": "JNLC", "from_account": firm, "to_account": alice}), 400, "amount_required"),
+        (
+            json!({"entry_type": "JNLC", "from_account": firm, "to_account": alice, "amount": "1", "currency": "XYZ"}),
+            400,
+            "unsupported_currency",
+        ),
+        (json!({"entry_type": "JNLS", "from_account": firm, "to_account": alice, "symbol": "ZZZZ", "qty": "1"}), 422, "asset_not_found"),
+        (
+            json!({"entry_type": "JNLS", "from_account": firm, "to_account": alice, "symbol": "BRK.A", "qty": "0.5"}),
+            422,
+            "not_fractionable",
+        ),
+        (cash(&alice, &bob, json!("1")), 403, "customer_to_customer"),
+        (cash(&firm, &alice, json!("2000000")), 403, "insufficient_funds"),
+        (cash(&firm, "3f1c2a34-5b6d-4e7f-8a9b-0c1d2e3f4a5b", json!("1")), 404, "account_not_found"),
+        (
+            json!({"entry_type": "JNLC", "from_account": firm, "to_account": alice, "amount": "1", "description": "x".repeat(1025)}),
+            400,
+            "description_too_long",
+        ),
+    ];
+    for (body, status, reason) in cases {
+        let (got, error) = read(app.as_correspondent(Method::POST, "/v1/journals").json(&body).send().await.unwrap()).await;
+        assert_eq!((got, error["reason"].as_str()), (status, Some(reason)), "{body}: {error}");
+        assert_eq!(error["code"].as_u64(), Some(u64::from(status) * 100_000 + 10_000));
+        assert!(!error["message"].as_str().unwrap_or("").is_empty());
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn idempotency_keys_replay_and_refuse() {
+    let app = TestApp::spawn("idempotency").await;
+    let body = cash(&app.id("firm_account_id"), &app.customer(0), json!("10"));
+    let post =
+        |body: &Value, key: &str| app.as_correspondent(Method::POST, "/v1/journals").header("Idempotency-Key", key).json(body).send();
+    let (_, first) = read(post(&body, "order-1").await.unwrap()).await;
+    let (status, again) = read(post(&body, "order-1").await.unwrap()).await;
+    assert_eq!((status, &again["id"]), (200, &first["id"]), "the same key and body give the original journal");
+    let other = cash(&app.id("firm_account_id"), &app.customer(0), json!("11"));
+    let (status, error) = read(post(&other, "order-1").await.unwrap()).await;
+    assert_eq!((status, error["reason"].as_str()), (422, Some("idempotency_key_reused")));
+    let (_, fresh) = read(post(&body, "order-2").await.unwrap()).await;
+    assert_ne!(fresh["id"], first["id"]);
+    app.stop().await;
+}
