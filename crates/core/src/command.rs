@@ -178,6 +178,11 @@ pub enum Command {
     SendToClearing {
         id: JournalId,
     },
+    /// One step of clearing: books up to `max` journals in `sent_to_clearing`, then sends up
+    /// to `max` queued journals to clearing.
+    Clear {
+        max: u32,
+    },
     /// The booking-time balance check: `executed`, or `refused` when it no longer fits.
     BookJournal {
         id: JournalId,

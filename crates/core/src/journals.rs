@@ -45,6 +45,7 @@ pub(crate) fn execute(state: &State, command: &Command, ctx: &mut Ctx<'_>) -> Re
             transition(journal, JournalStatus::SentToClearing, None, ctx)
         }
         Command::BookJournal { id } => book(state, *id, ctx),
+        Command::Clear { max } => clear(state, *max as usize, ctx),
         Command::CreateActivity { id } => {
             let journal = find(state, *id)?;
             if journal.flow != JnlcFlow::V2 || journal.status != JournalStatus::Executed {
@@ -481,6 +482,37 @@ fn book(state: &State, id: JournalId, ctx: &Ctx<'_>) -> Result<Vec<Event>, Rejec
     if journal.status != JournalStatus::SentToClearing {
         return Err(Code::InvalidTransition.into());
     }
+    let change = booking(state, journal, &FxHashMap::default());
+    Ok(vec![ctx.event(EventKind::JournalStatusChanged(Box::new(change)))])
+}
+
+/// One clearing step: books up to `max` journals waiting in `sent_to_clearing` (oldest first;
+/// each check sees the bookings before it in the same step), then sends up to `max` queued
+/// journals to clearing (those a fixture holds stay). Journals move one status per step, and a
+/// step works from whatever state it finds, so it is safe to repeat and to run after a restart.
+pub(crate) fn clear(state: &State, max: usize, ctx: &Ctx<'_>) -> Result<Vec<Event>, Rejection> {
+    let mut events = Vec::new();
+    let mut moved: FxHashMap<(Book, Asset), i64> = FxHashMap::default();
+    for id in state.waiting(JournalStatus::SentToClearing).take(max) {
+        let journal = state.journal(id).expect("indexed journals exist");
+        let change = booking(state, journal, &moved);
+        if let Some(m) = change.movement {
+            *moved.entry((m.from, m.asset)).or_default() -= m.units;
+            *moved.entry((m.to, m.asset)).or_default() += m.units;
+        }
+        events.push(ctx.event(EventKind::JournalStatusChanged(Box::new(change))));
+    }
+    let sendable = state.waiting(JournalStatus::Queued).filter(|&id| state.journal(id).is_some_and(|j| j.hold != Hold::FixtureRejected));
+    for id in sendable.take(max) {
+        let journal = state.journal(id).expect("indexed journals exist");
+        events.push(ctx.event(EventKind::JournalStatusChanged(Box::new(status_change(journal, JournalStatus::SentToClearing)))));
+    }
+    Ok(events)
+}
+
+/// The booking-time check of a journal in `sent_to_clearing`, given what earlier bookings of the
+/// same command moved: `executed` with its movement, or `refused`.
+fn booking(state: &State, journal: &Journal, moved: &FxHashMap<(Book, Asset), i64>) -> StatusChange {
     let price = match journal.asset {
         Asset::Security(symbol) => state.asset(symbol).and_then(|a| a.price),
         Asset::Cash(_) => None,
@@ -491,7 +523,8 @@ fn book(state: &State, id: JournalId, ctx: &Ctx<'_>) -> Result<Vec<Event>, Rejec
     };
     let priced = matches!(journal.asset, Asset::Cash(_)) || price.is_some();
     let from = Book::Account(journal.from);
-    let funded = fits(state, from, journal.asset, journal.units, 0);
+    let already = -moved.get(&(from, journal.asset)).copied().unwrap_or(0);
+    let funded = fits(state, from, journal.asset, journal.units, already);
     let mut change = status_change(journal, JournalStatus::Refused);
     if accounts_ok && priced && funded {
         change.to = JournalStatus::Executed;
@@ -499,7 +532,7 @@ fn book(state: &State, id: JournalId, ctx: &Ctx<'_>) -> Result<Vec<Event>, Rejec
         change.price = price;
         change.booked_on = Some(state.business_date);
     }
-    Ok(vec![ctx.event(EventKind::JournalStatusChanged(Box::new(change)))])
+    change
 }
 
 /// Reverses (`canceled`) or deletes (`deleted`) an executed journal: its movement is undone,

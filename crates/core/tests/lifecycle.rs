@@ -429,3 +429,44 @@ fn every_status_change_is_an_event_with_its_from_and_to() {
     });
     assert_eq!(audit, Some(operator("wrong amount")));
 }
+
+#[test]
+fn a_clearing_step_moves_each_journal_one_status() {
+    let mut w = World::standard();
+    let (firm, alice, bob) = (w.firm, w.alice, w.bob);
+    let queued = w.pay(alice, dollars(10)).unwrap();
+    let held = w.pay(bob, dollars(60)).unwrap();
+    let fixture = w
+        .ledger
+        .journal(w.actor.clone(), JournalRequest { description: FIXTURE_REJECTED.into(), ..JournalRequest::cash(firm, bob, 100) })
+        .unwrap();
+    w.ledger.ok(Command::Clear { max: 100 });
+    assert_eq!(w.ledger.status(queued), SentToClearing);
+    assert_eq!((w.ledger.status(held), w.ledger.status(fixture)), (Pending, Queued), "held journals stay");
+    w.ledger.ok(Command::Clear { max: 100 });
+    assert_eq!(w.ledger.status(queued), Executed);
+    assert_eq!(w.ledger.cash(alice), dollars(10));
+    assert!(w.ledger.ok(Command::Clear { max: 100 }).is_empty(), "nothing left to move");
+    // `max` bounds each phase.
+    let ids: Vec<JournalId> = (0..5).map(|_| w.pay(alice, 1).unwrap()).collect();
+    w.ledger.ok(Command::Clear { max: 2 });
+    let sent = ids.iter().filter(|&&id| w.ledger.status(id) == SentToClearing).count();
+    assert_eq!(sent, 2);
+}
+
+#[test]
+fn bookings_in_one_step_see_each_other() {
+    let mut w = World::standard();
+    let (firm, alice, bob) = (w.firm, w.alice, w.bob);
+    for account in [alice, bob] {
+        w.ledger.ok(Command::SetAccountLimits { account, limits: Some(Limits::unlimited()) });
+    }
+    let all = w.ledger.cash(firm);
+    // Each fits alone when created; together they do not.
+    let first = w.pay(alice, all - dollars(1)).unwrap();
+    let second = w.pay(bob, dollars(2)).unwrap();
+    w.ledger.ok(Command::Clear { max: 10 });
+    w.ledger.ok(Command::Clear { max: 10 });
+    assert_eq!((w.ledger.status(first), w.ledger.status(second)), (Executed, Refused));
+    assert_eq!(w.ledger.cash(firm), dollars(1));
+}

@@ -105,6 +105,9 @@ enum Op {
         amount: i64,
     },
     ClearAll,
+    ClearStep {
+        max: u32,
+    },
 }
 
 /// Accounts 0..2 are firms (one per correspondent), 2..8 customers, alternating correspondents.
@@ -142,6 +145,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (1i64..500).prop_map(|dollars| Op::Price { dollars }),
         1 => (0usize..2, 0i64..50_000).prop_map(|(firm, amount)| Op::Overdraft { firm, amount }),
         1 => Just(Op::ClearAll),
+        2 => (1u32..4).prop_map(|max| Op::ClearStep { max }),
     ]
 }
 
@@ -275,6 +279,7 @@ impl Run {
                 price: Some(price_dollars(dollars)),
             },
             Op::Overdraft { firm, amount } => Command::SetOverdraft { account: acct(firm), currency: Currency::USD, units: amount },
+            Op::ClearStep { max } => Command::Clear { max },
             Op::ClearAll => unreachable!("handled by step"),
         }
     }
