@@ -9,6 +9,7 @@
 //! sequencer, and renders. Every refusal comes from the core as a `Rejection`.
 
 pub mod auth;
+pub mod clearing;
 pub mod error;
 mod journals;
 mod ops;
@@ -34,6 +35,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Sandbox mode: a first start creates a sandbox correspondent with a funded firm account.
     pub sandbox: bool,
+    /// The clearing worker's pause between steps that moved journals; `None` runs no worker
+    /// (tests step clearing by hand), zero runs it as fast as it can.
+    pub clearing_delay: Option<std::time::Duration>,
 }
 
 /// What every handler shares.
@@ -85,12 +89,18 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     let app = Arc::new(App { sequencer, config });
     let router = ops::router().merge(journals::router()).fallback(not_found).with_state(app.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
+    let clearing = app.config.clearing_delay.map(|delay| clearing::spawn(app.sequencer.clone(), delay, workers_stop));
     let serving = app.clone();
     let task = tokio::spawn(async move {
         let result = axum::serve(listener, router).with_graceful_shutdown(async move {
             let _ = stopped.await;
         });
         result.await?;
+        let _ = stop_workers.send(true);
+        if let Some(worker) = clearing {
+            let _ = worker.await;
+        }
         let sequencer = serving.sequencer.clone();
         tokio::task::spawn_blocking(move || sequencer.shutdown()).await.map_err(std::io::Error::other)?;
         Ok(())

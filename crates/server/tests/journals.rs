@@ -128,3 +128,22 @@ async fn idempotency_keys_replay_and_refuse() {
     assert_ne!(fresh["id"], first["id"]);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_clearing_worker_executes_queued_journals() {
+    let config = common::config(&common::TempDir::new("clearing-config"), None);
+    let app = TestApp::spawn_with("clearing", cashier_server::Config { clearing_delay: Some(std::time::Duration::ZERO), ..config }).await;
+    let mut events = app.running.as_ref().unwrap().app.sequencer.subscribe();
+    let body = cash(&app.id("firm_account_id"), &app.customer(0), json!("12.34"));
+    let (_, journal) = read(app.as_correspondent(Method::POST, "/v1/journals").json(&body).send().await.unwrap()).await;
+    let id = cashier_core::JournalId::parse(journal["id"].as_str().unwrap()).unwrap();
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !seen.contains(&cashier_core::JournalStatus::Executed) {
+        let batch = tokio::time::timeout_at(deadline, events.recv()).await.expect("executed within 10 s").unwrap();
+        seen.extend(batch.iter().filter_map(|r| r.event.journal_status()).filter(|(j, _, _)| *j == id).map(|(_, _, to)| to));
+    }
+    use cashier_core::JournalStatus::{Executed, Queued, SentToClearing};
+    assert_eq!(seen, vec![Queued, SentToClearing, Executed]);
+    app.stop().await;
+}

@@ -22,7 +22,7 @@ impl Drop for TempDir {
 }
 
 pub fn config(dir: &TempDir, database_url: Option<String>) -> Config {
-    Config { data_dir: dir.0.clone(), listen: "127.0.0.1:0".parse().unwrap(), database_url, sandbox: true }
+    Config { data_dir: dir.0.clone(), listen: "127.0.0.1:0".parse().unwrap(), database_url, sandbox: true, clearing_delay: None }
 }
 
 pub struct TestApp {
@@ -33,10 +33,15 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    /// A sandboxed server on SQLite.
+    /// A sandboxed server on SQLite, without a clearing worker (tests step clearing).
     pub async fn spawn(name: &str) -> TestApp {
+        TestApp::spawn_with(name, config(&TempDir::new(name), None)).await
+    }
+
+    pub async fn spawn_with(name: &str, config: Config) -> TestApp {
         let dir = TempDir::new(name);
-        let running = start(config(&dir, None)).await.expect("starts");
+        let config = Config { data_dir: dir.0.clone(), ..config };
+        let running = start(config).await.expect("starts");
         let sandbox = serde_json::from_str(&std::fs::read_to_string(dir.0.join("sandbox.json")).unwrap()).unwrap();
         TestApp { running: Some(running), sandbox, http: reqwest::Client::new(), _dir: dir }
     }

@@ -1,0 +1,42 @@
+//! The clearing worker: moves `queued -> sent_to_clearing -> executed` (or `refused`) through
+//! the sequencer, one `Clear` step at a time. Each step works from the state it finds, so a
+//! journal a crash left in `sent_to_clearing` is finished after the restart.
+
+use cashier_core::Command;
+use cashier_store::{Sequencer, SubmitError};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Journals moved per phase of one step, at most.
+pub const CLEARING_BATCH_MAX: u32 = 1_000;
+/// How long to wait before looking again when a step found nothing to move.
+pub const CLEARING_IDLE: Duration = Duration::from_millis(20);
+
+/// Runs one clearing step; returns how many journals changed status.
+pub async fn step(sequencer: &Sequencer) -> Result<usize, SubmitError> {
+    let outcome = sequencer.submit(Command::Clear { max: CLEARING_BATCH_MAX }).await?;
+    Ok(outcome.records().len())
+}
+
+/// Steps until `stop` turns true, waiting `delay` after a step that moved something.
+pub fn spawn(sequencer: Arc<Sequencer>, delay: Duration, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while !*stop.borrow() {
+            let pause = match step(&sequencer).await {
+                Ok(0) => CLEARING_IDLE,
+                Ok(_) => delay,
+                Err(error) => {
+                    tracing::warn!(%error, "clearing step failed; retrying");
+                    CLEARING_IDLE
+                }
+            };
+            if !pause.is_zero() {
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    })
+}
