@@ -137,8 +137,9 @@ pub fn empty_store_starts_empty(h: &mut impl Harness) {
 pub fn committed_state_survives_restart(h: &mut impl Harness) {
     let mut driver = Driver { seq: start(h.fresh(), SequencerConfig::default()), records: Vec::new() };
     let journal = scenario(&mut driver);
-    driver.seq.shutdown();
     let expected = driver.expected_state();
+    assert!(driver.seq.read(|replica| same_ledger(replica, &expected)), "reads see exactly what was committed");
+    driver.seq.shutdown();
     let loaded = h.reopen().load().expect("loads").expect("not empty");
     assert!(same_ledger(&loaded.state, &expected), "the reloaded ledger differs from the live one");
     assert_eq!(loaded.last_seq, driver.records.len() as u64);

@@ -101,9 +101,10 @@ pub struct Stats {
     pub stopped: AtomicBool,
 }
 
-/// The API keys as committed: what authentication reads. Kept by the committer after each
-/// durable commit, so it never shows a key that is not yet durable, and never blocks writes.
-pub type KeyDirectory = Arc<std::sync::RwLock<std::collections::HashMap<String, cashier_core::ApiKey>>>;
+/// The ledger as committed: what reads see. The committer applies each batch's records to it
+/// after the batch is durable and before answering its callers, so a read never shows what is
+/// not durable, a caller reads its own writes, and reads never wait for the sequencer.
+pub type Replica = Arc<std::sync::RwLock<State>>;
 
 /// A stream of committed batches, in commit order.
 pub type Subscription = broadcast::Receiver<Arc<Vec<Record>>>;
@@ -121,7 +122,7 @@ pub struct Sequencer {
     stats: Arc<Stats>,
     publisher: broadcast::Sender<Arc<Vec<Record>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
-    keys: KeyDirectory,
+    replica: Replica,
 }
 
 impl Sequencer {
@@ -142,7 +143,7 @@ impl Sequencer {
         stats.last_seq.store(loaded.last_seq, Ordering::SeqCst);
         let (jobs, job_receiver) = sync_channel(COMMITS_IN_FLIGHT);
         let (failures, failure_receiver) = std::sync::mpsc::channel();
-        let keys: KeyDirectory = Arc::new(std::sync::RwLock::new(loaded.state.api_keys().map(|k| (k.key_id.clone(), k.clone())).collect()));
+        let replica: Replica = Arc::new(std::sync::RwLock::new(loaded.state.clone()));
         let mut committer = Committer {
             store: Box::new(store),
             stats: stats.clone(),
@@ -150,7 +151,7 @@ impl Sequencer {
             failures,
             failed: false,
             config: config.clone(),
-            keys: keys.clone(),
+            replica: replica.clone(),
         };
         let mut writer = Writer {
             clock: Box::new(clock),
@@ -174,7 +175,7 @@ impl Sequencer {
             stats,
             publisher,
             threads: Mutex::new(vec![sequencing, committing]),
-            keys,
+            replica,
         })
     }
 
@@ -214,9 +215,14 @@ impl Sequencer {
         self.publisher.subscribe()
     }
 
+    /// Reads the ledger as committed.
+    pub fn read<T>(&self, reader: impl FnOnce(&State) -> T) -> T {
+        reader(&self.replica.read().expect("replica lock"))
+    }
+
     /// An API key as committed, by its id.
     pub fn api_key(&self, key_id: &str) -> Option<cashier_core::ApiKey> {
-        self.keys.read().expect("key directory lock").get(key_id).cloned()
+        self.read(|state| state.api_key(key_id).cloned())
     }
 
     /// Whether the store held nothing when this sequencer started (a first start).
@@ -371,7 +377,7 @@ struct Committer {
     /// After a failed commit, every later batch fails too until the state is reloaded.
     failed: bool,
     config: SequencerConfig,
-    keys: KeyDirectory,
+    replica: Replica,
 }
 
 impl Committer {
@@ -400,7 +406,10 @@ impl Committer {
                 return fail_all(answers);
             }
             self.note_commit(started, &batch.records, answers.len());
-            self.note_keys(&batch.rows.api_keys);
+            let mut replica = self.replica.write().expect("replica lock");
+            for record in &batch.records {
+                replica.apply(&record.event);
+            }
         }
         let shared = Arc::new(batch.records);
         for (reply, answer) in answers {
@@ -408,15 +417,6 @@ impl Committer {
         }
         if !shared.is_empty() {
             let _ = self.publisher.send(shared);
-        }
-    }
-
-    fn note_keys(&self, keys: &[cashier_core::ApiKey]) {
-        if !keys.is_empty() {
-            let mut directory = self.keys.write().expect("key directory lock");
-            for key in keys {
-                directory.insert(key.key_id.clone(), key.clone());
-            }
         }
     }
 
@@ -440,8 +440,7 @@ impl Committer {
                 Ok(loaded) => {
                     self.failed = false;
                     if let Some(l) = &loaded {
-                        *self.keys.write().expect("key directory lock") =
-                            l.state.api_keys().map(|k| (k.key_id.clone(), k.clone())).collect();
+                        *self.replica.write().expect("replica lock") = l.state.clone();
                     }
                     self.stats.stopped.store(false, Ordering::SeqCst);
                     if let Some(l) = &loaded {
