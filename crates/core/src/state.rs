@@ -250,7 +250,7 @@ impl State {
     }
 
     /// Every journal, in creation order.
-    pub fn journals(&self) -> impl Iterator<Item = &Journal> {
+    pub fn journals(&self) -> impl DoubleEndedIterator<Item = &Journal> {
         self.journals.iter()
     }
 

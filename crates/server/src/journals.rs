@@ -3,7 +3,7 @@
 use crate::auth::Caller;
 use crate::{ApiError, App};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, post};
 use axum::{Json, Router};
@@ -12,7 +12,9 @@ use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 pub fn router() -> Router<Arc<App>> {
-    Router::new().route("/v1/journals", post(create_journal)).route("/v1/journals/{journal_id}", delete(delete_journal))
+    Router::new()
+        .route("/v1/journals", post(create_journal).get(list_journals))
+        .route("/v1/journals/{journal_id}", delete(delete_journal).get(get_journal))
 }
 
 async fn create_journal(State(app): State<Arc<App>>, caller: Caller, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
@@ -28,6 +30,91 @@ async fn delete_journal(State(app): State<Arc<App>>, caller: Caller, Path(journa
     let id = JournalId::parse(&journal_id)?;
     app.sequencer.submit(Command::CancelJournal { actor: caller.actor(), id, reason: String::new() }).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Journals in a list, at most, when no `limit` narrows it; more asks for filters.
+pub const LIST_RESULTS_MAX: usize = 100_000;
+
+async fn get_journal(State(app): State<Arc<App>>, caller: Caller, Path(journal_id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let id = JournalId::parse(&journal_id)?;
+    let scope = caller.actor().scope();
+    let journal = app.sequencer.read(|state| state.journal(id).filter(|j| scope.is_none_or(|c| c == j.correspondent)).map(render));
+    journal.map(Json).ok_or_else(|| Code::JournalNotFound.into())
+}
+
+/// The filters of `GET /v1/journals`, parsed.
+struct JournalFilter {
+    after: Option<Date>,
+    before: Option<Date>,
+    status: Option<JournalStatus>,
+    entry_type: Option<EntryType>,
+    to: Option<AccountId>,
+    from: Option<AccountId>,
+    limit: Option<usize>,
+}
+
+impl JournalFilter {
+    fn parse(query: &std::collections::HashMap<String, String>) -> Result<JournalFilter, ApiError> {
+        let param = |name: &str| query.get(name).map(String::as_str).filter(|v| !v.is_empty());
+        let date = |name: &str| param(name).map(Date::parse).transpose().map_err(|c| ApiError::from(c).with_field(name));
+        let account = |name: &str| param(name).map(AccountId::parse).transpose().map_err(|c| ApiError::from(c).with_field(name));
+        let status = param("status")
+            .map(|s| JournalStatus::parse(s).ok_or_else(|| bad_request("invalid_status", format!("status {s:?} is not a journal status"))))
+            .transpose()?;
+        let entry_type = param("entry_type")
+            .map(|s| {
+                EntryType::parse(s).ok_or_else(|| bad_request("invalid_entry_type", format!("entry_type must be JNLC or JNLS, not {s:?}")))
+            })
+            .transpose()?;
+        let limit = param("limit")
+            .map(|s| {
+                s.parse::<usize>()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| bad_request("invalid_limit", format!("limit must be a positive integer, not {s:?}")))
+            })
+            .transpose()?;
+        Ok(JournalFilter {
+            after: date("after")?,
+            before: date("before")?,
+            status,
+            entry_type,
+            to: account("to_account")?,
+            from: account("from_account")?,
+            limit,
+        })
+    }
+
+    fn admits(&self, j: &Journal) -> bool {
+        let day = j.created_at.date();
+        self.after.is_none_or(|d| day >= d)
+            && self.before.is_none_or(|d| day <= d)
+            && self.status.is_none_or(|s| j.status == s)
+            && self.entry_type.is_none_or(|t| j.entry_type == t)
+            && self.to.is_none_or(|a| j.to == a)
+            && self.from.is_none_or(|a| j.from == a)
+    }
+}
+
+/// Newest first; `after` and `before` are inclusive dates of creation.
+async fn list_journals(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let filter = JournalFilter::parse(&query)?;
+    let scope = caller.actor().scope();
+    let cap = filter.limit.unwrap_or(LIST_RESULTS_MAX + 1);
+    let journals: Vec<Value> = app.sequencer.read(|state| {
+        state.journals().rev().filter(|j| scope.is_none_or(|c| c == j.correspondent) && filter.admits(j)).take(cap).map(render).collect()
+    });
+    if filter.limit.is_none() && journals.len() > LIST_RESULTS_MAX {
+        let message = format!(
+            "more than {LIST_RESULTS_MAX} journals match: narrow the search with after, before, status or an account, or set a limit"
+        );
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "too_many_results", message));
+    }
+    Ok(Json(Value::Array(journals)))
 }
 
 /// The `Idempotency-Key` header, if sent; its shape is checked by the core.

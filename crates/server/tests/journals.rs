@@ -147,3 +147,69 @@ async fn the_clearing_worker_executes_queued_journals() {
     assert_eq!(seen, vec![Queued, SentToClearing, Executed]);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn journals_are_read_back_filtered_and_isolated() {
+    use cashier_core::*;
+    let app = TestApp::spawn("reads").await;
+    let (firm, alice, bob) = (app.id("firm_account_id"), app.customer(0), app.customer(1));
+    let post = |body: Value| app.as_correspondent(Method::POST, "/v1/journals").json(&body).send();
+    let (_, first) = read(post(cash(&firm, &alice, json!("1"))).await.unwrap()).await;
+    let (_, held) = read(post(cash(&firm, &bob, json!("75"))).await.unwrap()).await;
+    let (_, shares) =
+        read(post(json!({"entry_type": "JNLS", "from_account": firm, "to_account": alice, "symbol": "AAPL", "qty": "0.1"})).await.unwrap())
+            .await;
+    let list = |query: &str| app.as_correspondent(Method::GET, &format!("/v1/journals{query}")).send();
+    let ids = |v: &Value| v.as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
+    let (status, all) = read(list("").await.unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(ids(&all), vec![id(&shares), id(&held), id(&first)], "newest first");
+    let today = all[0]["created_at"].as_str().unwrap()[..10].to_owned();
+    let cases: Vec<(String, Vec<String>)> = vec![
+        ("?status=pending".into(), vec![id(&held)]),
+        ("?entry_type=JNLS".into(), vec![id(&shares)]),
+        (format!("?to_account={bob}"), vec![id(&held)]),
+        (format!("?from_account={firm}&limit=2"), vec![id(&shares), id(&held)]),
+        (format!("?after={today}&before={today}"), vec![id(&shares), id(&held), id(&first)]),
+        ("?after=2999-01-01".into(), vec![]),
+        ("?before=2000-01-01&unknown=ignored".into(), vec![]),
+    ];
+    for (query, want) in cases {
+        let (status, got) = read(list(&query).await.unwrap()).await;
+        assert_eq!((status, ids(&got)), (200, want), "{query}");
+    }
+    for (query, reason) in [
+        ("?after=2024-13-01", "malformed_date"),
+        ("?status=done", "invalid_status"),
+        ("?to_account=x", "malformed_id"),
+        ("?limit=0", "invalid_limit"),
+    ] {
+        let (status, error) = read(list(query).await.unwrap()).await;
+        assert_eq!((status, error["reason"].as_str()), (400, Some(reason)), "{query}");
+    }
+    let (status, one) = read(app.as_correspondent(Method::GET, &format!("/v1/journals/{}", id(&held))).send().await.unwrap()).await;
+    assert_eq!((status, one), (200, held.clone()));
+    // Another correspondent sees none of it: a 404 by id, an empty list.
+    let sequencer = app.running.as_ref().unwrap().app.sequencer.clone();
+    let other = sequencer
+        .submit(Command::CreateCorrespondent { code: "OTHER".into(), name: "Other".into(), config: Default::default() })
+        .await
+        .unwrap()
+        .correspondents[0]
+        .id;
+    let (key, secret, hash) = cashier_server::auth::mint("CK");
+    sequencer
+        .submit(Command::IssueApiKey { key_id: key.clone(), owner: KeyOwner::Correspondent(other), secret_sha256: hash })
+        .await
+        .unwrap();
+    let as_other = |path: String| app.http.get(app.url(&path)).basic_auth(&key, Some(&secret)).send();
+    let (status, error) = read(as_other(format!("/v1/journals/{}", id(&held))).await.unwrap()).await;
+    assert_eq!((status, error["reason"].as_str()), (404, Some("journal_not_found")));
+    let (status, none) = read(as_other("/v1/journals".into()).await.unwrap()).await;
+    assert_eq!((status, none), (200, json!([])));
+    let (status, _) =
+        read(app.http.delete(app.url(&format!("/v1/journals/{}", id(&held)))).basic_auth(&key, Some(&secret)).send().await.unwrap()).await;
+    assert_eq!(status, 404, "nor can it cancel another's journal");
+    app.stop().await;
+}
