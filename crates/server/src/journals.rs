@@ -14,6 +14,8 @@ use std::sync::Arc;
 pub fn router() -> Router<Arc<App>> {
     Router::new()
         .route("/v1/journals", post(create_journal).get(list_journals))
+        .route("/v1/journals/batch", post(create_batch))
+        .route("/v1/journals/reverse_batch", post(create_reverse_batch))
         .route("/v1/journals/{journal_id}", delete(delete_journal).get(get_journal))
 }
 
@@ -24,6 +26,37 @@ async fn create_journal(State(app): State<Arc<App>>, caller: Caller, headers: He
     let outcome = app.sequencer.submit(Command::CreateJournal { actor: caller.actor(), request, key }).await?;
     let journal = outcome.journals.first().ok_or_else(|| ApiError::internal("a created journal is missing from its outcome"))?;
     Ok(Json(render(journal)))
+}
+
+/// Entries in one batch request, at most (the core's bound).
+pub const BATCH_ENTRIES_MAX: usize = cashier_core::BATCH_ENTRIES_MAX;
+
+/// One firm account to many customers, all or nothing.
+async fn create_batch(State(app): State<Arc<App>>, caller: Caller, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let fields = Fields::parse(&body)?;
+    let (entry_type, entries) = fields.batch("to_account")?;
+    let from = fields.account("from_account")?;
+    let command = Command::CreateBatch { actor: caller.actor(), entry_type, from, entries, key: idempotency_key(&headers)? };
+    rendered_journals(&app, command).await
+}
+
+/// Many customers to one firm account, all or nothing.
+async fn create_reverse_batch(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let fields = Fields::parse(&body)?;
+    let (entry_type, entries) = fields.batch("from_account")?;
+    let to = fields.account("to_account")?;
+    let command = Command::CreateReverseBatch { actor: caller.actor(), entry_type, to, entries, key: idempotency_key(&headers)? };
+    rendered_journals(&app, command).await
+}
+
+async fn rendered_journals(app: &App, command: Command) -> Result<Json<Value>, ApiError> {
+    let outcome = app.sequencer.submit(command).await?;
+    Ok(Json(Value::Array(outcome.journals.iter().map(render).collect())))
 }
 
 async fn delete_journal(State(app): State<Arc<App>>, caller: Caller, Path(journal_id): Path<String>) -> Result<StatusCode, ApiError> {
@@ -177,21 +210,40 @@ impl Fields {
         parsed.map(Some).map_err(|code| ApiError::from(code).with_field(name))
     }
 
+    fn entry_type(&self) -> Result<EntryType, ApiError> {
+        match self.required("entry_type")? {
+            "JNLC" => Ok(EntryType::Cash),
+            "JNLS" => Ok(EntryType::Security),
+            other => Err(bad_request("invalid_entry_type", format!("entry_type must be JNLC or JNLS, not {other:?}"))),
+        }
+    }
+
     pub(crate) fn journal_request(&self) -> Result<JournalRequest, ApiError> {
-        let entry_type = match self.required("entry_type")? {
-            "JNLC" => EntryType::Cash,
-            "JNLS" => EntryType::Security,
-            other => return Err(bad_request("invalid_entry_type", format!("entry_type must be JNLC or JNLS, not {other:?}"))),
-        };
+        let entry_type = self.entry_type()?;
+        let (from, to) = (self.account("from_account")?, self.account("to_account")?);
+        let e = self.entry(to)?;
+        Ok(JournalRequest {
+            entry_type,
+            from,
+            to,
+            amount: e.amount,
+            currency: e.currency,
+            symbol: e.symbol,
+            qty: e.qty,
+            description: e.description,
+            transmitter: e.transmitter,
+        })
+    }
+
+    /// What moves: the fields a single journal and a batch entry share.
+    fn entry(&self, account: AccountId) -> Result<BatchEntry, ApiError> {
         let currency = match self.string("currency")? {
             None => Currency::USD,
             Some(code) => Currency::parse(code).map_err(|c| ApiError::from(c).with_field("currency"))?,
         };
         let symbol = self.string("symbol")?.map(Symbol::parse).transpose().map_err(|c| ApiError::from(c).with_field("symbol"))?;
-        Ok(JournalRequest {
-            entry_type,
-            from: self.account("from_account")?,
-            to: self.account("to_account")?,
+        Ok(BatchEntry {
+            account,
             amount: self.decimal("amount", |s| currency.parse_amount(s), |n| currency.parse_amount_number(n))?,
             currency,
             symbol,
@@ -199,6 +251,27 @@ impl Fields {
             description: self.string("description")?.unwrap_or_default().to_owned(),
             transmitter: self.transmitter()?,
         })
+    }
+
+    /// A batch's `entry_type` and `entries`, each entry naming its account in `account_field`.
+    fn batch(&self, account_field: &str) -> Result<(EntryType, Vec<BatchEntry>), ApiError> {
+        let entry_type = self.entry_type()?;
+        let list = match self.present("entries") {
+            Some(Value::Array(list)) => list,
+            Some(_) => return Err(bad_request("wrong_type", "entries must be an array".into())),
+            None => return Err(bad_request("missing_field", "entries is required".into())),
+        };
+        if list.len() > BATCH_ENTRIES_MAX {
+            return Err(Code::BatchTooLarge.into());
+        }
+        let mut entries = Vec::with_capacity(list.len());
+        for (i, value) in list.iter().enumerate() {
+            let named = |e: ApiError| e.with_field(&format!("entries[{i}]"));
+            let Value::Object(map) = value else { return Err(named(bad_request("wrong_type", "an entry must be an object".into()))) };
+            let fields = Fields(map.clone());
+            entries.push(fields.entry(fields.account(account_field).map_err(named)?).map_err(named)?);
+        }
+        Ok((entry_type, entries))
     }
 
     fn transmitter(&self) -> Result<Option<Box<Transmitter>>, ApiError> {

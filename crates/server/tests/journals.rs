@@ -213,3 +213,45 @@ async fn journals_are_read_back_filtered_and_isolated() {
     assert_eq!(status, 404, "nor can it cancel another's journal");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn batches_and_reverse_batches_are_all_or_nothing() {
+    let app = TestApp::spawn("batches").await;
+    let (firm, alice, bob) = (app.id("firm_account_id"), app.customer(0), app.customer(1));
+    let batch = |entries: Value| json!({"entry_type": "JNLC", "from_account": firm, "entries": entries});
+    let post = |path: &'static str, body: Value, key: &'static str| {
+        app.as_correspondent(Method::POST, path).header("Idempotency-Key", key).json(&body).send()
+    };
+    let count =
+        || async { read(app.as_correspondent(Method::GET, "/v1/journals").send().await.unwrap()).await.1.as_array().unwrap().len() };
+    // One bad entry: the whole batch is refused, the entry named, nothing created.
+    let bad = batch(json!([{"to_account": alice, "amount": "10"}, {"to_account": alice, "amount": "0"}]));
+    let (status, error) = read(post("/v1/journals/batch", bad, "b-0").await.unwrap()).await;
+    assert_eq!((status, error["reason"].as_str()), (400, Some("amount_not_positive")));
+    assert!(error["message"].as_str().unwrap().contains("entry 1"), "{error}");
+    let bad = batch(json!([{"to_account": "nope", "amount": "10"}]));
+    let (status, error) = read(post("/v1/journals/batch", bad, "b-0").await.unwrap()).await;
+    assert_eq!((status, error["reason"].as_str()), (400, Some("malformed_id")));
+    assert!(error["message"].as_str().unwrap().contains("entries[0]"), "{error}");
+    assert_eq!(count().await, 0);
+    // A good batch, with amounts as strings and as floats, replayed by its key.
+    let good = batch(json!([{"to_account": alice, "amount": "10.5"}, {"to_account": bob, "amount": 3.0}]));
+    let (status, created) = read(post("/v1/journals/batch", good.clone(), "b-1").await.unwrap()).await;
+    assert_eq!(status, 200, "{created}");
+    let amounts: Vec<&str> = created.as_array().unwrap().iter().map(|j| j["net_amount"].as_str().unwrap()).collect();
+    assert_eq!(amounts, vec!["10.5", "3"]);
+    let (_, again) = read(post("/v1/journals/batch", good, "b-1").await.unwrap()).await;
+    assert_eq!(again, created, "replayed, not created twice");
+    assert_eq!(count().await, 2);
+    // Clear them, then pull the cash back in one reverse batch.
+    let sequencer = app.running.as_ref().unwrap().app.sequencer.clone();
+    cashier_server::clearing::step(&sequencer).await.unwrap();
+    cashier_server::clearing::step(&sequencer).await.unwrap();
+    let reverse = json!({"entry_type": "JNLC", "to_account": firm, "entries": [{"from_account": alice, "amount": "10.5"}, {"from_account": bob, "amount": "3"}]});
+    let (status, pulled) = read(post("/v1/journals/reverse_batch", reverse, "rb-1").await.unwrap()).await;
+    assert_eq!((status, pulled.as_array().map(Vec::len)), (200, Some(2)), "{pulled}");
+    let too_much = json!({"entry_type": "JNLC", "to_account": firm, "entries": [{"from_account": alice, "amount": "100"}]});
+    let (status, error) = read(post("/v1/journals/reverse_batch", too_much, "rb-2").await.unwrap()).await;
+    assert_eq!((status, error["reason"].as_str()), (403, Some("insufficient_funds")));
+    app.stop().await;
+}
