@@ -8,7 +8,11 @@
 //! **Invariant:** the server holds no ledger rule: it parses, calls the core through the
 //! sequencer, and renders. Every refusal comes from the core as a `Rejection`.
 
+#![recursion_limit = "256"]
+
+mod accounts;
 pub mod auth;
+mod body;
 pub mod clearing;
 pub mod error;
 mod journals;
@@ -87,7 +91,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| ServeError::Listen(config.listen, e))?;
     let addr = listener.local_addr()?;
     let app = Arc::new(App { sequencer, config });
-    let router = ops::router().merge(journals::router()).fallback(not_found).with_state(app.clone());
+    let router = ops::router().merge(journals::router()).merge(accounts::router()).fallback(not_found).with_state(app.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
     let clearing = app.config.clearing_delay.map(|delay| clearing::spawn(app.sequencer.clone(), delay, workers_stop));

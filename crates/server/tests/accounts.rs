@@ -1,0 +1,163 @@
+//! Accounts, the trading account, positions and transfers over HTTP: cash pooling end to end.
+
+mod common;
+
+use common::{read, TestApp};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+async fn clear(app: &TestApp) {
+    let sequencer = app.running.as_ref().unwrap().app.sequencer.clone();
+    cashier_server::clearing::step(&sequencer).await.unwrap();
+    cashier_server::clearing::step(&sequencer).await.unwrap();
+}
+
+async fn get(app: &TestApp, path: &str) -> (u16, Value) {
+    read(app.as_correspondent(Method::GET, path).send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn cash_pooling_end_to_end() {
+    let app = TestApp::spawn("pooling").await;
+    let (firm, alice, bob) = (app.id("firm_account_id"), app.customer(0), app.customer(1));
+    // A bulk wire funds the firm account.
+    let wire = json!({"transfer_type": "wire", "bank_id": "b1", "amount": "5000", "direction": "INCOMING", "timing": "immediate"});
+    let (status, transfer) =
+        read(app.as_correspondent(Method::POST, &format!("/v1/accounts/{firm}/transfers")).json(&wire).send().await.unwrap()).await;
+    assert_eq!(
+        (status, transfer["status"].as_str(), transfer["amount"].as_str(), transfer["type"].as_str()),
+        (200, Some("COMPLETE"), Some("5000"), Some("wire"))
+    );
+    let (_, account) = get(&app, &format!("/v1/trading/accounts/{firm}/account")).await;
+    assert_eq!(account["cash"], "1005000.00");
+    // A batch moves it to each customer; once cleared, each trading account shows the cash.
+    let batch = json!({"entry_type": "JNLC", "from_account": firm, "entries": [{"to_account": alice, "amount": "20"}, {"to_account": bob, "amount": "30.25"}]});
+    let (status, _) = read(app.as_correspondent(Method::POST, "/v1/journals/batch").json(&batch).send().await.unwrap()).await;
+    assert_eq!(status, 200);
+    clear(&app).await;
+    for (customer, cash) in [(&alice, "20.00"), (&bob, "30.25")] {
+        let (status, account) = get(&app, &format!("/v1/trading/accounts/{customer}/account")).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            (account["cash"].as_str(), account["cash_transferable"].as_str(), account["cash_withdrawable"].as_str()),
+            (Some(cash), Some(cash), Some(cash))
+        );
+        for field in ["previous_close", "last_cash", "clearing_broker", "last_long_market_value"] {
+            assert!(account.as_object().unwrap().contains_key(field) && account[field].is_null(), "{field} present and null");
+        }
+    }
+    let (_, firm_account) = get(&app, &format!("/v1/trading/accounts/{firm}/account")).await;
+    assert_eq!(firm_account["cash"], "1004949.75");
+    // A withdrawal flows back: OUTGOING from a customer.
+    let ach = json!({"transfer_type": "ach", "relationship_id": "r1", "amount": "5", "direction": "OUTGOING"});
+    let (status, _) =
+        read(app.as_correspondent(Method::POST, &format!("/v1/accounts/{alice}/transfers")).json(&ach).send().await.unwrap()).await;
+    assert_eq!(status, 200);
+    let (_, account) = get(&app, &format!("/v1/trading/accounts/{alice}/account")).await;
+    assert_eq!(account["cash"], "15.00");
+    // Transfers page by offset and end with an empty page.
+    let (_, page) = get(&app, &format!("/v1/accounts/{firm}/transfers?offset=0&limit=1")).await;
+    assert_eq!(page.as_array().unwrap().len(), 1);
+    let (_, last) = get(&app, &format!("/v1/accounts/{firm}/transfers?offset=10")).await;
+    assert_eq!(last, json!([]));
+    // Bad transfers.
+    let cases = [
+        (json!({"transfer_type": "check", "amount": "1", "direction": "INCOMING"}), 400, "invalid_transfer_type"),
+        (json!({"transfer_type": "ach", "amount": "1", "direction": "INCOMING", "additional_information": "x"}), 422, "wire_only_field"),
+        (json!({"transfer_type": "ach", "amount": "0", "direction": "INCOMING"}), 400, "amount_not_positive"),
+        (json!({"transfer_type": "ach", "amount": "1000", "direction": "OUTGOING"}), 403, "insufficient_funds"),
+    ];
+    for (body, status, reason) in cases {
+        let (got, error) =
+            read(app.as_correspondent(Method::POST, &format!("/v1/accounts/{alice}/transfers")).json(&body).send().await.unwrap()).await;
+        assert_eq!((got, error["reason"].as_str()), (status, Some(reason)), "{body}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_share_reward_shows_as_a_position() {
+    let app = TestApp::spawn("positions").await;
+    let (firm, alice) = (app.id("firm_account_id"), app.customer(0));
+    let reward = json!({"entry_type": "JNLS", "from_account": firm, "to_account": alice, "symbol": "AAPL", "qty": "0.25"});
+    let (status, _) = read(app.as_correspondent(Method::POST, "/v1/journals").json(&reward).send().await.unwrap()).await;
+    assert_eq!(status, 200);
+    clear(&app).await;
+    let (status, positions) = get(&app, &format!("/v1/trading/accounts/{alice}/positions")).await;
+    assert_eq!(status, 200);
+    let p = &positions[0];
+    assert_eq!((p["symbol"].as_str(), p["qty"].as_str(), p["side"].as_str()), (Some("AAPL"), Some("0.25"), Some("long")));
+    assert_eq!(
+        (p["avg_entry_price"].as_str(), p["cost_basis"].as_str(), p["market_value"].as_str()),
+        (Some("190"), Some("47.50"), Some("47.50"))
+    );
+    let (status, one) = get(&app, &format!("/v1/trading/accounts/{alice}/positions/AAPL")).await;
+    assert_eq!((status, &one), (200, p));
+    let (status, error) = get(&app, &format!("/v1/trading/accounts/{alice}/positions/TSLA")).await;
+    assert_eq!((status, error["message"].as_str()), (404, Some("position does not exist")));
+    let (_, account) = get(&app, &format!("/v1/trading/accounts/{alice}/account")).await;
+    assert_eq!((account["long_market_value"].as_str(), account["equity"].as_str()), (Some("47.50"), Some("47.50")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn accounts_open_from_kyc_and_stay_private() {
+    let app = TestApp::spawn("accounts").await;
+    let kyc = json!({
+        "contact": {"email_address": "ada@example.com", "phone_number": "555-0100", "street_address": ["1 Main St"], "city": "Springfield", "state": "IL", "postal_code": "62701"},
+        "identity": {"given_name": "Ada", "family_name": "Lovelace", "date_of_birth": "1990-12-10", "tax_id": "666-55-4321", "tax_id_type": "USA_SSN", "country_of_tax_residence": "USA", "funding_source": ["employment_income"]},
+        "disclosures": {"is_control_person": false, "is_affiliated_exchange_or_finra": false, "is_politically_exposed": false, "immediate_family_exposed": false},
+        "agreements": [{"agreement": "customer_agreement", "signed_at": "2026-11-01T00:00:00Z", "ip_address": "127.0.0.1"}]
+    });
+    let (status, account) = read(app.as_correspondent(Method::POST, "/v1/accounts").json(&kyc).send().await.unwrap()).await;
+    assert_eq!((status, account["status"].as_str(), account["kind"].as_str()), (200, Some("ACTIVE"), Some("customer")), "{account}");
+    let id = account["id"].as_str().unwrap().to_owned();
+    let (status, again) = get(&app, &format!("/v1/accounts/{id}")).await;
+    assert_eq!((status, &again["account_number"]), (200, &account["account_number"]));
+    let (_, all) = get(&app, "/v1/accounts").await;
+    assert_eq!(all.as_array().unwrap().len(), 4, "firm, two sandbox customers and the new one");
+    assert_eq!(all[0]["id"], id, "newest first");
+    let (_, active) = get(&app, "/v1/accounts?status=ACTIVE&status=ACCOUNT_CLOSED").await;
+    assert_eq!(active.as_array().unwrap().len(), 4);
+    for (body, reason) in [
+        (json!({"identity": {"given_name": "A", "family_name": "B"}}), "missing_field"),
+        (
+            json!({"contact": {"email_address": "a@b.c"}, "identity": {"given_name": "A", "family_name": "B", "date_of_birth": "1990-13-01"}}),
+            "malformed_date",
+        ),
+    ] {
+        let (status, error) = read(app.as_correspondent(Method::POST, "/v1/accounts").json(&body).send().await.unwrap()).await;
+        assert_eq!((status, error["reason"].as_str()), (400, Some(reason)), "{body}");
+    }
+    // Operators open firm accounts elsewhere; another correspondent sees nothing here.
+    let ops = app.http.post(app.url("/v1/accounts")).basic_auth(app.id("operator_key"), Some(app.id("operator_secret"))).json(&kyc);
+    assert_eq!(read(ops.send().await.unwrap()).await.0, 403);
+    let sequencer = app.running.as_ref().unwrap().app.sequencer.clone();
+    let other = sequencer
+        .submit(cashier_core::Command::CreateCorrespondent { code: "OTHER".into(), name: "Other".into(), config: Default::default() })
+        .await
+        .unwrap()
+        .correspondents[0]
+        .id;
+    let (key, secret, hash) = cashier_server::auth::mint("CK");
+    sequencer
+        .submit(cashier_core::Command::IssueApiKey {
+            key_id: key.clone(),
+            owner: cashier_core::KeyOwner::Correspondent(other),
+            secret_sha256: hash,
+        })
+        .await
+        .unwrap();
+    for path in [
+        format!("/v1/accounts/{id}"),
+        format!("/v1/trading/accounts/{id}/account"),
+        format!("/v1/trading/accounts/{id}/positions"),
+        format!("/v1/accounts/{id}/transfers"),
+    ] {
+        let (status, error) = read(app.http.get(app.url(&path)).basic_auth(&key, Some(&secret)).send().await.unwrap()).await;
+        assert_eq!((status, error["reason"].as_str()), (404, Some("account_not_found")), "{path}");
+    }
+    let (_, theirs) = read(app.http.get(app.url("/v1/accounts")).basic_auth(&key, Some(&secret)).send().await.unwrap()).await;
+    assert_eq!(theirs, json!([]));
+    app.stop().await;
+}
