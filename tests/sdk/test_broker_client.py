@@ -1,0 +1,129 @@
+"""The official alpaca-py BrokerClient, unmodified, against Cashier."""
+
+import uuid
+from decimal import Decimal
+
+import pytest
+from alpaca.broker.enums import AgreementType, FundingSource, JournalEntryType, JournalStatus, TaxIdType, TransferDirection, TransferTiming, TransferType
+from alpaca.broker.models import Agreement, Contact, Disclosures, Identity
+from alpaca.broker.requests import (
+    BatchJournalRequestEntry,
+    CreateAccountRequest,
+    CreateACHTransferRequest,
+    CreateBankTransferRequest,
+    CreateBatchJournalRequest,
+    CreateJournalRequest,
+    CreateReverseBatchJournalRequest,
+    GetJournalsRequest,
+    GetTransfersRequest,
+    ReverseBatchJournalRequestEntry,
+)
+from alpaca.common.exceptions import APIError
+
+from conftest import wait_until
+
+
+def cash_of(client, account_id):
+    return Decimal(client.get_trade_account_by_id(account_id).cash)
+
+
+def test_cash_pooling_end_to_end(client, sandbox):
+    firm, alice, bob = sandbox["firm_account_id"], *sandbox["customer_account_ids"]
+    before = cash_of(client, firm)
+    wire = CreateBankTransferRequest(amount="2500", direction=TransferDirection.INCOMING, timing=TransferTiming.IMMEDIATE, bank_id=str(uuid.uuid4()), transfer_type=TransferType.WIRE)
+    transfer = client.create_transfer_for_account(firm, wire)
+    assert transfer.amount == "2500" and str(transfer.direction.value) == "INCOMING"
+    assert cash_of(client, firm) == before + 2500
+    batch = CreateBatchJournalRequest(
+        entry_type=JournalEntryType.CASH,
+        from_account=firm,
+        entries=[BatchJournalRequestEntry(to_account=alice, amount=12.5), BatchJournalRequestEntry(to_account=bob, amount="7.25")],
+    )
+    created = client.create_batch_journal(batch)
+    assert len(created) == 2 and all(j.status in (JournalStatus.QUEUED, JournalStatus.EXECUTED) for j in created)
+    wait_until(lambda: all(client.get_journal_by_id(j.id).status == JournalStatus.EXECUTED for j in created), "the batch to execute")
+    assert cash_of(client, alice) >= Decimal("12.5")
+    assert cash_of(client, bob) >= Decimal("7.25")
+    transfers = client.get_transfers_for_account(firm, GetTransfersRequest(direction=TransferDirection.INCOMING))
+    assert any(t.id == transfer.id for t in transfers), "paging by offset ends on an empty page"
+
+
+def test_float_amounts_are_taken_as_meant(client, sandbox):
+    journal = client.create_journal(
+        CreateJournalRequest(from_account=sandbox["firm_account_id"], to_account=sandbox["customer_account_ids"][0], entry_type=JournalEntryType.CASH, amount=0.1 + 0.2)
+    )
+    assert Decimal(str(journal.net_amount)) == Decimal("0.3")
+
+
+def test_a_share_reward(client, sandbox):
+    alice = sandbox["customer_account_ids"][0]
+    journal = client.create_journal(CreateJournalRequest(from_account=sandbox["firm_account_id"], to_account=alice, entry_type=JournalEntryType.SECURITY, symbol="TSLA", qty=0.1))
+    wait_until(lambda: client.get_journal_by_id(journal.id).status == JournalStatus.EXECUTED, "the reward to execute")
+    position = client.get_open_position_for_account(alice, "TSLA")
+    assert Decimal(position.qty) == Decimal("0.1")
+    assert Decimal(position.cost_basis) == Decimal("25.00") and Decimal(position.avg_entry_price) == Decimal("250")
+    assert any(p.symbol == "TSLA" for p in client.get_all_positions_for_account(alice))
+
+
+def test_reverse_batch_pulls_cash_back(client, sandbox):
+    firm, alice, bob = sandbox["firm_account_id"], *sandbox["customer_account_ids"]
+    for customer in (alice, bob):
+        journal = client.create_journal(CreateJournalRequest(from_account=firm, to_account=customer, entry_type=JournalEntryType.CASH, amount="5"))
+        wait_until(lambda: client.get_journal_by_id(journal.id).status == JournalStatus.EXECUTED, "funding to execute")
+    reverse = CreateReverseBatchJournalRequest(
+        entry_type=JournalEntryType.CASH,
+        to_account=firm,
+        entries=[ReverseBatchJournalRequestEntry(from_account=alice, amount="2"), ReverseBatchJournalRequestEntry(from_account=bob, amount="3")],
+    )
+    pulled = client.create_reverse_batch_journal(reverse)
+    assert [str(j.to_account) for j in pulled] == [firm, firm]
+    wait_until(lambda: all(client.get_journal_by_id(j.id).status == JournalStatus.EXECUTED for j in pulled), "the reverse batch to execute")
+
+
+def test_a_pending_journal_is_canceled(client, sandbox):
+    journal = client.create_journal(
+        CreateJournalRequest(from_account=sandbox["firm_account_id"], to_account=sandbox["customer_account_ids"][1], entry_type=JournalEntryType.CASH, amount="500")
+    )
+    assert journal.status == JournalStatus.PENDING, "over the $50 limit"
+    client.cancel_journal_by_id(journal.id)
+    assert client.get_journal_by_id(journal.id).status == JournalStatus.CANCELED
+    pending = client.get_journals(GetJournalsRequest(status=JournalStatus.PENDING))
+    assert all(j.id != journal.id for j in pending)
+    canceled = client.get_journals(GetJournalsRequest(status=JournalStatus.CANCELED, entry_type=JournalEntryType.CASH))
+    assert any(j.id == journal.id for j in canceled)
+
+
+def test_accounts(client):
+    request = CreateAccountRequest(
+        contact=Contact(email_address="grace@example.com", phone_number="555-0101", street_address=["2 Main St"], city="Arlington", state="VA", postal_code="22201"),
+        identity=Identity(
+            given_name="Grace",
+            family_name="Hopper",
+            date_of_birth="1990-12-09",
+            tax_id="666-55-4322",
+            tax_id_type=TaxIdType.USA_SSN,
+            country_of_tax_residence="USA",
+            funding_source=[FundingSource.EMPLOYMENT_INCOME],
+        ),
+        disclosures=Disclosures(is_control_person=False, is_affiliated_exchange_or_finra=False, is_politically_exposed=False, immediate_family_exposed=False),
+        agreements=[Agreement(agreement=AgreementType.CUSTOMER, signed_at="2026-11-01T00:00:00Z", ip_address="127.0.0.1")],
+    )
+    account = client.create_account(request)
+    assert account.status.value == "ACTIVE"
+    assert client.get_account_by_id(account.id).account_number == account.account_number
+    assert any(a.id == account.id for a in client.list_accounts())
+
+
+def test_errors_surface_as_api_errors(client, sandbox):
+    with pytest.raises(APIError) as missing:
+        client.get_journal_by_id(uuid.uuid4())
+    assert missing.value.status_code == 404 and missing.value.code == 40410000
+    with pytest.raises(APIError) as short:
+        client.create_journal(
+            CreateJournalRequest(from_account=sandbox["firm_account_id"], to_account=sandbox["customer_account_ids"][0], entry_type=JournalEntryType.CASH, amount="99999999")
+        )
+    assert short.value.status_code == 403 and short.value.code == 40310000
+    with pytest.raises(APIError) as sideways:
+        alice, bob = sandbox["customer_account_ids"]
+        client.create_journal(CreateJournalRequest(from_account=alice, to_account=bob, entry_type=JournalEntryType.CASH, amount="1"))
+    assert sideways.value.status_code == 403
