@@ -86,6 +86,12 @@ impl Store for PostgresStore {
     }
 }
 
+impl cashier_store::sql::LogReader for PostgresStore {
+    fn journal_events(&mut self, after_seq: u64, limit: usize) -> Result<Vec<cashier_store::sql::JournalEvent>, StoreError> {
+        sql::journal_events(&mut Dialect { client: &mut self.client, statements: &mut self.statements }, after_seq, limit)
+    }
+}
+
 /// PostgreSQL's side of `SqlBackend`, over a client or a transaction.
 struct Dialect<'c, C: GenericClient> {
     client: &'c mut C,
@@ -136,8 +142,11 @@ impl<C: GenericClient> SqlBackend for Dialect<'_, C> {
         self.client.execute(&statement, &refs).map(drop).map_err(StoreError::backend)
     }
 
-    fn query(&mut self, sql: &str, each: &mut dyn FnMut(&dyn ColumnRead) -> Result<(), StoreError>) -> Result<(), StoreError> {
-        for row in self.client.query(sql, &[]).map_err(StoreError::backend)? {
+    fn query(&mut self, sql: &str, params: &[Value], each: &mut dyn FnMut(&dyn ColumnRead) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        let params: Vec<Param> = params.iter().cloned().map(Param).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let statement = self.statement(sql)?;
+        for row in self.client.query(&statement, &refs).map_err(StoreError::backend)? {
             each(&Row(row))?;
         }
         Ok(())

@@ -76,6 +76,24 @@ impl Store for SqliteStore {
     }
 }
 
+/// A read-only connection to a store file, for event streams.
+pub struct SqliteLog(Connection);
+
+impl SqliteLog {
+    pub fn open_in(dir: &Path) -> Result<SqliteLog, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(dir.join(FILE_NAME), flags).map_err(StoreError::backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(StoreError::backend)?;
+        Ok(SqliteLog(conn))
+    }
+}
+
+impl cashier_store::sql::LogReader for SqliteLog {
+    fn journal_events(&mut self, after_seq: u64, limit: usize) -> Result<Vec<cashier_store::sql::JournalEvent>, StoreError> {
+        sql::journal_events(&mut Dialect(&self.0), after_seq, limit)
+    }
+}
+
 /// SQLite's side of `SqlBackend`, over a connection or an open transaction.
 struct Dialect<'c>(&'c Connection);
 
@@ -104,9 +122,10 @@ impl SqlBackend for Dialect<'_> {
             .map_err(StoreError::backend)
     }
 
-    fn query(&mut self, sql: &str, each: &mut dyn FnMut(&dyn ColumnRead) -> Result<(), StoreError>) -> Result<(), StoreError> {
-        let mut stmt = self.0.prepare(sql).map_err(StoreError::backend)?;
-        let mut rows = stmt.query([]).map_err(StoreError::backend)?;
+    fn query(&mut self, sql: &str, params: &[Value], each: &mut dyn FnMut(&dyn ColumnRead) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        let sql = sql.replace('$', "?");
+        let mut stmt = self.0.prepare_cached(&sql).map_err(StoreError::backend)?;
+        let mut rows = stmt.query(params_from_iter(params.iter().map(Param))).map_err(StoreError::backend)?;
         while let Some(row) = rows.next().map_err(StoreError::backend)? {
             each(&Row(row))?;
         }

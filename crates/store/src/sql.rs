@@ -94,7 +94,7 @@ pub trait SqlBackend {
     /// Runs a statement with positional parameters (`$1`, `$2`, ...).
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<(), StoreError>;
     /// Runs a query and hands each row to `each`.
-    fn query(&mut self, sql: &str, each: &mut dyn FnMut(&dyn ColumnRead) -> Result<(), StoreError>) -> Result<(), StoreError>;
+    fn query(&mut self, sql: &str, params: &[Value], each: &mut dyn FnMut(&dyn ColumnRead) -> Result<(), StoreError>) -> Result<(), StoreError>;
 }
 
 fn id(v: u128) -> Value {
@@ -287,10 +287,51 @@ fn key_values(k: &KeyRecord) -> Vec<Value> {
     ]
 }
 
+/// A journal status change as the event streams show it, read from the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalEvent {
+    pub seq: u64,
+    pub ulid: u128,
+    pub at: Timestamp,
+    pub journal_id: JournalId,
+    pub correspondent: CorrespondentId,
+    pub entry_type: EntryType,
+    pub status_from: Option<JournalStatus>,
+    pub status_to: JournalStatus,
+}
+
+/// Journal status changes after `after_seq`, oldest first, at most `limit`.
+pub fn journal_events(db: &mut dyn SqlBackend, after_seq: u64, limit: usize) -> Result<Vec<JournalEvent>, StoreError> {
+    let sql = "SELECT e.seq, e.ulid, e.at, e.journal_id, j.correspondent, j.entry_type, e.status_from, e.status_to
+               FROM events e JOIN journals j ON j.id = e.journal_id
+               WHERE e.seq > $1 AND e.journal_id IS NOT NULL ORDER BY e.seq LIMIT $2";
+    let mut out = Vec::new();
+    db.query(sql, &[Value::Int(after_seq as i64), Value::Int(limit as i64)], &mut |r| {
+        let status = |text: Option<String>| text.map(|t| named(&t, JournalStatus::parse, "journal status")).transpose();
+        out.push(JournalEvent {
+            seq: r.int(0)? as u64,
+            ulid: id_from(&r.blob(1)?)?,
+            at: Timestamp(r.int(2)?),
+            journal_id: JournalId(id_from(&r.blob(3)?)?),
+            correspondent: CorrespondentId(id_from(&r.blob(4)?)?),
+            entry_type: named(&r.text(5)?, EntryType::parse, "entry type")?,
+            status_from: status(r.text_opt(6)?)?,
+            status_to: status(Some(r.text(7)?))?.expect("a status"),
+        });
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Reads the log, apart from the writer: what event streams replay from.
+pub trait LogReader: Send {
+    fn journal_events(&mut self, after_seq: u64, limit: usize) -> Result<Vec<JournalEvent>, StoreError>;
+}
+
 /// Loads and verifies a store; `None` when it has never been committed to.
 pub fn load(db: &mut dyn SqlBackend) -> Result<Option<Loaded>, StoreError> {
     let mut meta = None;
-    db.query("SELECT last_seq, last_at, business_date FROM meta", &mut |r| {
+    db.query("SELECT last_seq, last_at, business_date FROM meta", &[], &mut |r| {
         meta = Some((r.int(0)?, r.int(1)?, r.int_opt(2)?));
         Ok(())
     })?;
@@ -418,7 +459,7 @@ fn load_all(
     table: &Table,
     each: &mut dyn FnMut(&dyn ColumnRead) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
-    db.query(&format!("SELECT {} FROM {}", table.column_list(), table.name), each)
+    db.query(&format!("SELECT {} FROM {}", table.column_list(), table.name), &[], each)
 }
 
 fn currency(text: &str) -> Result<Currency, StoreError> {
@@ -453,15 +494,15 @@ fn journal_from(
 
 fn log_summary(db: &mut dyn SqlBackend, last_seq: u64) -> Result<LogSummary, StoreError> {
     let mut log = LogSummary { last_seq, ..LogSummary::default() };
-    db.query("SELECT coalesce(max(seq), 0), count(*) FROM events", &mut |r| {
+    db.query("SELECT coalesce(max(seq), 0), count(*) FROM events", &[], &mut |r| {
         (log.max_seq, log.events) = (r.int(0)? as u64, r.int(1)? as u64);
         Ok(())
     })?;
-    db.query("SELECT count(*) FROM events WHERE kind = 'journal_created'", &mut |r| {
+    db.query("SELECT count(*) FROM events WHERE kind = 'journal_created'", &[], &mut |r| {
         log.journals_created = r.int(0)? as u64;
         Ok(())
     })?;
-    db.query("SELECT count(*) FROM journals", &mut |r| {
+    db.query("SELECT count(*) FROM journals", &[], &mut |r| {
         log.journal_rows = r.int(0)? as u64;
         Ok(())
     })?;
@@ -470,7 +511,7 @@ fn log_summary(db: &mut dyn SqlBackend, last_seq: u64) -> Result<LogSummary, Sto
                    SELECT to_book AS book, asset, units FROM postings
                    UNION ALL SELECT from_book AS book, asset, -units AS units FROM postings) AS p
                GROUP BY book, asset";
-    db.query(sql, &mut |r| {
+    db.query(sql, &[], &mut |r| {
         // As text: PostgreSQL sums bigints as numeric, which may exceed 64 bits.
         let sum: i128 = r.text(2)?.parse().map_err(|_| StoreError::Corrupt("unreadable posting sum".into()))?;
         sums.insert((book_from(&r.blob(0)?)?, asset_from(&r.text(1)?)?), sum);
