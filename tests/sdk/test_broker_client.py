@@ -127,3 +127,21 @@ def test_errors_surface_as_api_errors(client, sandbox):
         alice, bob = sandbox["customer_account_ids"]
         client.create_journal(CreateJournalRequest(from_account=alice, to_account=bob, entry_type=JournalEntryType.CASH, amount="1"))
     assert sideways.value.status_code == 403
+
+
+def test_the_journal_event_stream(client, sandbox):
+    import json
+    from alpaca.broker.requests import GetEventsRequest
+
+    journal = client.create_journal(
+        CreateJournalRequest(from_account=sandbox["firm_account_id"], to_account=sandbox["customer_account_ids"][0], entry_type=JournalEntryType.CASH, amount="1.23")
+    )
+    wait_until(lambda: client.get_journal_by_id(journal.id).status == JournalStatus.EXECUTED, "the journal to execute")
+    seen = []
+    for data in client.get_journal_events(GetEventsRequest(since_id=1, id=str(journal.id))):
+        event = json.loads(data)
+        assert set(event) >= {"at", "entry_type", "event_id", "event_ulid", "journal_id", "status_from", "status_to"}
+        seen.append((event["status_from"], event["status_to"]))
+        if event["status_to"] == "executed":
+            break
+    assert seen == [("", "queued"), ("queued", "sent_to_clearing"), ("sent_to_clearing", "executed")]

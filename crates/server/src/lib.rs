@@ -15,11 +15,13 @@ pub mod auth;
 mod body;
 pub mod clearing;
 pub mod error;
+pub mod events;
 mod journals;
 mod ops;
 pub mod sandbox;
 
 use cashier_core::Date;
+use cashier_store::sql::LogReader;
 use cashier_store::{off_runtime, Sequencer, SequencerConfig, Store, StoreError, SystemClock};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -44,10 +46,16 @@ pub struct Config {
     pub clearing_delay: Option<std::time::Duration>,
 }
 
+/// Opens a reader of the committed log, apart from the writer (event streams replay from it).
+pub type LogOpener = Arc<dyn Fn() -> Result<Box<dyn LogReader>, StoreError> + Send + Sync>;
+
 /// What every handler shares.
 pub struct App {
     pub sequencer: Arc<Sequencer>,
     pub config: Config,
+    pub log: LogOpener,
+    /// Turns true when the server stops: long-lived responses (event streams) end on it.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,18 +98,25 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     }
     let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| ServeError::Listen(config.listen, e))?;
     let addr = listener.local_addr()?;
-    let app = Arc::new(App { sequencer, config });
-    let router = ops::router().merge(journals::router()).merge(accounts::router()).fallback(not_found).with_state(app.clone());
+    let log = log_opener(&config);
+    let (stop_all, stopping) = tokio::sync::watch::channel(false);
+    let app = Arc::new(App { sequencer, config, log, stopping: stopping.clone() });
+    let router = ops::router()
+        .merge(journals::router())
+        .merge(accounts::router())
+        .merge(events::router())
+        .fallback(not_found)
+        .with_state(app.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
-    let clearing = app.config.clearing_delay.map(|delay| clearing::spawn(app.sequencer.clone(), delay, workers_stop));
+    let clearing = app.config.clearing_delay.map(|delay| clearing::spawn(app.sequencer.clone(), delay, stopping));
     let serving = app.clone();
     let task = tokio::spawn(async move {
         let result = axum::serve(listener, router).with_graceful_shutdown(async move {
             let _ = stopped.await;
+            // Event streams end first, so that their connections can finish.
+            let _ = stop_all.send(true);
         });
         result.await?;
-        let _ = stop_workers.send(true);
         if let Some(worker) = clearing {
             let _ = worker.await;
         }
@@ -125,6 +140,19 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result
 /// Any path no route serves, in the error envelope.
 async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::new(axum::http::StatusCode::NOT_FOUND, "route_not_found", format!("no such endpoint: {}", uri.path()))
+}
+
+fn log_opener(config: &Config) -> LogOpener {
+    match &config.database_url {
+        Some(url) => {
+            let url = url.clone();
+            Arc::new(move || Ok(Box::new(cashier_store_postgres::PostgresStore::connect(&url, None)?) as Box<dyn LogReader>))
+        }
+        None => {
+            let dir = config.data_dir.clone();
+            Arc::new(move || Ok(Box::new(cashier_store_sqlite::SqliteLog::open_in(&dir)?) as Box<dyn LogReader>))
+        }
+    }
 }
 
 fn open_store(config: &Config) -> Result<Box<dyn Store>, StoreError> {

@@ -131,8 +131,9 @@ async fn idempotency_keys_replay_and_refuse() {
 
 #[tokio::test]
 async fn the_clearing_worker_executes_queued_journals() {
-    let config = common::config(&common::TempDir::new("clearing-config"), None);
-    let app = TestApp::spawn_with("clearing", cashier_server::Config { clearing_delay: Some(std::time::Duration::ZERO), ..config }).await;
+    let app =
+        TestApp::spawn_with("clearing", |config| cashier_server::Config { clearing_delay: Some(std::time::Duration::ZERO), ..config })
+            .await;
     let mut events = app.running.as_ref().unwrap().app.sequencer.subscribe();
     let body = cash(&app.id("firm_account_id"), &app.customer(0), json!("12.34"));
     let (_, journal) = read(app.as_correspondent(Method::POST, "/v1/journals").json(&body).send().await.unwrap()).await;

@@ -142,7 +142,12 @@ impl<C: GenericClient> SqlBackend for Dialect<'_, C> {
         self.client.execute(&statement, &refs).map(drop).map_err(StoreError::backend)
     }
 
-    fn query(&mut self, sql: &str, params: &[Value], each: &mut dyn FnMut(&dyn ColumnRead) -> Result<(), StoreError>) -> Result<(), StoreError> {
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        each: &mut dyn FnMut(&dyn ColumnRead) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let params: Vec<Param> = params.iter().cloned().map(Param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         let statement = self.statement(sql)?;

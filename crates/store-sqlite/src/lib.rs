@@ -122,7 +122,12 @@ impl SqlBackend for Dialect<'_> {
             .map_err(StoreError::backend)
     }
 
-    fn query(&mut self, sql: &str, params: &[Value], each: &mut dyn FnMut(&dyn ColumnRead) -> Result<(), StoreError>) -> Result<(), StoreError> {
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        each: &mut dyn FnMut(&dyn ColumnRead) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let sql = sql.replace('$', "?");
         let mut stmt = self.0.prepare_cached(&sql).map_err(StoreError::backend)?;
         let mut rows = stmt.query(params_from_iter(params.iter().map(Param))).map_err(StoreError::backend)?;

@@ -94,7 +94,12 @@ pub trait SqlBackend {
     /// Runs a statement with positional parameters (`$1`, `$2`, ...).
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<(), StoreError>;
     /// Runs a query and hands each row to `each`.
-    fn query(&mut self, sql: &str, params: &[Value], each: &mut dyn FnMut(&dyn ColumnRead) -> Result<(), StoreError>) -> Result<(), StoreError>;
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        each: &mut dyn FnMut(&dyn ColumnRead) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
 }
 
 fn id(v: u128) -> Value {

@@ -35,13 +35,13 @@ pub struct TestApp {
 impl TestApp {
     /// A sandboxed server on SQLite, without a clearing worker (tests step clearing).
     pub async fn spawn(name: &str) -> TestApp {
-        TestApp::spawn_with(name, config(&TempDir::new(name), None)).await
+        TestApp::spawn_with(name, |config| config).await
     }
 
-    pub async fn spawn_with(name: &str, config: Config) -> TestApp {
+    /// The same, with the configuration changed by `tweak`.
+    pub async fn spawn_with(name: &str, tweak: impl FnOnce(Config) -> Config) -> TestApp {
         let dir = TempDir::new(name);
-        let config = Config { data_dir: dir.0.clone(), ..config };
-        let running = start(config).await.expect("starts");
+        let running = start(tweak(config(&dir, None))).await.expect("starts");
         let sandbox = serde_json::from_str(&std::fs::read_to_string(dir.0.join("sandbox.json")).unwrap()).unwrap();
         TestApp { running: Some(running), sandbox, http: reqwest::Client::new(), _dir: dir }
     }

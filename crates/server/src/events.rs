@@ -1,0 +1,312 @@
+//! The journal status event streams (SSE): `GET /v1/events/journals/status` (legacy: integer
+//! ids) and `/v2/events/journals/status` (ULIDs; `/v2beta1` is an alias).
+//!
+//! With a since-cursor the stream replays the committed log, then follows live; without one it is
+//! live only; reaching `until` ends it. It subscribes to committed batches before replaying and
+//! skips what the replay already sent, so nothing falls between the two. Every event carries an
+//! `id:` line, so `Last-Event-ID` resumes after it. A consumer that falls too far behind is told
+//! so in a comment and disconnected, never silently skipped.
+
+use crate::auth::Caller;
+use crate::{ApiError, App};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+use axum::Router;
+use cashier_core::{CorrespondentId, Date, EventKind, JournalId, Timestamp};
+use cashier_store::sql::JournalEvent;
+use serde_json::json;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// Events read from the log per query while replaying.
+pub const REPLAY_PAGE: usize = 1_000;
+/// Events buffered for one consumer; a consumer that lets it fill falls behind the ledger.
+pub const STREAM_BUFFER: usize = 1_024;
+/// How often an idle stream says `:heartbeat`.
+pub const HEARTBEAT: Duration = Duration::from_secs(15);
+
+pub fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route("/v1/events/journals/status", get(stream_v1))
+        .route("/v2/events/journals/status", get(stream_v2))
+        .route("/v2beta1/events/journals/status", get(stream_v2))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Version {
+    V1,
+    V2,
+}
+
+/// Which events a stream sends: sequence numbers from `from_seq` on, up to `until_seq`, within
+/// a time window, optionally of one journal.
+#[derive(Clone, Debug, Default)]
+struct Window {
+    from_seq: Option<u64>,
+    until_seq: Option<u64>,
+    since: Option<Timestamp>,
+    until: Option<Timestamp>,
+    journal: Option<JournalId>,
+}
+
+impl Window {
+    fn replays(&self) -> bool {
+        self.from_seq.is_some() || self.since.is_some()
+    }
+
+    fn admits(&self, e: &JournalEvent, scope: Option<CorrespondentId>) -> bool {
+        scope.is_none_or(|c| c == e.correspondent)
+            && self.journal.is_none_or(|j| j == e.journal_id)
+            && self.from_seq.is_none_or(|s| e.seq >= s)
+            && self.since.is_none_or(|t| e.at >= t)
+    }
+
+    /// Past the end of the window: the stream closes.
+    fn ended_by(&self, e: &JournalEvent) -> bool {
+        self.until_seq.is_some_and(|u| e.seq > u) || self.until.is_some_and(|t| e.at > t)
+    }
+}
+
+fn bad(reason: &'static str, message: &str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, reason, message)
+}
+
+/// `YYYY-MM-DD` (the whole day) or RFC 3339; `end` picks the last instant of a day.
+fn instant(text: &str, end: bool) -> Result<Timestamp, ApiError> {
+    if let Ok(date) = Date::parse(text) {
+        let day = i64::from(date.0) * 86_400_000_000;
+        return Ok(Timestamp(if end { day + 86_400_000_000 - 1 } else { day }));
+    }
+    Timestamp::parse(text).map_err(|_| bad("malformed_date", "since and until are YYYY-MM-DD or RFC 3339 times"))
+}
+
+fn seq_of(version: Version, text: &str, name: &str) -> Result<u64, ApiError> {
+    let parsed = match version {
+        Version::V1 => text.parse::<u64>().ok(),
+        Version::V2 => decode_ulid(text).map(|ulid| (ulid & ((1u128 << 80) - 1)) as u64),
+    };
+    parsed.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_event_id",
+            format!("{name} must be {}", if version == Version::V1 { "an integer event id" } else { "a ULID" }),
+        )
+    })
+}
+
+fn window(version: Version, query: &HashMap<String, String>, headers: &HeaderMap) -> Result<Window, ApiError> {
+    let param = |name: &str| query.get(name).map(String::as_str).filter(|v| !v.is_empty());
+    let (since_id_name, until_id_name) = ("since_id", "until_id");
+    let mut w = Window {
+        since: param("since").map(|t| instant(t, false)).transpose()?,
+        until: param("until").map(|t| instant(t, true)).transpose()?,
+        ..Window::default()
+    };
+    w.from_seq = param(since_id_name).map(|t| seq_of(version, t, since_id_name)).transpose()?;
+    w.until_seq = param(until_id_name).map(|t| seq_of(version, t, until_id_name)).transpose()?;
+    if version == Version::V1 {
+        if let Some(t) = param("since_ulid") {
+            w.from_seq = Some(seq_of(Version::V2, t, "since_ulid")?);
+        }
+        if let Some(t) = param("until_ulid") {
+            w.until_seq = Some(seq_of(Version::V2, t, "until_ulid")?);
+        }
+    }
+    if w.until.is_some() && w.since.is_none() {
+        return Err(bad("until_without_since", "until needs since"));
+    }
+    if w.until_seq.is_some() && w.from_seq.is_none() {
+        return Err(bad("until_without_since", "until_id needs since_id"));
+    }
+    if w.since.is_some() && w.from_seq.is_some() {
+        return Err(bad("conflicting_cursors", "since and since_id cannot be used together"));
+    }
+    if let Some(last) = headers.get("last-event-id").and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty()) {
+        // Resume after the last event the client saw.
+        w.from_seq = Some(seq_of(version, last, "Last-Event-ID")? + 1);
+        w.since = None;
+    }
+    w.journal = param("id").map(|t| JournalId::parse(t).map_err(|_| bad("malformed_id", "id must be a journal id"))).transpose()?;
+    Ok(w)
+}
+
+async fn stream_v1(
+    state: State<Arc<App>>,
+    caller: Caller,
+    query: Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    stream(state, caller, query, headers, Version::V1).await
+}
+
+async fn stream_v2(
+    state: State<Arc<App>>,
+    caller: Caller,
+    query: Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    stream(state, caller, query, headers, Version::V2).await
+}
+
+async fn stream(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    version: Version,
+) -> Result<Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let window = window(version, &query, &headers)?;
+    let scope = caller.actor().scope();
+    let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
+    // Subscribe before replaying, so that nothing committed meanwhile is missed.
+    let live = app.sequencer.subscribe();
+    tokio::spawn(async move {
+        let _ = follow(app, window, scope, version, live, sender).await;
+    });
+    Ok(Sse::new(ReceiverStream::new(receiver)).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat")))
+}
+
+type Sender = mpsc::Sender<Result<Event, Infallible>>;
+
+/// Replays, then follows live, until the window ends, the client goes, or it falls behind.
+async fn follow(
+    app: Arc<App>,
+    window: Window,
+    scope: Option<CorrespondentId>,
+    version: Version,
+    mut live: cashier_store::Subscription,
+    out: Sender,
+) -> Result<(), ()> {
+    let mut stopping = app.stopping.clone();
+    let mut last_sent = 0u64;
+    if window.replays() {
+        let mut after = window.from_seq.map_or(0, |s| s.saturating_sub(1));
+        loop {
+            let log = app.log.clone();
+            let page = tokio::task::spawn_blocking(move || log().and_then(|mut reader| reader.journal_events(after, REPLAY_PAGE)))
+                .await
+                .map_err(drop)?
+                .map_err(|error| tracing::error!(%error, "replaying the log failed"))?;
+            for event in &page {
+                after = event.seq;
+                if window.ended_by(event) {
+                    return Ok(());
+                }
+                if window.admits(event, scope) {
+                    send(&out, event, version).await?;
+                }
+                last_sent = event.seq;
+            }
+            if page.len() < REPLAY_PAGE {
+                break;
+            }
+        }
+    }
+    loop {
+        if *stopping.borrow() {
+            return Ok(());
+        }
+        let received = tokio::select! {
+            received = live.recv() => received,
+            _ = stopping.changed() => return Ok(()),
+        };
+        let batch = match received {
+            Ok(batch) => batch,
+            Err(RecvError::Lagged(dropped)) => {
+                let _ = out.send(Ok(Event::default().comment(format!(" you are reading too slowly, dropped {dropped} messages")))).await;
+                return Ok(());
+            }
+            Err(RecvError::Closed) => return Ok(()),
+        };
+        for record in batch.iter() {
+            if record.seq <= last_sent {
+                continue;
+            }
+            let Some(event) = journal_event(&app, record) else { continue };
+            if window.ended_by(&event) {
+                return Ok(());
+            }
+            if window.admits(&event, scope) {
+                send(&out, &event, version).await?;
+            }
+            last_sent = record.seq;
+        }
+    }
+}
+
+/// A committed record as a journal event, if it is one. The replica holds the journal: it is
+/// applied before the batch is published.
+fn journal_event(app: &App, record: &cashier_store::Record) -> Option<JournalEvent> {
+    let (journal_id, status_from, status_to) = record.event.journal_status()?;
+    let (correspondent, entry_type) = match &record.event.kind {
+        EventKind::JournalCreated { journal, .. } => (journal.correspondent, journal.entry_type),
+        _ => app.sequencer.read(|s| s.journal(journal_id).map(|j| (j.correspondent, j.entry_type)))?,
+    };
+    Some(JournalEvent {
+        seq: record.seq,
+        ulid: record.ulid,
+        at: record.event.at,
+        journal_id,
+        correspondent,
+        entry_type,
+        status_from,
+        status_to,
+    })
+}
+
+async fn send(out: &Sender, e: &JournalEvent, version: Version) -> Result<(), ()> {
+    let from = e.status_from.map_or("", |s| s.as_str());
+    let (id, data) = match version {
+        Version::V1 => (
+            e.seq.to_string(),
+            json!({"at": e.at.to_string(), "entry_type": e.entry_type.as_str(), "event_id": e.seq, "event_ulid": encode_ulid(e.ulid),
+                   "journal_id": e.journal_id.to_string(), "status_from": from, "status_to": e.status_to.as_str()}),
+        ),
+        Version::V2 => (
+            encode_ulid(e.ulid),
+            json!({"at": e.at.to_string(), "entry_type": e.entry_type.as_str(), "event_id": encode_ulid(e.ulid),
+                   "journal_id": e.journal_id.to_string(), "status_from": from, "status_to": e.status_to.as_str()}),
+        ),
+    };
+    out.send(Ok(Event::default().id(id).data(data.to_string()))).await.map_err(drop)
+}
+
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A ULID's 26-character Crockford base-32 text.
+pub fn encode_ulid(value: u128) -> String {
+    (0..26).rev().map(|i| CROCKFORD[((value >> (i * 5)) & 31) as usize] as char).collect()
+}
+
+pub fn decode_ulid(text: &str) -> Option<u128> {
+    if text.len() != 26 {
+        return None;
+    }
+    text.bytes().try_fold(0u128, |acc, b| {
+        let digit = CROCKFORD.iter().position(|&c| c == b.to_ascii_uppercase())?;
+        acc.checked_mul(32).map(|v| v | digit as u128)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ulids_round_trip() {
+        for value in [0u128, 1, 0x0123_4567_89ab_cdef_0123_4567_89ab_cdef, u128::MAX] {
+            let text = encode_ulid(value);
+            assert_eq!(text.len(), 26);
+            assert_eq!(decode_ulid(&text), Some(value));
+        }
+        assert_eq!(decode_ulid("01F535Y1FVY8WZHE763HCNS8SZ").map(encode_ulid).as_deref(), Some("01F535Y1FVY8WZHE763HCNS8SZ"));
+        assert_eq!(decode_ulid("not a ulid"), None);
+    }
+}
