@@ -145,3 +145,18 @@ def test_the_journal_event_stream(client, sandbox):
         if event["status_to"] == "executed":
             break
     assert seen == [("", "queued"), ("queued", "sent_to_clearing"), ("sent_to_clearing", "executed")]
+
+
+def test_account_activities(client, sandbox):
+    from alpaca.broker.requests import GetAccountActivitiesRequest
+    from alpaca.trading.enums import ActivityType
+
+    alice = sandbox["customer_account_ids"][0]
+    journal = client.create_journal(CreateJournalRequest(from_account=sandbox["firm_account_id"], to_account=alice, entry_type=JournalEntryType.CASH, amount="4.56"))
+    wait_until(lambda: client.get_journal_by_id(journal.id).status == JournalStatus.EXECUTED, "the journal to execute")
+    request = GetAccountActivitiesRequest(account_id=alice, activity_types=[ActivityType.JNLC, ActivityType.JNLS], page_size=2)
+    activities = client.get_account_activities(request)
+    assert len(activities) >= 3, "more than one page, fetched until an empty page"
+    mine = [a for a in activities if str(journal.id) in a.description]
+    assert len(mine) == 1 and Decimal(str(mine[0].net_amount)) == Decimal("4.56")
+    assert all(str(a.account_id) == alice for a in activities)

@@ -11,6 +11,7 @@
 #![recursion_limit = "256"]
 
 mod accounts;
+mod activities;
 pub mod auth;
 mod body;
 pub mod clearing;
@@ -105,6 +106,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         .merge(journals::router())
         .merge(accounts::router())
         .merge(events::router())
+        .merge(activities::router())
         .fallback(not_found)
         .with_state(app.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
