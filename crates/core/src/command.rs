@@ -222,6 +222,22 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// A USD wire into `account`, completed at once: how firm accounts are funded in the sandbox,
+    /// in tools and in tests.
+    pub fn wire_in(actor: Actor, account: AccountId, amount: i64) -> Command {
+        Command::CreateTransfer {
+            actor,
+            account,
+            direction: TransferDirection::Incoming,
+            kind: TransferKind::Wire,
+            currency: Currency::USD,
+            amount,
+            complete_at_once: true,
+        }
+    }
+}
+
 /// One entry of a batch: the account on the other side (the `to` of a batch, the `from` of a
 /// reverse batch) and what moves.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -5,7 +5,7 @@ use crate::command::Command;
 use crate::event::{Event, EventKind};
 use crate::execute::{execute, Ctx, SequentialIds};
 use crate::ids::{AccountId, CorrespondentId, Date, Timestamp};
-use crate::model::{AccountKind, AccountStatus, Actor, CorrespondentConfig, TransferDirection, TransferKind};
+use crate::model::{AccountKind, AccountStatus, Actor, CorrespondentConfig};
 use crate::money::Currency;
 use crate::rejection::Rejection;
 use crate::state::State;
@@ -44,16 +44,7 @@ impl InMemory {
 
     /// Credits an account with USD from the bank, by a wire completed at once.
     pub fn fund(&mut self, account: AccountId, amount: i64) {
-        let command = Command::CreateTransfer {
-            actor: Actor::System,
-            account,
-            direction: TransferDirection::Incoming,
-            kind: TransferKind::Wire,
-            currency: Currency::USD,
-            amount,
-            complete_at_once: true,
-        };
-        self.run(&command).expect("a valid funding transfer");
+        self.run(&Command::wire_in(Actor::System, account, amount)).expect("a valid funding transfer");
     }
 
     /// Opens an active USD account and returns its id. Panics if refused (a setup mistake).

@@ -69,15 +69,7 @@ pub async fn bootstrap(sequencer: &Sequencer) -> Result<Sandbox, SubmitError> {
     for _ in 0..2 {
         customers.push(sequencer.submit(open(AccountKind::Customer)).await?.accounts[0].id);
     }
-    let fund = Command::CreateTransfer {
-        actor: ops.clone(),
-        account: firm,
-        direction: TransferDirection::Incoming,
-        kind: TransferKind::Wire,
-        currency: Currency::USD,
-        amount: FIRM_FUNDING_CENTS,
-        complete_at_once: true,
-    };
+    let fund = Command::wire_in(ops.clone(), firm, FIRM_FUNDING_CENTS);
     let business_date = sequencer.submit(fund).await?.business_date;
     let mut symbols = Vec::new();
     for &(text, name, exchange, fractionable, cents) in ASSETS {

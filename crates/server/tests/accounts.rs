@@ -132,22 +132,7 @@ async fn accounts_open_from_kyc_and_stay_private() {
     // Operators open firm accounts elsewhere; another correspondent sees nothing here.
     let ops = app.http.post(app.url("/v1/accounts")).basic_auth(app.id("operator_key"), Some(app.id("operator_secret"))).json(&kyc);
     assert_eq!(read(ops.send().await.unwrap()).await.0, 403);
-    let sequencer = app.running.as_ref().unwrap().app.sequencer.clone();
-    let other = sequencer
-        .submit(cashier_core::Command::CreateCorrespondent { code: "OTHER".into(), name: "Other".into(), config: Default::default() })
-        .await
-        .unwrap()
-        .correspondents[0]
-        .id;
-    let (key, secret, hash) = cashier_server::auth::mint("CK");
-    sequencer
-        .submit(cashier_core::Command::IssueApiKey {
-            key_id: key.clone(),
-            owner: cashier_core::KeyOwner::Correspondent(other),
-            secret_sha256: hash,
-        })
-        .await
-        .unwrap();
+    let (key, secret) = app.other_correspondent().await;
     for path in [
         format!("/v1/accounts/{id}"),
         format!("/v1/trading/accounts/{id}/account"),

@@ -115,22 +115,7 @@ async fn replay_then_live_then_resume() {
 #[tokio::test]
 async fn streams_are_private_and_cursors_checked() {
     let app = TestApp::spawn("events-private").await;
-    let sequencer = app.running.as_ref().unwrap().app.sequencer.clone();
-    let other = sequencer
-        .submit(cashier_core::Command::CreateCorrespondent { code: "OTHER".into(), name: "Other".into(), config: Default::default() })
-        .await
-        .unwrap()
-        .correspondents[0]
-        .id;
-    let (k2, s2, hash) = cashier_server::auth::mint("CK");
-    sequencer
-        .submit(cashier_core::Command::IssueApiKey {
-            key_id: k2.clone(),
-            owner: cashier_core::KeyOwner::Correspondent(other),
-            secret_sha256: hash,
-        })
-        .await
-        .unwrap();
+    let (k2, s2) = app.other_correspondent().await;
     pay(&app, "1").await;
     let (status, mut theirs) = Stream::open(&app, "/v1/events/journals/status?since_id=1", (&k2, &s2), None).await;
     assert_eq!(status, 200);

@@ -151,7 +151,6 @@ async fn the_clearing_worker_executes_queued_journals() {
 
 #[tokio::test]
 async fn journals_are_read_back_filtered_and_isolated() {
-    use cashier_core::*;
     let app = TestApp::spawn("reads").await;
     let (firm, alice, bob) = (app.id("firm_account_id"), app.customer(0), app.customer(1));
     let post = |body: Value| app.as_correspondent(Method::POST, "/v1/journals").json(&body).send();
@@ -192,18 +191,7 @@ async fn journals_are_read_back_filtered_and_isolated() {
     let (status, one) = read(app.as_correspondent(Method::GET, &format!("/v1/journals/{}", id(&held))).send().await.unwrap()).await;
     assert_eq!((status, one), (200, held.clone()));
     // Another correspondent sees none of it: a 404 by id, an empty list.
-    let sequencer = app.running.as_ref().unwrap().app.sequencer.clone();
-    let other = sequencer
-        .submit(Command::CreateCorrespondent { code: "OTHER".into(), name: "Other".into(), config: Default::default() })
-        .await
-        .unwrap()
-        .correspondents[0]
-        .id;
-    let (key, secret, hash) = cashier_server::auth::mint("CK");
-    sequencer
-        .submit(Command::IssueApiKey { key_id: key.clone(), owner: KeyOwner::Correspondent(other), secret_sha256: hash })
-        .await
-        .unwrap();
+    let (key, secret) = app.other_correspondent().await;
     let as_other = |path: String| app.http.get(app.url(&path)).basic_auth(&key, Some(&secret)).send();
     let (status, error) = read(as_other(format!("/v1/journals/{}", id(&held))).await.unwrap()).await;
     assert_eq!((status, error["reason"].as_str()), (404, Some("journal_not_found")));

@@ -35,15 +35,7 @@ impl CashPool {
         for receiver in pending {
             opened.push(receiver.blocking_recv().unwrap_or(Err(SubmitError::Unavailable))?.accounts[0].id);
         }
-        let fund = Command::CreateTransfer {
-            actor: ops,
-            account: firm,
-            direction: TransferDirection::Incoming,
-            kind: TransferKind::Wire,
-            currency: Currency::USD,
-            amount: funding,
-            complete_at_once: true,
-        };
+        let fund = Command::wire_in(ops, firm, funding);
         sequencer.submit_blocking(fund)?;
         Ok(CashPool { correspondent, firm, customers: opened })
     }

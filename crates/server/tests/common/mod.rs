@@ -63,6 +63,17 @@ impl TestApp {
         self.http.request(method, self.url(path)).basic_auth(self.id("api_key"), Some(self.id("api_secret")))
     }
 
+    /// A second correspondent with an API key of its own: its key and secret.
+    pub async fn other_correspondent(&self) -> (String, String) {
+        let sequencer = self.running.as_ref().unwrap().app.sequencer.clone();
+        let command = cashier_core::Command::CreateCorrespondent { code: "OTHER".into(), name: "Other".into(), config: Default::default() };
+        let other = sequencer.submit(command).await.unwrap().correspondents[0].id;
+        let (key, secret, hash) = cashier_server::auth::mint("CK");
+        let owner = cashier_core::KeyOwner::Correspondent(other);
+        sequencer.submit(cashier_core::Command::IssueApiKey { key_id: key.clone(), owner, secret_sha256: hash }).await.unwrap();
+        (key, secret)
+    }
+
     pub async fn stop(mut self) {
         self.running.take().unwrap().stop().await.expect("stops");
     }
