@@ -42,7 +42,7 @@ impl Fields {
     }
 
     /// A decimal sent as a string (strict) or a JSON number (float noise rounded).
-    fn decimal(
+    pub(crate) fn decimal(
         &self,
         name: &str,
         strict: impl Fn(&str) -> Result<i64, Code>,

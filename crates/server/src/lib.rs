@@ -12,6 +12,7 @@
 
 mod accounts;
 mod activities;
+mod admin;
 pub mod auth;
 mod body;
 pub mod clearing;
@@ -107,6 +108,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         .merge(accounts::router())
         .merge(events::router())
         .merge(activities::router())
+        .merge(admin::router())
         .fallback(not_found)
         .with_state(app.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -1,0 +1,192 @@
+//! The operations API under `/admin/v1`, for operator keys only. Every manual action carries
+//! the operator and a reason into the journal's audit trail (the event log).
+
+use crate::auth::Caller;
+use crate::body::{bad_request, Fields};
+use crate::journals::render;
+use crate::{ApiError, App};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use cashier_core::*;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+pub fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route("/admin/v1/journals/{journal_id}/{action}", post(act_on_journal))
+        .route("/admin/v1/correspondents", post(create_correspondent))
+        .route("/admin/v1/correspondents/{correspondent_id}/keys", post(create_key))
+        .route("/admin/v1/correspondents/{correspondent_id}/firm_accounts", post(create_firm_account))
+        .route("/admin/v1/assets/{symbol}", put(put_asset))
+        .route("/admin/v1/business_day", post(advance_business_day))
+        .route("/admin/v1/reconciliation", get(get_reconciliation))
+}
+
+/// The operator behind a request; a correspondent's key is refused.
+fn operator(caller: &Caller) -> Result<Audit, ApiError> {
+    match caller.owner {
+        KeyOwner::Operator => Ok(Audit { actor: caller.actor(), reason: String::new() }),
+        KeyOwner::Correspondent(_) => Err(ApiError::from(Code::OperatorOnly)),
+    }
+}
+
+fn fields_or_empty(body: &[u8]) -> Result<Fields, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Fields(serde_json::Map::new()));
+    }
+    Fields::parse(body)
+}
+
+/// `approve`, `reject`, `cancel`, `reverse`, `delete` or `correct` (with `amount` or `qty`).
+async fn act_on_journal(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path((journal_id, action)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let mut audit = operator(&caller)?;
+    let id = JournalId::parse(&journal_id)?;
+    let fields = fields_or_empty(&body)?;
+    audit.reason = fields.string("reason")?.unwrap_or_default().to_owned();
+    let command = match action.as_str() {
+        "approve" => Command::ApproveJournal { id, audit },
+        "reject" => Command::RejectJournal { id, audit },
+        "cancel" => Command::CancelJournal { actor: audit.actor, id, reason: audit.reason },
+        "reverse" => Command::ReverseJournal { id, audit },
+        "delete" => Command::DeleteJournal { id, audit },
+        "correct" => {
+            let asset = app.sequencer.read(|s| s.journal(id).map(|j| j.asset)).ok_or(ApiError::from(Code::JournalNotFound))?;
+            let units = match asset {
+                Asset::Cash(c) => fields.decimal("amount", |s| c.parse_amount(s), |n| c.parse_amount_number(n))?,
+                Asset::Security(_) => fields.decimal("qty", money::parse_qty, money::parse_qty_number)?,
+            };
+            let units = units.ok_or_else(|| bad_request("missing_field", "a correction needs amount (JNLC) or qty (JNLS)".into()))?;
+            Command::CorrectJournal { id, units, audit }
+        }
+        other => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "route_not_found",
+                format!("no journal action {other:?}: approve, reject, cancel, reverse, delete or correct"),
+            ))
+        }
+    };
+    let outcome = app.sequencer.submit(command).await?;
+    Ok(Json(json!({"journals": outcome.journals.iter().map(render).collect::<Vec<_>>()})))
+}
+
+async fn create_correspondent(State(app): State<Arc<App>>, caller: Caller, body: Bytes) -> Result<Json<Value>, ApiError> {
+    operator(&caller)?;
+    let fields = Fields::parse(&body)?;
+    let (code, name) = (fields.required("code")?.to_owned(), fields.required("name")?.to_owned());
+    let jnlc_flow = match fields.string("jnlc_flow")? {
+        None | Some("v1") => JnlcFlow::V1,
+        Some("v2") => JnlcFlow::V2,
+        Some(other) => return Err(bad_request("invalid_flow", format!("jnlc_flow must be v1 or v2, not {other:?}"))),
+    };
+    let config = CorrespondentConfig { jnlc_flow, fixtures: app.config.sandbox, ..Default::default() };
+    let outcome = app.sequencer.submit(Command::CreateCorrespondent { code, name, config }).await?;
+    let c = outcome.correspondents.first().ok_or_else(|| ApiError::internal("a created correspondent is missing from its outcome"))?;
+    Ok(Json(json!({"id": c.id.to_string(), "code": c.code, "name": c.name, "jnlc_flow": c.config.jnlc_flow.as_str()})))
+}
+
+/// A new API key for a correspondent. The secret is shown once, here.
+async fn create_key(State(app): State<Arc<App>>, caller: Caller, Path(correspondent_id): Path<String>) -> Result<Json<Value>, ApiError> {
+    operator(&caller)?;
+    let correspondent = CorrespondentId::parse(&correspondent_id)?;
+    let (key_id, secret, hash) = crate::auth::mint("CK");
+    app.sequencer
+        .submit(Command::IssueApiKey { key_id: key_id.clone(), owner: KeyOwner::Correspondent(correspondent), secret_sha256: hash })
+        .await?;
+    Ok(Json(json!({"key_id": key_id, "secret": secret})))
+}
+
+async fn create_firm_account(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(correspondent_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let audit = operator(&caller)?;
+    let correspondent = CorrespondentId::parse(&correspondent_id)?;
+    let command = Command::OpenAccount {
+        actor: audit.actor,
+        correspondent,
+        kind: AccountKind::Firm,
+        status: AccountStatus::Active,
+        currency: Currency::USD,
+        profile: String::new(),
+    };
+    let outcome = app.sequencer.submit(command).await?;
+    let a = outcome.accounts.first().ok_or_else(|| ApiError::internal("an opened account is missing from its outcome"))?;
+    Ok(Json(
+        json!({"id": a.id.to_string(), "account_number": a.account_number.to_string(), "kind": a.kind.as_str(), "status": a.status.as_str()}),
+    ))
+}
+
+/// Adds an asset or updates it, price included.
+async fn put_asset(State(app): State<Arc<App>>, caller: Caller, Path(symbol): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    operator(&caller)?;
+    let symbol = Symbol::parse(&symbol)?;
+    let fields = Fields::parse(&body)?;
+    let price = fields.decimal(
+        "price",
+        |s| decimal::parse_strict(s, money::PRICE_SCALE),
+        |n| decimal::parse_json_number(n, money::PRICE_SCALE, decimal::Tolerance::QTY),
+    )?;
+    let fractionable = match fields.present("fractionable") {
+        None => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(bad_request("wrong_type", "fractionable must be true or false".into())),
+    };
+    let command = Command::ListAsset {
+        symbol,
+        name: fields.string("name")?.unwrap_or(symbol.as_str()).to_owned(),
+        exchange: fields.string("exchange")?.unwrap_or("NASDAQ").to_owned(),
+        class: fields.string("class")?.unwrap_or("us_equity").to_owned(),
+        fractionable,
+        price,
+    };
+    app.sequencer.submit(command).await?;
+    let info = app.sequencer.read(|s| s.asset(symbol).cloned()).ok_or_else(|| ApiError::internal("a listed asset is missing"))?;
+    Ok(Json(
+        json!({"id": info.id.to_string(), "symbol": info.symbol.as_str(), "fractionable": info.fractionable, "price": info.price.map(|p| decimal::format(p, money::PRICE_SCALE))}),
+    ))
+}
+
+/// Ends the business day and starts `date` (the next calendar day when absent).
+async fn advance_business_day(State(app): State<Arc<App>>, caller: Caller, body: Bytes) -> Result<Json<Value>, ApiError> {
+    operator(&caller)?;
+    let fields = fields_or_empty(&body)?;
+    let to = match fields.string("date")? {
+        Some(text) => Date::parse(text)?,
+        None => app.sequencer.read(|s| s.business_date()).next(),
+    };
+    let outcome = app.sequencer.submit(Command::AdvanceBusinessDay { to }).await?;
+    Ok(Json(json!({"business_date": outcome.business_date.to_string(), "journals_changed": outcome.journals.len()})))
+}
+
+/// The books per asset (they must sum to zero), balances against their floors, and journals
+/// waiting in a non-final status, oldest first.
+async fn get_reconciliation(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    operator(&caller)?;
+    let report = app.sequencer.read(|state| {
+        let mut totals: std::collections::BTreeMap<Asset, i128> = std::collections::BTreeMap::new();
+        for (_, holdings) in state.books() {
+            for (asset, balance) in holdings {
+                *totals.entry(*asset).or_default() += i128::from(balance.posted);
+            }
+        }
+        let books: Vec<Value> = totals.iter().map(|(asset, total)| json!({"asset": asset.to_string(), "sum_of_balances": total.to_string(), "balanced": *total == 0})).collect();
+        let waiting: Vec<Value> = [JournalStatus::Pending, JournalStatus::Queued, JournalStatus::SentToClearing]
+            .iter()
+            .flat_map(|&status| state.waiting(status))
+            .filter_map(|id| state.journal(id))
+            .map(|j| json!({"id": j.id.to_string(), "status": j.status.as_str(), "hold": j.hold.as_str(), "since": j.updated_at.to_string()}))
+            .collect();
+        json!({"business_date": state.business_date().to_string(), "books": books, "invariants": state.check_invariants().err().unwrap_or_else(|| "hold".into()), "waiting_journals": waiting})
+    });
+    Ok(Json(report))
+}

@@ -1,0 +1,115 @@
+//! The operations API: operator keys only; journal actions with an audit trail; correspondents,
+//! keys, firm accounts, assets, the business day, reconciliation.
+
+mod common;
+
+use common::{read, TestApp};
+use reqwest::Method;
+use serde_json::json;
+
+fn ops(app: &TestApp, method: Method, path: &str) -> reqwest::RequestBuilder {
+    app.http.request(method, app.url(path)).basic_auth(app.id("operator_key"), Some(app.id("operator_secret")))
+}
+
+async fn pay(app: &TestApp, amount: &str, description: &str) -> String {
+    let body = json!({"entry_type": "JNLC", "from_account": app.id("firm_account_id"), "to_account": app.customer(0), "amount": amount, "description": description});
+    let (status, j) = read(app.as_correspondent(Method::POST, "/v1/journals").json(&body).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{j}");
+    j["id"].as_str().unwrap().to_owned()
+}
+
+async fn status(app: &TestApp, id: &str) -> String {
+    let (_, j) = read(app.as_correspondent(Method::GET, &format!("/v1/journals/{id}")).send().await.unwrap()).await;
+    j["status"].as_str().unwrap().to_owned()
+}
+
+async fn clear(app: &TestApp) {
+    let sequencer = app.running.as_ref().unwrap().app.sequencer.clone();
+    cashier_server::clearing::step(&sequencer).await.unwrap();
+    cashier_server::clearing::step(&sequencer).await.unwrap();
+}
+
+#[tokio::test]
+async fn journal_actions_need_an_operator_and_follow_the_status_machine() {
+    let app = TestApp::spawn("admin-journals").await;
+    let held = pay(&app, "80", "").await;
+    let (code, error) = read(app.as_correspondent(Method::POST, &format!("/admin/v1/journals/{held}/approve")).send().await.unwrap()).await;
+    assert_eq!((code, error["reason"].as_str()), (403, Some("operator_only")));
+    let (code, _) = read(ops(&app, Method::POST, &format!("/admin/v1/journals/{held}/approve")).send().await.unwrap()).await;
+    assert_eq!((code, status(&app, &held).await.as_str()), (200, "queued"));
+    clear(&app).await;
+    assert_eq!(status(&app, &held).await, "executed");
+    let (code, error) =
+        read(ops(&app, Method::POST, &format!("/admin/v1/journals/{held}/reverse")).json(&json!({})).send().await.unwrap()).await;
+    assert_eq!((code, error["reason"].as_str()), (400, Some("reason_required")));
+    let (code, body) = read(
+        ops(&app, Method::POST, &format!("/admin/v1/journals/{held}/correct"))
+            .json(&json!({"amount": "70", "reason": "typo"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let statuses: Vec<&str> = body["journals"].as_array().unwrap().iter().map(|j| j["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, vec!["correct", "executed"], "the original is replaced by a new journal");
+    let replacement = body["journals"][1]["id"].as_str().unwrap().to_owned();
+    let (code, _) = read(
+        ops(&app, Method::POST, &format!("/admin/v1/journals/{replacement}/reverse"))
+            .json(&json!({"reason": "not permitted"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((code, status(&app, &replacement).await.as_str()), (200, "canceled"));
+    let (_, account) =
+        read(app.as_correspondent(Method::GET, &format!("/v1/trading/accounts/{}/account", app.customer(0))).send().await.unwrap()).await;
+    assert_eq!(account["cash"], "0.00", "corrected, then reversed: nothing left with the customer");
+    let (code, error) = read(ops(&app, Method::POST, &format!("/admin/v1/journals/{held}/approve")).send().await.unwrap()).await;
+    assert_eq!((code, error["reason"].as_str()), (422, Some("invalid_transition")));
+    let (code, _) = read(ops(&app, Method::POST, &format!("/admin/v1/journals/{held}/launch")).send().await.unwrap()).await;
+    assert_eq!(code, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn setup_business_days_and_reconciliation() {
+    let app = TestApp::spawn("admin-setup").await;
+    // A new correspondent with a key of its own and a firm account.
+    let (code, c) = read(
+        ops(&app, Method::POST, "/admin/v1/correspondents").json(&json!({"code": "NEWB", "name": "New Broker"})).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(code, 200, "{c}");
+    let id = c["id"].as_str().unwrap();
+    let (_, key) = read(ops(&app, Method::POST, &format!("/admin/v1/correspondents/{id}/keys")).send().await.unwrap()).await;
+    let (_, firm) = read(ops(&app, Method::POST, &format!("/admin/v1/correspondents/{id}/firm_accounts")).send().await.unwrap()).await;
+    assert_eq!(firm["kind"], "firm");
+    let (code, list) = read(
+        app.http.get(app.url("/v1/accounts")).basic_auth(key["key_id"].as_str().unwrap(), key["secret"].as_str()).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!((code, list.as_array().map(Vec::len)), (200, Some(1)), "the new key sees its own firm account only");
+    let (code, _) =
+        read(ops(&app, Method::POST, "/admin/v1/correspondents").json(&json!({"code": "NEWB", "name": "Again"})).send().await.unwrap())
+            .await;
+    assert_eq!(code, 409);
+    // Prices.
+    let (code, asset) = read(ops(&app, Method::PUT, "/admin/v1/assets/AAPL").json(&json!({"price": "200.5"})).send().await.unwrap()).await;
+    assert_eq!((code, asset["price"].as_str()), (200, Some("200.5")));
+    // End of day rejects a fixture-held journal.
+    let fixture = pay(&app, "1", "reward /fixtures/status=rejected/fixtures/").await;
+    let (_, report) = read(ops(&app, Method::GET, "/admin/v1/reconciliation").send().await.unwrap()).await;
+    assert!(report["books"].as_array().unwrap().iter().all(|b| b["balanced"] == true), "{report}");
+    assert_eq!(report["invariants"], "hold");
+    assert!(report["waiting_journals"].as_array().unwrap().iter().any(|j| j["id"] == fixture.as_str()));
+    let before = report["business_date"].as_str().unwrap().to_owned();
+    let (code, day) = read(ops(&app, Method::POST, "/admin/v1/business_day").send().await.unwrap()).await;
+    assert_eq!(code, 200);
+    assert_ne!(day["business_date"].as_str().unwrap(), before);
+    assert_eq!(status(&app, &fixture).await, "rejected");
+    let (code, _) = read(ops(&app, Method::POST, "/admin/v1/business_day").json(&json!({"date": before})).send().await.unwrap()).await;
+    assert_eq!(code, 422, "the business day only moves forward");
+    app.stop().await;
+}
