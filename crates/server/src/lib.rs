@@ -48,6 +48,9 @@ pub struct Config {
     pub clearing_delay: Option<std::time::Duration>,
 }
 
+/// Largest request body accepted, in bytes: room for a batch of the largest size.
+pub const BODY_BYTES_MAX: usize = 2 * 1024 * 1024;
+
 /// Opens a reader of the committed log, apart from the writer (event streams replay from it).
 pub type LogOpener = Arc<dyn Fn() -> Result<Box<dyn LogReader>, StoreError> + Send + Sync>;
 
@@ -58,6 +61,7 @@ pub struct App {
     pub log: LogOpener,
     /// Turns true when the server stops: long-lived responses (event streams) end on it.
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    pub http: ops::HttpStats,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,7 +106,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     let addr = listener.local_addr()?;
     let log = log_opener(&config);
     let (stop_all, stopping) = tokio::sync::watch::channel(false);
-    let app = Arc::new(App { sequencer, config, log, stopping: stopping.clone() });
+    let app = Arc::new(App { sequencer, config, log, stopping: stopping.clone(), http: ops::HttpStats::default() });
     let router = ops::router()
         .merge(journals::router())
         .merge(accounts::router())
@@ -110,6 +114,8 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         .merge(activities::router())
         .merge(admin::router())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(app.clone(), ops::observe))
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(app.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let clearing = app.config.clearing_delay.map(|delay| clearing::spawn(app.sequencer.clone(), delay, stopping));

@@ -1,14 +1,47 @@
 //! For operators: health, readiness and Prometheus metrics.
 
 use crate::{ApiError, App};
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use std::fmt::Write;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
+
+/// Counters of HTTP traffic, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct HttpStats {
+    /// Requests answered, by status class: 2xx, 3xx, 4xx, 5xx.
+    pub by_class: [AtomicU64; 4],
+    pub latency_us_total: AtomicU64,
+}
+
+/// Counts every request and its latency, and puts any bare error answer (axum's own, such as an
+/// oversized body or a wrong method) into the error envelope.
+pub async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let mut response = next.run(request).await;
+    let status = response.status();
+    let content_type = response.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes().to_vec()).unwrap_or_default();
+    let bare = !content_type.starts_with(b"application/json") && !content_type.starts_with(b"text/event-stream");
+    if status.as_u16() >= 400 && bare {
+        let (reason, message) = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", format!("the body is larger than {} bytes", crate::BODY_BYTES_MAX)),
+            StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this endpoint does not take that method".to_owned()),
+            _ => ("bad_request", status.canonical_reason().unwrap_or("bad request").to_owned()),
+        };
+        response = ApiError::new(status, reason, message).into_response();
+    }
+    if let Some(class) = (status.as_u16() / 100).checked_sub(2).filter(|c| *c < 4) {
+        app.http.by_class[usize::from(class)].fetch_add(1, Ordering::Relaxed);
+    }
+    app.http.latency_us_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    response
+}
 
 pub fn router() -> Router<Arc<App>> {
     Router::new().route("/healthz", get(get_health)).route("/readyz", get(get_readiness)).route("/metrics", get(get_metrics))
@@ -63,5 +96,15 @@ async fn get_metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
     for (name, kind, help, value) in metrics {
         let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
     }
+    let _ = writeln!(
+        text,
+        "# HELP cashier_http_requests_total HTTP requests answered, by status class.\n# TYPE cashier_http_requests_total counter"
+    );
+    for (i, class) in ["2xx", "3xx", "4xx", "5xx"].iter().enumerate() {
+        let _ = writeln!(text, "cashier_http_requests_total{{class=\"{class}\"}} {}", load(&app.http.by_class[i]));
+    }
+    let seconds = load(&app.http.latency_us_total) as f64 / 1e6;
+    let _ = writeln!(text, "# HELP cashier_http_request_duration_seconds_sum Time spent answering requests, in seconds.");
+    let _ = writeln!(text, "# TYPE cashier_http_request_duration_seconds_sum counter\ncashier_http_request_duration_seconds_sum {seconds}");
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

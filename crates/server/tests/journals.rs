@@ -244,3 +244,21 @@ async fn batches_and_reverse_batches_are_all_or_nothing() {
     assert_eq!((status, error["reason"].as_str()), (403, Some("insufficient_funds")));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn transport_errors_use_the_envelope_and_are_counted() {
+    let app = TestApp::spawn("transport").await;
+    let huge = format!("{{\"description\": \"{}\"}}", "x".repeat(cashier_server::BODY_BYTES_MAX + 1));
+    let (status, error) = read(
+        app.as_correspondent(Method::POST, "/v1/journals").header("content-type", "application/json").body(huge).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!((status, error["reason"].as_str(), error["code"].as_u64()), (413, Some("body_too_large"), Some(41310000)));
+    let (status, error) = read(app.as_correspondent(Method::PUT, "/v1/journals").send().await.unwrap()).await;
+    assert_eq!((status, error["reason"].as_str()), (405, Some("method_not_allowed")));
+    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let four = metrics.lines().find_map(|l| l.strip_prefix("cashier_http_requests_total{class=\"4xx\"} ")).unwrap();
+    assert!(four.parse::<u64>().unwrap() >= 2, "{metrics}");
+    assert!(metrics.contains("cashier_http_request_duration_seconds_sum"));
+    app.stop().await;
+}
