@@ -20,6 +20,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/admin/v1/correspondents", post(create_correspondent))
         .route("/admin/v1/correspondents/{correspondent_id}/keys", post(create_key))
         .route("/admin/v1/correspondents/{correspondent_id}/firm_accounts", post(create_firm_account))
+        .route("/admin/v1/accounts/{account_id}/{setting}", put(put_account_setting))
         .route("/admin/v1/assets/{symbol}", put(put_asset))
         .route("/admin/v1/business_day", post(advance_business_day))
         .route("/admin/v1/reconciliation", get(get_reconciliation))
@@ -124,6 +125,69 @@ async fn create_firm_account(
     Ok(Json(
         json!({"id": a.id.to_string(), "account_number": a.account_number.to_string(), "kind": a.kind.as_str(), "status": a.status.as_str()}),
     ))
+}
+
+/// `status` (`{"status": "ACCOUNT_CLOSED"}`), `blocks` (`{"account_blocked": .., "transfers_blocked":
+/// .., "trading_blocked": ..}`), `limits` (`{"per_journal": "50", "daily": "1000"}` in USD, a
+/// value null for none; `{}` removes the account's own limits) or `overdraft` (`{"amount": "500"}`).
+async fn put_account_setting(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path((account_id, setting)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let audit = operator(&caller)?;
+    let account = AccountId::parse(&account_id)?;
+    let fields = Fields::parse(&body)?;
+    let usd = Currency::USD;
+    let amount = |name: &str| fields.decimal(name, |s| usd.parse_amount(s), |n| usd.parse_amount_number(n));
+    let command = match setting.as_str() {
+        "status" => {
+            let text = fields.required("status")?;
+            let status =
+                AccountStatus::parse(text).ok_or_else(|| bad_request("invalid_status", format!("{text:?} is not an account status")))?;
+            Command::SetAccountStatus { actor: audit.actor, account, status }
+        }
+        "blocks" => {
+            let flag = |name: &str| -> Result<bool, ApiError> {
+                match fields.present(name) {
+                    None => Ok(false),
+                    Some(Value::Bool(b)) => Ok(*b),
+                    Some(_) => Err(bad_request("wrong_type", format!("{name} must be true or false"))),
+                }
+            };
+            let blocks = Blocks {
+                account_blocked: flag("account_blocked")?,
+                transfers_blocked: flag("transfers_blocked")?,
+                trading_blocked: flag("trading_blocked")?,
+            };
+            Command::SetAccountBlocks { account, blocks }
+        }
+        "limits" if fields.0.is_empty() => Command::SetAccountLimits { account, limits: None },
+        "limits" => {
+            let cash = CashLimit { currency: usd, per_journal: amount("per_journal")?, daily: amount("daily")? };
+            let securities = |name: &str| amount(name);
+            let limits = Limits {
+                cash: vec![cash],
+                securities_per_journal_cents: securities("securities_per_journal")?,
+                securities_daily_cents: securities("securities_daily")?,
+            };
+            Command::SetAccountLimits { account, limits: Some(limits) }
+        }
+        "overdraft" => {
+            let units = amount("amount")?.ok_or_else(|| bad_request("missing_field", "amount is required".into()))?;
+            Command::SetOverdraft { account, currency: usd, units }
+        }
+        other => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "route_not_found",
+                format!("no account setting {other:?}: status, blocks, limits or overdraft"),
+            ))
+        }
+    };
+    app.sequencer.submit(command).await?;
+    Ok(Json(json!({"account_id": account.to_string(), "updated": setting})))
 }
 
 /// Adds an asset or updates it, price included.

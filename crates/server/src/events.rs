@@ -29,6 +29,8 @@ use tokio_stream::wrappers::ReceiverStream;
 pub const REPLAY_PAGE: usize = 1_000;
 /// Events buffered for one consumer; a consumer that lets it fill falls behind the ledger.
 pub const STREAM_BUFFER: usize = 1_024;
+/// How long a lagging consumer's notice may wait for room before the stream just closes.
+pub const LAG_NOTICE_WAIT: Duration = Duration::from_secs(1);
 /// How often an idle stream says `:heartbeat`.
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
 
@@ -220,7 +222,9 @@ async fn follow(
         let batch = match received {
             Ok(batch) => batch,
             Err(RecvError::Lagged(dropped)) => {
-                let _ = out.send(Ok(Event::default().comment(format!(" you are reading too slowly, dropped {dropped} messages")))).await;
+                // Told if there is room within a moment; disconnected either way.
+                let notice = Event::default().comment(format!(" you are reading too slowly, dropped {dropped} messages"));
+                let _ = tokio::time::timeout(LAG_NOTICE_WAIT, out.send(Ok(notice))).await;
                 return Ok(());
             }
             Err(RecvError::Closed) => return Ok(()),

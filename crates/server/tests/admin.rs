@@ -113,3 +113,46 @@ async fn setup_business_days_and_reconciliation() {
     assert_eq!(code, 422, "the business day only moves forward");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn account_settings_change_what_journals_do() {
+    let app = TestApp::spawn("admin-accounts").await;
+    let (firm, alice) = (app.id("firm_account_id"), app.customer(0));
+    let set = |account: &str, setting: &str, body: serde_json::Value| {
+        ops(&app, Method::PUT, &format!("/admin/v1/accounts/{account}/{setting}")).json(&body).send()
+    };
+    let journal = |amount: &str| {
+        let body = json!({"entry_type": "JNLC", "from_account": firm, "to_account": alice, "amount": amount});
+        app.as_correspondent(Method::POST, "/v1/journals").json(&body).send()
+    };
+    let (_, j) = read(journal("500").await.unwrap()).await;
+    assert_eq!(j["status"], "pending", "over the default $50");
+    assert_eq!(read(set(&alice, "limits", json!({"per_journal": "1000", "daily": null})).await.unwrap()).await.0, 200);
+    let (_, j) = read(journal("500").await.unwrap()).await;
+    assert_eq!(j["status"], "queued", "within the account's own limit");
+    assert_eq!(read(set(&alice, "limits", json!({})).await.unwrap()).await.0, 200);
+    let (_, j) = read(journal("500").await.unwrap()).await;
+    assert_eq!(j["status"], "pending", "back to the correspondent's limits");
+    assert_eq!(read(set(&alice, "blocks", json!({"transfers_blocked": true})).await.unwrap()).await.0, 200);
+    let (code, error) = read(journal("1").await.unwrap()).await;
+    assert_eq!((code, error["reason"].as_str()), (403, Some("transfers_blocked")));
+    assert_eq!(read(set(&alice, "blocks", json!({})).await.unwrap()).await.0, 200);
+    assert_eq!(read(set(&alice, "status", json!({"status": "ACCOUNT_CLOSED"})).await.unwrap()).await.0, 200);
+    let (code, error) = read(journal("1").await.unwrap()).await;
+    assert_eq!((code, error["reason"].as_str()), (403, Some("to_account_inactive")));
+    let (code, error) = read(set(&alice, "overdraft", json!({"amount": "10"})).await.unwrap()).await;
+    assert_eq!((code, error["reason"].as_str()), (403, Some("not_firm_account")));
+    let (code, error) = read(set(&firm, "overdraft", json!({"amount": "-1"})).await.unwrap()).await;
+    assert_eq!((code, error["reason"].as_str()), (400, Some("limit_negative")));
+    assert_eq!(read(set(&firm, "overdraft", json!({"amount": "500"})).await.unwrap()).await.0, 200);
+    let (code, error) = read(
+        app.as_correspondent(Method::PUT, &format!("/admin/v1/accounts/{firm}/overdraft"))
+            .json(&json!({"amount": "1"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((code, error["reason"].as_str()), (403, Some("operator_only")));
+    app.stop().await;
+}
