@@ -28,6 +28,9 @@ enum Role {
         /// Production mode: no sandbox is created on a first start.
         #[arg(long, env = "CASHIER_NO_SANDBOX")]
         no_sandbox: bool,
+        /// Logs as JSON lines instead of text.
+        #[arg(long, env = "CASHIER_LOG_JSON")]
+        log_json: bool,
         /// Milliseconds the clearing worker waits between steps; 0 clears as fast as it can.
         #[arg(long, env = "CASHIER_CLEARING_DELAY_MS", default_value_t = 0)]
         clearing_delay_ms: u64,
@@ -36,13 +39,16 @@ enum Role {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_target(false)
-        .init();
+    let Role::Serve { log_json, .. } = &cli.command;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    if *log_json {
+        tracing_subscriber::fmt().json().with_env_filter(filter).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     let result = match cli.command {
-        Role::Serve { data_dir, listen, database_url, no_sandbox, clearing_delay_ms } => {
+        Role::Serve { data_dir, listen, database_url, no_sandbox, clearing_delay_ms, .. } => {
             let clearing_delay = Some(std::time::Duration::from_millis(clearing_delay_ms));
             let config = cashier_server::Config { data_dir, listen, database_url, sandbox: !no_sandbox, clearing_delay };
             runtime.block_on(cashier_server::serve(config, shutdown_signal()))

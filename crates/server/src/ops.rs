@@ -24,6 +24,7 @@ pub struct HttpStats {
 /// oversized body or a wrong method) into the error envelope.
 pub async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let mut response = next.run(request).await;
     let status = response.status();
     let content_type = response.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes().to_vec()).unwrap_or_default();
@@ -39,7 +40,9 @@ pub async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) 
     if let Some(class) = (status.as_u16() / 100).checked_sub(2).filter(|c| *c < 4) {
         app.http.by_class[usize::from(class)].fetch_add(1, Ordering::Relaxed);
     }
-    app.http.latency_us_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    let micros = started.elapsed().as_micros() as u64;
+    app.http.latency_us_total.fetch_add(micros, Ordering::Relaxed);
+    tracing::info!(target: "cashier::http", %method, path, status = status.as_u16(), micros, "request");
     response
 }
 
