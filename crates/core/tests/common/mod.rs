@@ -91,15 +91,7 @@ impl Ledger {
     }
 
     pub fn fund(&mut self, account: AccountId, amount: i64) {
-        self.ok(Command::CreateTransfer {
-            actor: Actor::Operator("setup".into()),
-            account,
-            direction: TransferDirection::Incoming,
-            kind: TransferKind::Wire,
-            currency: Currency::USD,
-            amount,
-            complete_at_once: true,
-        });
+        self.ok(Command::wire_in(Actor::Operator("setup".into()), account, amount));
     }
 
     pub fn list(&mut self, symbol: &str, fractionable: bool, price: Option<i64>) -> Symbol {
