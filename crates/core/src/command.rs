@@ -223,6 +223,12 @@ pub enum Command {
 }
 
 impl Command {
+    /// Opens an active USD account: how accounts are opened in the sandbox, by the API (a
+    /// customer with its KYC `profile`), by operations (a firm account), and in tests.
+    pub fn open_account(actor: Actor, correspondent: CorrespondentId, kind: AccountKind, profile: String) -> Command {
+        Command::OpenAccount { actor, correspondent, kind, status: AccountStatus::Active, currency: Currency::USD, profile }
+    }
+
     /// A USD wire into `account`, completed at once: how firm accounts are funded in the sandbox,
     /// in tools and in tests.
     pub fn wire_in(actor: Actor, account: AccountId, amount: i64) -> Command {

@@ -5,8 +5,7 @@ use crate::command::Command;
 use crate::event::{Event, EventKind};
 use crate::execute::{execute, Ctx, SequentialIds};
 use crate::ids::{AccountId, CorrespondentId, Date, Timestamp};
-use crate::model::{AccountKind, AccountStatus, Actor, CorrespondentConfig};
-use crate::money::Currency;
+use crate::model::{AccountKind, Actor, CorrespondentConfig};
 use crate::rejection::Rejection;
 use crate::state::State;
 
@@ -49,14 +48,7 @@ impl InMemory {
 
     /// Opens an active USD account and returns its id. Panics if refused (a setup mistake).
     pub fn account(&mut self, correspondent: CorrespondentId, kind: AccountKind) -> AccountId {
-        let command = Command::OpenAccount {
-            actor: Actor::System,
-            correspondent,
-            kind,
-            status: AccountStatus::Active,
-            currency: Currency::USD,
-            profile: String::new(),
-        };
+        let command = Command::open_account(Actor::System, correspondent, kind, String::new());
         match &self.run(&command).expect("a valid account")[0].kind {
             EventKind::AccountOpened { account, .. } => account.id,
             other => unreachable!("{other:?}"),

@@ -118,15 +118,7 @@ async fn create_account(State(app): State<Arc<App>>, caller: Caller, body: Bytes
         ));
     };
     let profile = Fields::parse(&body)?.kyc_profile()?;
-    let currency = Currency::USD;
-    let command = Command::OpenAccount {
-        actor: caller.actor(),
-        correspondent,
-        kind: AccountKind::Customer,
-        status: AccountStatus::Active,
-        currency,
-        profile,
-    };
+    let command = Command::open_account(caller.actor(), correspondent, AccountKind::Customer, profile);
     let outcome = app.sequencer.submit(command).await?;
     let account = outcome.accounts.first().ok_or_else(|| ApiError::internal("an opened account is missing from its outcome"))?;
     Ok(Json(render_account(account, "0.00")))

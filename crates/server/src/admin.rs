@@ -112,14 +112,7 @@ async fn create_firm_account(
 ) -> Result<Json<Value>, ApiError> {
     let audit = operator(&caller)?;
     let correspondent = CorrespondentId::parse(&correspondent_id)?;
-    let command = Command::OpenAccount {
-        actor: audit.actor,
-        correspondent,
-        kind: AccountKind::Firm,
-        status: AccountStatus::Active,
-        currency: Currency::USD,
-        profile: String::new(),
-    };
+    let command = Command::open_account(audit.actor, correspondent, AccountKind::Firm, String::new());
     let outcome = app.sequencer.submit(command).await?;
     let a = outcome.accounts.first().ok_or_else(|| ApiError::internal("an opened account is missing from its outcome"))?;
     Ok(Json(

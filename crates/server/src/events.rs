@@ -35,10 +35,12 @@ pub const LAG_NOTICE_WAIT: Duration = Duration::from_secs(1);
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
 
 pub fn router() -> Router<Arc<App>> {
+    let v1 = |state, caller, query, headers| stream(state, caller, query, headers, Version::V1);
+    let v2 = |state, caller, query, headers| stream(state, caller, query, headers, Version::V2);
     Router::new()
-        .route("/v1/events/journals/status", get(stream_v1))
-        .route("/v2/events/journals/status", get(stream_v2))
-        .route("/v2beta1/events/journals/status", get(stream_v2))
+        .route("/v1/events/journals/status", get(v1))
+        .route("/v2/events/journals/status", get(v2))
+        .route("/v2beta1/events/journals/status", get(v2))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -137,24 +139,6 @@ fn window(version: Version, query: &HashMap<String, String>, headers: &HeaderMap
     }
     w.journal = param("id").map(|t| JournalId::parse(t).map_err(|_| bad("malformed_id", "id must be a journal id"))).transpose()?;
     Ok(w)
-}
-
-async fn stream_v1(
-    state: State<Arc<App>>,
-    caller: Caller,
-    query: Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Result<Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    stream(state, caller, query, headers, Version::V1).await
-}
-
-async fn stream_v2(
-    state: State<Arc<App>>,
-    caller: Caller,
-    query: Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Result<Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    stream(state, caller, query, headers, Version::V2).await
 }
 
 async fn stream(

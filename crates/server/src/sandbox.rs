@@ -56,14 +56,7 @@ pub async fn bootstrap(sequencer: &Sequencer) -> Result<Sandbox, SubmitError> {
         .await?;
     let (operator_key, operator_secret, hash) = crate::auth::mint("OK");
     sequencer.submit(Command::IssueApiKey { key_id: operator_key.clone(), owner: KeyOwner::Operator, secret_sha256: hash }).await?;
-    let open = |kind| Command::OpenAccount {
-        actor: ops.clone(),
-        correspondent,
-        kind,
-        status: AccountStatus::Active,
-        currency: Currency::USD,
-        profile: String::new(),
-    };
+    let open = |kind| Command::open_account(ops.clone(), correspondent, kind, String::new());
     let firm = sequencer.submit(open(AccountKind::Firm)).await?.accounts[0].id;
     let mut customers = Vec::new();
     for _ in 0..2 {

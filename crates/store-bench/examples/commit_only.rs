@@ -40,14 +40,7 @@ fn main() {
     let mut records = run(&mut ledger, vec![Command::CreateCorrespondent { code: "BNCH".into(), name: "Bench".into(), config }]);
     let EventKind::CorrespondentCreated(c) = &records[0].event.kind else { unreachable!() };
     let corr = c.id;
-    let open = |kind| Command::OpenAccount {
-        actor: Actor::System,
-        correspondent: corr,
-        kind,
-        status: AccountStatus::Active,
-        currency: Currency::USD,
-        profile: String::new(),
-    };
+    let open = |kind| Command::open_account(Actor::System, corr, kind, String::new());
     records.extend(run(&mut ledger, (0..10_001).map(|i| open(if i == 0 { AccountKind::Firm } else { AccountKind::Customer })).collect()));
     let accounts: Vec<AccountId> = ledger.state.accounts().filter(|a| a.kind == AccountKind::Customer).map(|a| a.id).collect();
     let firm = ledger.state.accounts().find(|a| a.kind == AccountKind::Firm).unwrap().id;

@@ -62,14 +62,7 @@ fn scenario(driver: &mut Driver) -> JournalId {
         .ok(Command::CreateCorrespondent { code: "LPCA".into(), name: "LPCA".into(), config: CorrespondentConfig::default() })
         .correspondents[0]
         .id;
-    let open = |kind| Command::OpenAccount {
-        actor: Actor::Operator("ops".into()),
-        correspondent: corr,
-        kind,
-        status: AccountStatus::Active,
-        currency: Currency::USD,
-        profile: "{\"contact\":{}}".into(),
-    };
+    let open = |kind| Command::open_account(Actor::Operator("ops".into()), corr, kind, "{\"contact\":{}}".into());
     let firm = driver.ok(open(AccountKind::Firm)).accounts[0].id;
     let alice = driver.ok(open(AccountKind::Customer)).accounts[0].id;
     let bob = driver.ok(open(AccountKind::Customer)).accounts[0].id;

@@ -20,14 +20,7 @@ impl CashPool {
         let created = sequencer.submit_blocking(Command::CreateCorrespondent { code: code.into(), name: code.into(), config })?;
         let correspondent = created.correspondents[0].id;
         let ops = Actor::Operator("setup".into());
-        let open = |kind| Command::OpenAccount {
-            actor: ops.clone(),
-            correspondent,
-            kind,
-            status: AccountStatus::Active,
-            currency: Currency::USD,
-            profile: String::new(),
-        };
+        let open = |kind| Command::open_account(ops.clone(), correspondent, kind, String::new());
         let firm = sequencer.submit_blocking(open(AccountKind::Firm))?.accounts[0].id;
         // Submitted together so that they commit in a few batches, then collected in order.
         let pending = (0..customers).map(|_| sequencer.try_submit(open(AccountKind::Customer))).collect::<Result<Vec<_>, _>>()?;

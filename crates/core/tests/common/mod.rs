@@ -76,14 +76,7 @@ impl Ledger {
     }
 
     pub fn account(&mut self, correspondent: CorrespondentId, kind: AccountKind) -> AccountId {
-        let command = Command::OpenAccount {
-            actor: Actor::Operator("setup".into()),
-            correspondent,
-            kind,
-            status: AccountStatus::Active,
-            currency: Currency::USD,
-            profile: String::new(),
-        };
+        let command = Command::open_account(Actor::Operator("setup".into()), correspondent, kind, String::new());
         match &self.ok(command)[0].kind {
             EventKind::AccountOpened { account, .. } => account.id,
             other => panic!("unexpected {other:?}"),
