@@ -50,7 +50,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Role::Serve { data_dir, listen, database_url, no_sandbox, clearing_delay_ms, .. } => {
             let clearing_delay = Some(std::time::Duration::from_millis(clearing_delay_ms));
-            let config = cashier_server::Config { data_dir, listen, database_url, sandbox: !no_sandbox, clearing_delay };
+            let config = cashier_server::Config {
+                database_url,
+                sandbox: !no_sandbox,
+                clearing_delay,
+                ..cashier_server::Config::new(data_dir, listen)
+            };
             runtime.block_on(cashier_server::serve(config, shutdown_signal()))
         }
     };

@@ -87,6 +87,8 @@ pub enum Command {
         status: AccountStatus,
         currency: Currency,
         profile: String,
+        /// The customer's contact email, unique within the correspondent ([`email_key`]).
+        email: Option<String>,
     },
     SetAccountStatus {
         actor: Actor,
@@ -226,7 +228,21 @@ impl Command {
     /// Opens an active USD account: how accounts are opened in the sandbox, by the API (a
     /// customer with its KYC `profile`), by operations (a firm account), and in tests.
     pub fn open_account(actor: Actor, correspondent: CorrespondentId, kind: AccountKind, profile: String) -> Command {
-        Command::OpenAccount { actor, correspondent, kind, status: AccountStatus::Active, currency: Currency::USD, profile }
+        Command::OpenAccount { actor, correspondent, kind, status: AccountStatus::Active, currency: Currency::USD, profile, email: None }
+    }
+
+    /// Opens an active USD customer account with its KYC `profile` and contact `email`.
+    pub fn open_customer(actor: Actor, correspondent: CorrespondentId, profile: String, email: &str) -> Command {
+        let kind = AccountKind::Customer;
+        Command::OpenAccount {
+            actor,
+            correspondent,
+            kind,
+            status: AccountStatus::Active,
+            currency: Currency::USD,
+            profile,
+            email: Some(crate::email_key(email)),
+        }
     }
 
     /// A USD wire into `account`, completed at once: how firm accounts are funded in the sandbox,

@@ -79,6 +79,8 @@ pub enum EventKind {
     AccountOpened {
         account: Box<Account>,
         profile: String,
+        /// The contact email ([`crate::email_key`]), unique within the correspondent.
+        email: Option<String>,
     },
     AccountStatusChanged {
         id: AccountId,

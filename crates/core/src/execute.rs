@@ -69,8 +69,8 @@ pub fn execute(state: &State, command: &Command, ctx: &mut Ctx<'_>) -> Result<Ve
             state.correspondent(*id).ok_or(Code::CorrespondentNotFound)?;
             Ok(vec![ctx.event(EventKind::CorrespondentConfigured { id: *id, config: Box::new(config.clone()) })])
         }
-        Command::OpenAccount { actor, correspondent, kind, status, currency, profile } => {
-            open_account(state, actor, *correspondent, *kind, *status, *currency, profile, ctx)
+        Command::OpenAccount { actor, correspondent, kind, status, currency, profile, email } => {
+            open_account(state, actor, *correspondent, *kind, (*status, *currency), (profile, email.as_deref()), ctx)
         }
         Command::SetAccountStatus { actor, account, status } => {
             let current = scoped_account(state, actor, *account)?.status;
@@ -214,15 +214,13 @@ fn create_correspondent(
     Ok(vec![ctx.event(EventKind::CorrespondentCreated(Box::new(correspondent)))])
 }
 
-#[allow(clippy::too_many_arguments)]
 fn open_account(
     state: &State,
     actor: &Actor,
     correspondent: CorrespondentId,
     kind: AccountKind,
-    status: AccountStatus,
-    currency: Currency,
-    profile: &str,
+    (status, currency): (AccountStatus, Currency),
+    (profile, email): (&str, Option<&str>),
     ctx: &mut Ctx<'_>,
 ) -> Result<Vec<Event>, Rejection> {
     if actor.scope().is_some_and(|scope| scope != correspondent) || state.correspondent(correspondent).is_none() {
@@ -230,6 +228,9 @@ fn open_account(
     }
     if kind == AccountKind::Firm && actor.scope().is_some() {
         return Err(Code::OperatorOnly.into());
+    }
+    if email.is_some_and(|e| state.account_by_email(correspondent, e).is_some()) {
+        return Err(Code::EmailInUse.into());
     }
     let account = Account {
         id: AccountId(ctx.ids.next_id()),
@@ -242,7 +243,11 @@ fn open_account(
         limits: None,
         created_at: ctx.now,
     };
-    Ok(vec![ctx.event(EventKind::AccountOpened { account: Box::new(account), profile: profile.to_owned() })])
+    Ok(vec![ctx.event(EventKind::AccountOpened {
+        account: Box::new(account),
+        profile: profile.to_owned(),
+        email: email.map(str::to_owned),
+    })])
 }
 
 fn set_overdraft(state: &State, account: AccountId, currency: Currency, units: i64, ctx: &mut Ctx<'_>) -> Result<Vec<Event>, Rejection> {

@@ -161,6 +161,11 @@ pub struct Account {
     pub created_at: Timestamp,
 }
 
+/// An email address as the ledger compares it: trimmed, in lower case.
+pub fn email_key(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
 /// An entry in the asset table. Prices are in 1e-9 USD.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AssetInfo {

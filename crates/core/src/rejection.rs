@@ -91,6 +91,7 @@ codes! {
     TransferNotFound = "transfer_not_found", NotFound, "transfer not found";
     ApiKeyNotFound = "api_key_not_found", NotFound, "API key not found";
     AlreadyExists = "already_exists", Conflict, "an object with this id or code already exists";
+    EmailInUse = "email_in_use", Conflict, "another account of this correspondent has this email address";
     // Direction.
     CustomerToCustomer = "customer_to_customer", Forbidden, "journals cannot move money from one customer to another; go through a firm account";
     FirmToFirm = "firm_to_firm", Forbidden, "journals move between a firm account and a customer account, not between two firm accounts";

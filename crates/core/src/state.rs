@@ -66,6 +66,8 @@ pub struct StateParts {
     pub keys: Vec<KeyRecord>,
     pub daily_used: Vec<(AccountId, LimitKey, i64)>,
     pub api_keys: Vec<ApiKey>,
+    /// Customers' contact emails ([`crate::email_key`]).
+    pub emails: Vec<(AccountId, String)>,
     pub events_applied: u64,
 }
 
@@ -90,6 +92,8 @@ pub struct State {
     pub(crate) overdrafts: FxHashMap<(AccountId, Currency), i64>,
     pub(crate) keys: FxHashMap<(CorrespondentId, String), KeyRecord>,
     pub(crate) api_keys: FxHashMap<String, ApiKey>,
+    /// Customers by contact email, within each correspondent.
+    pub(crate) emails: FxHashMap<(CorrespondentId, String), AccountId>,
     pub(crate) next_ordinal: u64,
     pub(crate) next_account_number: u64,
     pub(crate) events_applied: u64,
@@ -120,6 +124,7 @@ impl State {
             overdrafts: FxHashMap::default(),
             keys: FxHashMap::default(),
             api_keys: FxHashMap::default(),
+            emails: FxHashMap::default(),
             next_ordinal: 1,
             next_account_number: ACCOUNT_NUMBER_FIRST,
             events_applied: 0,
@@ -159,6 +164,13 @@ impl State {
         state.keys = parts.keys.into_iter().map(|k| ((k.correspondent, k.key.clone()), k)).collect();
         state.daily_used = parts.daily_used.into_iter().map(|(a, key, used)| ((a, key), used)).collect();
         state.api_keys = parts.api_keys.into_iter().map(|k| (k.key_id.clone(), k)).collect();
+        for (account, email) in parts.emails {
+            let correspondent =
+                state.accounts.get(&account).ok_or_else(|| format!("an email names unknown account {account}"))?.correspondent;
+            if state.emails.insert((correspondent, email), account).is_some() {
+                return Err(format!("account {account}'s email is another account's too"));
+            }
+        }
         state.check_invariants()?;
         Ok(state)
     }
@@ -177,8 +189,10 @@ impl State {
             keys: self.keys.values().cloned().collect(),
             daily_used: self.daily_usage().collect(),
             api_keys: self.api_keys.values().cloned().collect(),
+            emails: self.emails.iter().map(|((_, email), account)| (*account, email.clone())).collect(),
             events_applied: self.events_applied,
         };
+        parts.emails.sort();
         parts.correspondents.sort_by_key(|c| c.id);
         parts.accounts.sort_by_key(|a| a.id);
         parts.assets.sort_by_key(|a| a.symbol);
@@ -192,6 +206,11 @@ impl State {
     }
 
     // ----- Queries -----
+
+    /// The correspondent's customer with this contact email ([`crate::email_key`]).
+    pub fn account_by_email(&self, correspondent: CorrespondentId, email: &str) -> Option<AccountId> {
+        self.emails.get(&(correspondent, email.to_owned())).copied()
+    }
 
     pub fn business_date(&self) -> Date {
         self.business_date
@@ -377,9 +396,12 @@ impl State {
             EventKind::CorrespondentConfigured { id, config } => {
                 self.correspondents.get_mut(id).expect("configured correspondent exists").config = (**config).clone();
             }
-            EventKind::AccountOpened { account, .. } => {
+            EventKind::AccountOpened { account, email, .. } => {
                 self.next_account_number = self.next_account_number.max(account.account_number + 1);
                 self.accounts.insert(account.id, (**account).clone());
+                if let Some(email) = email {
+                    self.emails.insert((account.correspondent, email.clone()), account.id);
+                }
             }
             EventKind::AccountStatusChanged { id, to, .. } => self.account_mut(*id).status = *to,
             EventKind::AccountBlocksChanged { id, blocks } => self.account_mut(*id).blocks = *blocks,

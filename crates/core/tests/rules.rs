@@ -300,10 +300,19 @@ fn correspondents_see_only_their_own() {
         status: AccountStatus::Active,
         currency: Currency::USD,
         profile: String::new(),
+        email: None,
     };
     assert_eq!(w.ledger.code(open(w.actor.clone(), other, AccountKind::Customer)), Code::CorrespondentNotFound);
     assert_eq!(w.ledger.code(open(w.actor.clone(), w.corr, AccountKind::Firm)), Code::OperatorOnly);
     w.ledger.ok(open(w.actor.clone(), w.corr, AccountKind::Customer));
+    // A contact email opens one account per correspondent, whatever its case and spacing.
+    let customer = |actor: Actor, correspondent, email: &str| Command::open_customer(actor, correspondent, "{}".into(), email);
+    w.ledger.ok(customer(w.actor.clone(), w.corr, "Ada@Example.com"));
+    assert_eq!(w.ledger.code(customer(w.actor.clone(), w.corr, " ada@example.COM ")), Code::EmailInUse);
+    w.ledger.ok(customer(Actor::Correspondent(other), other, "ada@example.com"));
+    let restored = State::restore(w.ledger.state.to_parts()).unwrap();
+    assert_eq!(restored, w.ledger.state, "emails survive a restore");
+    assert!(restored.account_by_email(w.corr, "ada@example.com").is_some());
 }
 
 #[test]

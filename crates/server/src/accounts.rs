@@ -1,15 +1,16 @@
 //! Accounts, the trading account (cash and buying power), positions, and transfers.
 
+use crate::api::{list_of, schema, uuid, Access, Api, Op};
 use crate::auth::Caller;
-use crate::body::Fields;
+use crate::body::{bad_request, instant, Fields};
 use crate::{ApiError, App};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use cashier_core::State as Ledger;
 use cashier_core::*;
+use cashier_store::sql::ProfilesOf;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,15 +18,70 @@ use std::sync::Arc;
 /// Transfers in one page, at most, whatever `limit` asks.
 pub const TRANSFER_PAGE_MAX: usize = 100;
 
-pub fn router() -> Router<Arc<App>> {
-    Router::new()
-        .route("/v1/accounts", get(list_accounts).post(create_account))
-        .route("/v1/accounts/{account_id}", get(get_account))
-        .route("/v1/trading/accounts/{account_id}/account", get(get_trade_account))
-        .route("/v1/trading/accounts/{account_id}/positions", get(list_positions))
-        .route("/v1/trading/accounts/{account_id}/positions/{symbol}", get(get_position))
-        .route("/v1/accounts/{account_id}/transfers", get(list_transfers).post(create_transfer))
-        .route("/v1/accounts/{account_id}/transfers/{transfer_id}", delete(delete_transfer))
+pub fn routes(api: Api) -> Api {
+    api.section("Accounts", Access::Key)
+        .route(
+            Op::post("/v1/accounts", "createAccount", "Opens a customer account from its KYC data; the sandbox approves it at once.")
+                .body(schema("AccountRequest"))
+                .json(schema("Account")),
+            create_account,
+        )
+        .route(
+            Op::get("/v1/accounts", "listAccounts", "Accounts, newest first.")
+                .query("query", json!({"type": "string"}), "Space-separated words, each in the account number, name, email or phone.")
+                .query("created_after", json!({"type": "string"}), "Opened on or after this date or RFC 3339 time.")
+                .query("created_before", json!({"type": "string"}), "Opened on or before this date or RFC 3339 time.")
+                .query("status", json!({"type": "string"}), "Account statuses, comma-separated.")
+                .query("sort", json!({"type": "string", "enum": ["asc", "desc"]}), "By creation; desc by default.")
+                .query("entities", json!({"type": "string"}), "Parts of the opening data to include, comma-separated: contact, identity, disclosures, agreements, documents, trusted_contact.")
+                .json(list_of("Account")),
+            list_accounts,
+        )
+        .route(
+            Op::get("/v1/accounts/{account_id}", "getAccount", "One account, with its KYC data.").path_param("account_id", uuid()).json(schema("Account")),
+            get_account,
+        )
+        .route(
+            Op::get("/v1/trading/accounts/{account_id}/account", "getTradeAccount", "Cash, transferable and withdrawable cash, buying power, equity.")
+                .path_param("account_id", uuid())
+                .json(schema("TradeAccount")),
+            get_trade_account,
+        )
+        .route(
+            Op::get("/v1/trading/accounts/{account_id}/positions", "listPositions", "The account's positions at their last prices.")
+                .path_param("account_id", uuid())
+                .json(list_of("Position")),
+            list_positions,
+        )
+        .route(
+            Op::get("/v1/trading/accounts/{account_id}/positions/{symbol}", "getPosition", "One position, by symbol or asset id.")
+                .path_param("account_id", uuid())
+                .json(schema("Position")),
+            get_position,
+        )
+        .section("Transfers", Access::Key)
+        .route(
+            Op::post("/v1/accounts/{account_id}/transfers", "createTransfer", "Money in or out of an account by ACH or wire; the sandbox completes it at once.")
+                .path_param("account_id", uuid())
+                .body(schema("TransferRequest"))
+                .json(schema("Transfer")),
+            create_transfer,
+        )
+        .route(
+            Op::get("/v1/accounts/{account_id}/transfers", "listTransfers", "Transfers, oldest first, paged by offset; a page past the end is empty.")
+                .path_param("account_id", uuid())
+                .query("direction", json!({"type": "string", "enum": ["INCOMING", "OUTGOING"]}), "Only one direction.")
+                .query("offset", json!({"type": "integer", "minimum": 0}), "Transfers to skip.")
+                .query("limit", json!({"type": "integer", "minimum": 0}), "At most this many, 100 at most.")
+                .json(list_of("Transfer")),
+            list_transfers,
+        )
+        .route(
+            Op::delete("/v1/accounts/{account_id}/transfers/{transfer_id}", "deleteTransfer", "Cancels a transfer still waiting.")
+                .path_param("account_id", uuid())
+                .path_param("transfer_id", uuid()),
+            delete_transfer,
+        )
 }
 
 /// The account, if the caller may see it; another correspondent's account does not exist.
@@ -64,13 +120,50 @@ fn equity_nanos(state: &Ledger, account: &Account) -> (i128, i128) {
     (cash, long)
 }
 
+/// The parts of an account's opening data (KYC) it is shown with.
+const PROFILE_ENTITIES: [&str; 6] = ["contact", "identity", "disclosures", "agreements", "documents", "trusted_contact"];
+
+/// Adds the chosen parts of an account's opening data; absent parts stay absent, never null.
+fn with_profile(mut account: Value, profile: Option<&str>, entities: &[&str]) -> Value {
+    if let Some(Ok(Value::Object(parts))) = profile.map(serde_json::from_str::<Value>) {
+        for (name, part) in parts {
+            if entities.contains(&name.as_str()) && (part.is_object() || part.is_array()) {
+                account[name] = part;
+            }
+        }
+    }
+    account
+}
+
+/// With its opening data, read from the committed tables (the ledger does not keep it in memory).
 async fn get_account(State(app): State<Arc<App>>, caller: Caller, Path(account_id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = AccountId::parse(&account_id)?;
-    app.sequencer.read(|state| {
+    let rendered = app.sequencer.read(|state| {
         let account = visible(state, &caller, id)?;
         let (cash, long) = equity_nanos(state, &account);
-        Ok(Json(render_account(&account, &money(cash + long))))
-    })
+        Ok::<_, ApiError>(render_account(&account, &money(cash + long)))
+    })?;
+    let profiles = app.read_tables(move |tables| tables.account_profiles(ProfilesOf::Account(id))).await?;
+    Ok(Json(with_profile(rendered, profiles.first().map(|(_, p)| p.as_str()), &PROFILE_ENTITIES)))
+}
+
+/// Whether every token of a search is in the account's number, name, email or phone.
+fn matches(account: &Account, profile: Option<&str>, tokens: &[String]) -> bool {
+    if tokens.is_empty() {
+        return true;
+    }
+    let mut haystack = account.account_number.to_string();
+    if let Some(Ok(parts)) = profile.map(serde_json::from_str::<Value>) {
+        for pointer in
+            ["/contact/email_address", "/contact/phone_number", "/identity/given_name", "/identity/middle_name", "/identity/family_name"]
+        {
+            if let Some(text) = parts.pointer(pointer).and_then(Value::as_str) {
+                haystack.push(' ');
+                haystack.push_str(&text.to_lowercase());
+            }
+        }
+    }
+    tokens.iter().all(|t| haystack.contains(t.as_str()))
 }
 
 /// Newest first; `status` may repeat; `created_after` / `created_before` are dates or times.
@@ -87,12 +180,38 @@ async fn list_accounts(
             })?);
         }
     }
-    let ascending = query.iter().any(|(n, v)| n == "sort" && v == "asc");
+    let param = |name: &str| query.iter().rev().find(|(n, v)| n == name && !v.is_empty()).map(|(_, v)| v.as_str());
+    let ascending = match param("sort") {
+        None | Some("desc") => false,
+        Some("asc") => true,
+        Some(other) => return Err(bad_request("invalid_sort", format!("sort must be asc or desc, not {other:?}"))),
+    };
+    let after = param("created_after").map(|t| instant("created_after", t, false)).transpose()?;
+    let before = param("created_before").map(|t| instant("created_before", t, true)).transpose()?;
+    let tokens: Vec<String> = param("query").unwrap_or_default().split_whitespace().map(str::to_lowercase).collect();
+    let mut entities = Vec::new();
+    for name in param("entities").unwrap_or_default().split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        match PROFILE_ENTITIES.iter().find(|e| **e == name) {
+            Some(entity) => entities.push(*entity),
+            // Cashier keeps no trading configurations; asking for them is not an error.
+            None if name == "trading_configurations" => {}
+            None => return Err(bad_request("invalid_entities", format!("entities are {}, not {name:?}", PROFILE_ENTITIES.join(", ")))),
+        }
+    }
     let scope = caller.actor().scope();
+    let profiles: HashMap<AccountId, String> = if tokens.is_empty() && entities.is_empty() {
+        HashMap::new()
+    } else {
+        let of = scope.map_or(ProfilesOf::All, ProfilesOf::Correspondent);
+        app.read_tables(move |tables| tables.account_profiles(of)).await?.into_iter().collect()
+    };
+    let profile = |id: AccountId| profiles.get(&id).map(String::as_str);
     let accounts = app.sequencer.read(|state| {
         let mut list: Vec<&Account> = state
             .accounts()
             .filter(|a| scope.is_none_or(|c| c == a.correspondent) && (statuses.is_empty() || statuses.contains(&a.status)))
+            .filter(|a| after.is_none_or(|t| a.created_at >= t) && before.is_none_or(|t| a.created_at <= t))
+            .filter(|a| matches(a, profile(a.id), &tokens))
             .collect();
         list.sort_by_key(|a| (a.created_at, a.account_number));
         if !ascending {
@@ -101,7 +220,7 @@ async fn list_accounts(
         list.iter()
             .map(|a| {
                 let (cash, long) = equity_nanos(state, a);
-                render_account(a, &money(cash + long))
+                with_profile(render_account(a, &money(cash + long)), profile(a.id), &entities)
             })
             .collect::<Vec<_>>()
     });
@@ -117,11 +236,11 @@ async fn create_account(State(app): State<Arc<App>>, caller: Caller, body: Bytes
             "operators open firm accounts under /admin/v1; customer accounts belong to a correspondent's key",
         ));
     };
-    let profile = Fields::parse(&body)?.kyc_profile()?;
-    let command = Command::open_account(caller.actor(), correspondent, AccountKind::Customer, profile);
+    let (profile, email) = Fields::parse(&body)?.kyc_profile()?;
+    let command = Command::open_customer(caller.actor(), correspondent, profile.clone(), &email);
     let outcome = app.sequencer.submit(command).await?;
     let account = outcome.accounts.first().ok_or_else(|| ApiError::internal("an opened account is missing from its outcome"))?;
-    Ok(Json(render_account(account, "0.00")))
+    Ok(Json(with_profile(render_account(account, "0.00"), Some(&profile), &PROFILE_ENTITIES)))
 }
 
 async fn get_trade_account(State(app): State<Arc<App>>, caller: Caller, Path(account_id): Path<String>) -> Result<Json<Value>, ApiError> {

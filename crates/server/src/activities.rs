@@ -1,12 +1,12 @@
 //! `GET /v1/accounts/activities` (and `/{activity_type}`): the non-trade activities journals
 //! leave on the books, one per side of each booked journal, paged by `page_token`.
 
+use crate::api::{list_of, uuid, Access, Api, Op};
 use crate::auth::Caller;
-use crate::body::bad_request;
+use crate::body::{bad_request, instant};
 use crate::{ApiError, App};
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use cashier_core::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -15,10 +15,32 @@ use std::sync::Arc;
 /// Activities in one page, at most (and by default).
 pub const PAGE_SIZE_MAX: usize = 100;
 
-pub fn router() -> Router<Arc<App>> {
-    Router::new()
-        .route("/v1/accounts/activities", get(list_activities))
-        .route("/v1/accounts/activities/{activity_type}", get(list_activities_of_type))
+pub fn routes(api: Api) -> Api {
+    let paged = |op: Op| {
+        op.query("account_id", uuid(), "Only this account's.")
+            .query("date", json!({"type": "string", "format": "date"}), "Only this day's; not with after or until.")
+            .query("after", json!({"type": "string"}), "On or after this date or RFC 3339 time.")
+            .query("until", json!({"type": "string"}), "On or before this date or RFC 3339 time.")
+            .query("direction", json!({"type": "string", "enum": ["asc", "desc"]}), "desc (newest first) by default.")
+            .query("page_size", json!({"type": "integer", "minimum": 1}), "At most this many, 100 at most.")
+            .query("page_token", json!({"type": "string"}), "The id of the last activity of the previous page.")
+            .json(list_of("Activity"))
+    };
+    api.section("Activities", Access::Key)
+        .route(
+            paged(Op::get(
+                "/v1/accounts/activities",
+                "listActivities",
+                "Journal activities (JNLC, JNLS), one per side of each booked journal.",
+            ))
+            .query("activity_types", json!({"type": "string"}), "Comma-separated: JNLC, JNLS."),
+            list_activities,
+        )
+        .route(
+            paged(Op::get("/v1/accounts/activities/{activity_type}", "listActivitiesOfType", "Activities of one type."))
+                .path_param("activity_type", json!({"type": "string", "enum": ["JNLC", "JNLS"]})),
+            list_activities_of_type,
+        )
 }
 
 /// One side of a booked journal, as an activity.
@@ -104,12 +126,8 @@ async fn list_activities(
         types.extend(EntryType::parse(name));
     }
     let date = param("date").map(Date::parse).transpose()?;
-    let after = param("after")
-        .map(|t| Date::parse(t).map(|d| Timestamp(i64::from(d.0) * 86_400_000_000)).or_else(|_| Timestamp::parse(t)))
-        .transpose()?;
-    let until = param("until")
-        .map(|t| Date::parse(t).map(|d| Timestamp((i64::from(d.0) + 1) * 86_400_000_000 - 1)).or_else(|_| Timestamp::parse(t)))
-        .transpose()?;
+    let after = param("after").map(|t| instant("after", t, false)).transpose()?;
+    let until = param("until").map(|t| instant("until", t, true)).transpose()?;
     if date.is_some() && (after.is_some() || until.is_some()) {
         return Err(bad_request("conflicting_dates", "date cannot be combined with after or until".into()));
     }

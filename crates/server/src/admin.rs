@@ -1,6 +1,7 @@
 //! The operations API under `/admin/v1`, for operator keys only. Every manual action carries
 //! the operator and a reason into the journal's audit trail (the event log).
 
+use crate::api::{schema, uuid, Access, Api, Op};
 use crate::auth::Caller;
 use crate::body::{bad_request, Fields};
 use crate::journals::render;
@@ -8,22 +9,84 @@ use crate::{ApiError, App};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::Json;
 use cashier_core::*;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-pub fn router() -> Router<Arc<App>> {
-    Router::new()
-        .route("/admin/v1/journals/{journal_id}/{action}", post(act_on_journal))
-        .route("/admin/v1/correspondents", post(create_correspondent))
-        .route("/admin/v1/correspondents/{correspondent_id}/keys", post(create_key))
-        .route("/admin/v1/correspondents/{correspondent_id}/firm_accounts", post(create_firm_account))
-        .route("/admin/v1/accounts/{account_id}/{setting}", put(put_account_setting))
-        .route("/admin/v1/assets/{symbol}", put(put_asset))
-        .route("/admin/v1/business_day", post(advance_business_day))
-        .route("/admin/v1/reconciliation", get(get_reconciliation))
+pub fn routes(api: Api) -> Api {
+    api.section("Operations", Access::Operator)
+        .route(
+            Op::post(
+                "/admin/v1/journals/{journal_id}/{action}",
+                "actOnJournal",
+                "Approves, rejects, cancels, reverses, deletes or corrects a journal, with a reason for the audit trail.",
+            )
+            .path_param("journal_id", uuid())
+            .path_param("action", json!({"type": "string", "enum": ["approve", "reject", "cancel", "reverse", "delete", "correct"]}))
+            .optional_body(schema("JournalAction"))
+            .json(schema("JournalActionResult")),
+            act_on_journal,
+        )
+        .route(
+            Op::post("/admin/v1/correspondents", "createCorrespondent", "Adds a correspondent (a broker building on Cashier).")
+                .body(schema("CorrespondentRequest"))
+                .json(schema("Correspondent")),
+            create_correspondent,
+        )
+        .route(
+            Op::post(
+                "/admin/v1/correspondents/{correspondent_id}/keys",
+                "createKey",
+                "Mints an API key for a correspondent; the secret is shown once.",
+            )
+            .path_param("correspondent_id", uuid())
+            .json(schema("ApiKey")),
+            create_key,
+        )
+        .route(
+            Op::post(
+                "/admin/v1/correspondents/{correspondent_id}/firm_accounts",
+                "createFirmAccount",
+                "Opens a firm (sweep) account for a correspondent.",
+            )
+            .path_param("correspondent_id", uuid())
+            .json(schema("FirmAccount")),
+            create_firm_account,
+        )
+        .route(
+            Op::put(
+                "/admin/v1/accounts/{account_id}/{setting}",
+                "putAccountSetting",
+                "Sets an account's status, blocks, limits or overdraft.",
+            )
+            .path_param("account_id", uuid())
+            .path_param("setting", json!({"type": "string", "enum": ["status", "blocks", "limits", "overdraft"]}))
+            .body(schema("AccountSetting"))
+            .json(schema("AccountSettingResult")),
+            put_account_setting,
+        )
+        .route(
+            Op::put("/admin/v1/assets/{symbol}", "putAsset", "Lists an asset or updates it, price included.")
+                .body(schema("AssetRequest"))
+                .json(schema("Asset")),
+            put_asset,
+        )
+        .route(
+            Op::post("/admin/v1/business_day", "advanceBusinessDay", "Ends the business day and starts the next (or the given date).")
+                .optional_body(schema("BusinessDayRequest"))
+                .json(schema("BusinessDay")),
+            advance_business_day,
+        )
+        .route(
+            Op::get(
+                "/admin/v1/reconciliation",
+                "getReconciliation",
+                "Books per asset, the ledger's invariants, and journals waiting in a non-final status.",
+            )
+            .json(schema("Reconciliation")),
+            get_reconciliation,
+        )
 }
 
 /// The operator behind a request; a correspondent's key is refused.

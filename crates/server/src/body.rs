@@ -5,6 +5,15 @@ use axum::http::StatusCode;
 use cashier_core::*;
 use serde_json::{Map, Value};
 
+/// A query's `YYYY-MM-DD` (the whole day: `end` picks its last instant) or RFC 3339 time.
+pub(crate) fn instant(name: &str, text: &str, end: bool) -> Result<Timestamp, ApiError> {
+    if let Ok(date) = Date::parse(text) {
+        let day = i64::from(date.0) * 86_400_000_000;
+        return Ok(Timestamp(if end { day + 86_400_000_000 - 1 } else { day }));
+    }
+    Timestamp::parse(text).map_err(|_| bad_request("malformed_date", format!("{name} must be a YYYY-MM-DD date or an RFC 3339 time")))
+}
+
 pub(crate) fn bad_request(reason: &'static str, message: String) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, reason, message)
 }
@@ -157,10 +166,13 @@ impl Fields {
     }
 
     /// The opening data of a customer account, checked for what a broker must know, kept as
-    /// JSON text.
-    pub(crate) fn kyc_profile(&self) -> Result<String, ApiError> {
+    /// JSON text, and its contact email.
+    pub(crate) fn kyc_profile(&self) -> Result<(String, String), ApiError> {
         let contact = self.object("contact")?;
-        contact.required("email_address").map_err(|e| e.with_field("contact"))?;
+        let email = contact.required("email_address").map_err(|e| e.with_field("contact"))?.to_owned();
+        if email.trim().is_empty() || !email.contains('@') {
+            return Err(bad_request("invalid_email", "contact.email_address must be an email address".into()));
+        }
         let identity = self.object("identity")?;
         for field in ["given_name", "family_name"] {
             identity.required(field).map_err(|e| e.with_field("identity"))?;
@@ -172,7 +184,7 @@ impl Fields {
             .iter()
             .filter_map(|k| self.0.get(*k).map(|v| ((*k).to_owned(), v.clone())))
             .collect();
-        Ok(Value::Object(kept).to_string())
+        Ok((Value::Object(kept).to_string(), email))
     }
 
     /// An external transfer: its kind, direction and amount (USD).

@@ -7,14 +7,14 @@
 //! `id:` line, so `Last-Event-ID` resumes after it. A consumer that falls too far behind is told
 //! so in a comment and disconnected, never silently skipped.
 
+use crate::api::{uuid, Access, Api, Op, Reply};
 use crate::auth::Caller;
+use crate::body::instant;
 use crate::{ApiError, App};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::get;
-use axum::Router;
-use cashier_core::{CorrespondentId, Date, EventKind, JournalId, Timestamp};
+use cashier_core::{CorrespondentId, EventKind, JournalId, Timestamp};
 use cashier_store::sql::JournalEvent;
 use serde_json::json;
 use std::collections::HashMap;
@@ -27,20 +27,57 @@ use tokio_stream::wrappers::ReceiverStream;
 
 /// Events read from the log per query while replaying.
 pub const REPLAY_PAGE: usize = 1_000;
-/// Events buffered for one consumer; a consumer that lets it fill falls behind the ledger.
+/// Events buffered for one consumer by default; a consumer that lets it fill falls behind the ledger.
 pub const STREAM_BUFFER: usize = 1_024;
 /// How long a lagging consumer's notice may wait for room before the stream just closes.
 pub const LAG_NOTICE_WAIT: Duration = Duration::from_secs(1);
 /// How often an idle stream says `:heartbeat`.
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
 
-pub fn router() -> Router<Arc<App>> {
+pub fn routes(api: Api) -> Api {
     let v1 = |state, caller, query, headers| stream(state, caller, query, headers, Version::V1);
     let v2 = |state, caller, query, headers| stream(state, caller, query, headers, Version::V2);
-    Router::new()
-        .route("/v1/events/journals/status", get(v1))
-        .route("/v2/events/journals/status", get(v2))
-        .route("/v2beta1/events/journals/status", get(v2))
+    let window = |op: Op, id: &'static str| {
+        op.query("since", json!({"type": "string"}), "Replay from this date or RFC 3339 time, then follow.")
+            .query("until", json!({"type": "string"}), "End the stream after this date or time (needs since).")
+            .query("since_id", json!({"type": "string"}), id)
+            .query("until_id", json!({"type": "string"}), "End the stream after this event id (needs since_id).")
+            .query("id", uuid(), "Only this journal's events.")
+            .header("Last-Event-ID", "Resume after this event.")
+            .reply(Reply::Events)
+    };
+    api.section("Events", Access::Key)
+        .route(
+            window(
+                Op::get(
+                    "/v1/events/journals/status",
+                    "streamJournalEventsV1",
+                    "Journal status changes as server-sent events, with integer ids.",
+                ),
+                "Replay from this integer event id, then follow.",
+            )
+            .query("since_ulid", json!({"type": "string"}), "Replay from this ULID, then follow.")
+            .query("until_ulid", json!({"type": "string"}), "End the stream after this ULID."),
+            v1,
+        )
+        .route(
+            window(
+                Op::get(
+                    "/v2/events/journals/status",
+                    "streamJournalEvents",
+                    "Journal status changes as server-sent events, with ULID ids.",
+                ),
+                "Replay from this ULID, then follow.",
+            ),
+            v2,
+        )
+        .route(
+            window(
+                Op::get("/v2beta1/events/journals/status", "streamJournalEventsBeta", "The same stream as /v2."),
+                "Replay from this ULID, then follow.",
+            ),
+            v2,
+        )
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -82,15 +119,6 @@ fn bad(reason: &'static str, message: &str) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, reason, message)
 }
 
-/// `YYYY-MM-DD` (the whole day) or RFC 3339; `end` picks the last instant of a day.
-fn instant(text: &str, end: bool) -> Result<Timestamp, ApiError> {
-    if let Ok(date) = Date::parse(text) {
-        let day = i64::from(date.0) * 86_400_000_000;
-        return Ok(Timestamp(if end { day + 86_400_000_000 - 1 } else { day }));
-    }
-    Timestamp::parse(text).map_err(|_| bad("malformed_date", "since and until are YYYY-MM-DD or RFC 3339 times"))
-}
-
 fn seq_of(version: Version, text: &str, name: &str) -> Result<u64, ApiError> {
     let parsed = match version {
         Version::V1 => text.parse::<u64>().ok(),
@@ -109,8 +137,8 @@ fn window(version: Version, query: &HashMap<String, String>, headers: &HeaderMap
     let param = |name: &str| query.get(name).map(String::as_str).filter(|v| !v.is_empty());
     let (since_id_name, until_id_name) = ("since_id", "until_id");
     let mut w = Window {
-        since: param("since").map(|t| instant(t, false)).transpose()?,
-        until: param("until").map(|t| instant(t, true)).transpose()?,
+        since: param("since").map(|t| instant("since", t, false)).transpose()?,
+        until: param("until").map(|t| instant("until", t, true)).transpose()?,
         ..Window::default()
     };
     w.from_seq = param(since_id_name).map(|t| seq_of(version, t, since_id_name)).transpose()?;
@@ -150,7 +178,7 @@ async fn stream(
 ) -> Result<Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let window = window(version, &query, &headers)?;
     let scope = caller.actor().scope();
-    let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
+    let (sender, receiver) = mpsc::channel(app.config.event_buffer.max(1));
     // Subscribe before replaying, so that nothing committed meanwhile is missed.
     let live = app.sequencer.subscribe();
     tokio::spawn(async move {

@@ -1,23 +1,62 @@
 //! `POST /v1/journals` and `DELETE /v1/journals/{id}`: the Broker API's journal writes.
 
+use crate::api::{list_of, schema, uuid, Access, Api, Op};
 use crate::auth::Caller;
 use crate::body::{bad_request, Fields};
 use crate::{ApiError, App};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{delete, post};
-use axum::{Json, Router};
+use axum::Json;
 use cashier_core::*;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-pub fn router() -> Router<Arc<App>> {
-    Router::new()
-        .route("/v1/journals", post(create_journal).get(list_journals))
-        .route("/v1/journals/batch", post(create_batch))
-        .route("/v1/journals/reverse_batch", post(create_reverse_batch))
-        .route("/v1/journals/{journal_id}", delete(delete_journal).get(get_journal))
+pub fn routes(api: Api) -> Api {
+    let idempotency = "A key of up to 255 characters: a retry with it answers the first result; another body with it answers 422.";
+    api.section("Journals", Access::Key)
+        .route(
+            Op::post("/v1/journals", "createJournal", "Moves cash (JNLC) or shares (JNLS) between a firm account and a customer.")
+                .header("Idempotency-Key", idempotency)
+                .body(schema("JournalRequest"))
+                .json(schema("Journal")),
+            create_journal,
+        )
+        .route(
+            Op::get("/v1/journals", "listJournals", "Journals, newest first; more than 100,000 matches answer 422 unless limited.")
+                .query("after", json!({"type": "string", "format": "date"}), "Created on or after this date.")
+                .query("before", json!({"type": "string", "format": "date"}), "Created on or before this date.")
+                .query("status", schema("JournalStatus"), "Only journals in this status.")
+                .query("entry_type", json!({"type": "string", "enum": ["JNLC", "JNLS"]}), "Only cash or only securities.")
+                .query("to_account", json!({"type": "string", "format": "uuid"}), "Only journals into this account.")
+                .query("from_account", json!({"type": "string", "format": "uuid"}), "Only journals out of this account.")
+                .query("limit", json!({"type": "integer", "minimum": 1}), "At most this many.")
+                .json(list_of("Journal")),
+            list_journals,
+        )
+        .route(
+            Op::post("/v1/journals/batch", "createBatchJournal", "One firm account to many customers, all or nothing.")
+                .header("Idempotency-Key", idempotency)
+                .body(schema("BatchJournalRequest"))
+                .json(list_of("Journal")),
+            create_batch,
+        )
+        .route(
+            Op::post("/v1/journals/reverse_batch", "createReverseBatchJournal", "Many customers to one firm account, all or nothing.")
+                .header("Idempotency-Key", idempotency)
+                .body(schema("ReverseBatchJournalRequest"))
+                .json(list_of("Journal")),
+            create_reverse_batch,
+        )
+        .route(
+            Op::get("/v1/journals/{journal_id}", "getJournal", "One journal.").path_param("journal_id", uuid()).json(schema("Journal")),
+            get_journal,
+        )
+        .route(
+            Op::delete("/v1/journals/{journal_id}", "deleteJournal", "Cancels a journal that has not reached the books.")
+                .path_param("journal_id", uuid()),
+            delete_journal,
+        )
 }
 
 async fn create_journal(State(app): State<Arc<App>>, caller: Caller, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {

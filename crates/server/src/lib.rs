@@ -13,12 +13,14 @@
 mod accounts;
 mod activities;
 mod admin;
+pub mod api;
 pub mod auth;
 mod body;
 pub mod clearing;
 pub mod error;
 pub mod events;
 mod journals;
+mod openapi;
 mod ops;
 pub mod sandbox;
 
@@ -46,6 +48,26 @@ pub struct Config {
     /// The clearing worker's pause between steps that moved journals; `None` runs no worker
     /// (tests step clearing by hand), zero runs it as fast as it can.
     pub clearing_delay: Option<std::time::Duration>,
+    /// Committed batches kept for event streams that fall behind; a stream further behind is
+    /// told so and disconnected.
+    pub event_backlog: usize,
+    /// Events waiting to be written to one stream's connection.
+    pub event_buffer: usize,
+}
+
+impl Config {
+    /// SQLite in `data_dir`, sandbox mode, no clearing worker, the default event stream limits.
+    pub fn new(data_dir: PathBuf, listen: SocketAddr) -> Config {
+        Config {
+            data_dir,
+            listen,
+            database_url: None,
+            sandbox: true,
+            clearing_delay: None,
+            event_backlog: SequencerConfig::default().subscriber_backlog,
+            event_buffer: events::STREAM_BUFFER,
+        }
+    }
 }
 
 /// Largest request body accepted, in bytes: room for a batch of the largest size.
@@ -62,6 +84,35 @@ pub struct App {
     /// Turns true when the server stops: long-lived responses (event streams) end on it.
     pub stopping: tokio::sync::watch::Receiver<bool>,
     pub http: ops::HttpStats,
+    /// Readers of the committed tables kept open between requests.
+    readers: std::sync::Mutex<Vec<Box<dyn LogReader>>>,
+}
+
+/// Readers [`App::read_tables`] keeps open, at most.
+const READERS_KEPT: usize = 4;
+
+impl App {
+    /// Runs `read` over a reader of the committed tables, off the async threads.
+    pub async fn read_tables<T: Send + 'static>(
+        self: &Arc<App>,
+        read: impl FnOnce(&mut dyn LogReader) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let app = self.clone();
+        let work = move || -> Result<T, StoreError> {
+            let kept = app.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+            let mut reader = match kept {
+                Some(reader) => reader,
+                None => (app.log)()?,
+            };
+            let value = read(reader.as_mut())?;
+            let mut readers = app.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if readers.len() < READERS_KEPT {
+                readers.push(reader);
+            }
+            Ok(value)
+        };
+        tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)?.map_err(ApiError::internal)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,7 +147,8 @@ impl Running {
 /// a task of its own.
 pub async fn start(config: Config) -> Result<Running, ServeError> {
     let store = open_store(&config)?;
-    let sequencer = Arc::new(Sequencer::start(store, SystemClock::default(), today(), SequencerConfig::default())?);
+    let sequencer_config = SequencerConfig { subscriber_backlog: config.event_backlog, ..SequencerConfig::default() };
+    let sequencer = Arc::new(Sequencer::start(store, SystemClock::default(), today(), sequencer_config)?);
     if config.sandbox && sequencer.started_empty() {
         let sandbox = sandbox::bootstrap(&sequencer).await.map_err(|e| ServeError::Sandbox(e.to_string()))?;
         sandbox.write(&config.data_dir)?;
@@ -106,13 +158,16 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     let addr = listener.local_addr()?;
     let log = log_opener(&config);
     let (stop_all, stopping) = tokio::sync::watch::channel(false);
-    let app = Arc::new(App { sequencer, config, log, stopping: stopping.clone(), http: ops::HttpStats::default() });
-    let router = ops::router()
-        .merge(journals::router())
-        .merge(accounts::router())
-        .merge(events::router())
-        .merge(activities::router())
-        .merge(admin::router())
+    let app = Arc::new(App {
+        sequencer,
+        config,
+        log,
+        stopping: stopping.clone(),
+        http: ops::HttpStats::default(),
+        readers: std::sync::Mutex::default(),
+    });
+    let router = routes()
+        .into_router()
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(app.clone(), ops::observe))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_BYTES_MAX))
@@ -145,6 +200,17 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result
     shutdown.await;
     tracing::info!("shutting down");
     running.stop().await
+}
+
+/// Every endpoint, with its handler and its description.
+pub fn routes() -> api::Api {
+    let api = ops::routes(api::Api::default());
+    let api = openapi::routes(api);
+    let api = journals::routes(api);
+    let api = accounts::routes(api);
+    let api = activities::routes(api);
+    let api = events::routes(api);
+    admin::routes(api)
 }
 
 /// Any path no route serves, in the error envelope.

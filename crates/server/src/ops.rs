@@ -1,12 +1,12 @@
 //! For operators: health, readiness and Prometheus metrics.
 
+use crate::api::{schema, Access, Api, Op, Reply};
 use crate::{ApiError, App};
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -46,8 +46,18 @@ pub async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) 
     response
 }
 
-pub fn router() -> Router<Arc<App>> {
-    Router::new().route("/healthz", get(get_health)).route("/readyz", get(get_readiness)).route("/metrics", get(get_metrics))
+pub fn routes(api: Api) -> Api {
+    api.section("Health", Access::Public)
+        .route(Op::get("/healthz", "getHealth", "The process is up.").json(schema("Health")), get_health)
+        .route(
+            Op::get("/readyz", "getReadiness", "The ledger takes writes; 503 while the store is failing.").json(schema("Health")),
+            get_readiness,
+        )
+        .route(
+            Op::get("/metrics", "getMetrics", "Prometheus metrics: requests, latency, sequencer batches, commits, queue depth.")
+                .reply(Reply::Text("text/plain")),
+            get_metrics,
+        )
 }
 
 /// The process is up.

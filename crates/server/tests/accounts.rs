@@ -12,6 +12,12 @@ async fn clear(app: &TestApp) {
     cashier_server::clearing::step(&sequencer).await.unwrap();
 }
 
+/// Today's UTC date.
+fn today() -> cashier_core::Date {
+    let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    cashier_core::Date((seconds / 86_400) as i32)
+}
+
 async fn get(app: &TestApp, path: &str) -> (u16, Value) {
     read(app.as_correspondent(Method::GET, path).send().await.unwrap()).await
 }
@@ -112,8 +118,35 @@ async fn accounts_open_from_kyc_and_stay_private() {
     let (status, account) = read(app.as_correspondent(Method::POST, "/v1/accounts").json(&kyc).send().await.unwrap()).await;
     assert_eq!((status, account["status"].as_str(), account["kind"].as_str()), (200, Some("ACTIVE"), Some("customer")), "{account}");
     let id = account["id"].as_str().unwrap().to_owned();
+    assert_eq!(account["contact"], kyc["contact"], "the opening data comes back");
     let (status, again) = get(&app, &format!("/v1/accounts/{id}")).await;
     assert_eq!((status, &again["account_number"]), (200, &account["account_number"]));
+    for part in ["contact", "identity", "disclosures", "agreements"] {
+        assert_eq!(again[part], kyc[part], "{part} is kept and shown");
+    }
+    assert!(!again.as_object().unwrap().contains_key("trusted_contact"), "a part never given is absent, not null");
+    // One account per contact email within a correspondent, whatever its case.
+    let mut twin = kyc.clone();
+    twin["contact"]["email_address"] = json!(" ADA@example.com");
+    let (status, error) = read(app.as_correspondent(Method::POST, "/v1/accounts").json(&twin).send().await.unwrap()).await;
+    assert_eq!((status, error["reason"].as_str(), error["code"].as_u64()), (409, Some("email_in_use"), Some(40910000)), "{error}");
+    // Search by name, email or phone; filter by opening time; include parts of the opening data.
+    let ids = |list: &Value| list.as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    for (query, expected) in [("lovelace", vec![id.clone()]), ("ADA%20555-0100", vec![id.clone()]), ("nobody", vec![])] {
+        let (status, found) = get(&app, &format!("/v1/accounts?query={query}")).await;
+        assert_eq!((status, ids(&found)), (200, expected), "query {query}");
+    }
+    let (_, listed) = get(&app, "/v1/accounts?entities=contact").await;
+    assert_eq!((&listed[0]["contact"], listed[0].get("identity")), (&kyc["contact"], None));
+    let (_, plain) = get(&app, "/v1/accounts").await;
+    assert_eq!(plain[0].get("contact"), None, "the opening data only when asked for");
+    let tomorrow = today().next().to_string();
+    let (_, none) = get(&app, &format!("/v1/accounts?created_after={tomorrow}")).await;
+    assert_eq!(none, json!([]));
+    let (_, all_before) = get(&app, &format!("/v1/accounts?created_before={tomorrow}")).await;
+    assert_eq!(all_before.as_array().unwrap().len(), 4);
+    let (status, error) = get(&app, "/v1/accounts?entities=secrets").await;
+    assert_eq!((status, error["reason"].as_str()), (400, Some("invalid_entities")));
     let (_, all) = get(&app, "/v1/accounts").await;
     assert_eq!(all.as_array().unwrap().len(), 4, "firm, two sandbox customers and the new one");
     assert_eq!(all[0]["id"], id, "newest first");
@@ -144,5 +177,9 @@ async fn accounts_open_from_kyc_and_stay_private() {
     }
     let (_, theirs) = read(app.http.get(app.url("/v1/accounts")).basic_auth(&key, Some(&secret)).send().await.unwrap()).await;
     assert_eq!(theirs, json!([]));
+    let (_, found) = read(app.http.get(app.url("/v1/accounts?query=ada")).basic_auth(&key, Some(&secret)).send().await.unwrap()).await;
+    assert_eq!(found, json!([]), "a search never reaches another correspondent's customers");
+    let (status, _) = read(app.http.post(app.url("/v1/accounts")).basic_auth(&key, Some(&secret)).json(&kyc).send().await.unwrap()).await;
+    assert_eq!(status, 200, "an email is unique within a correspondent, not across them");
     app.stop().await;
 }

@@ -135,3 +135,66 @@ fn chrono_today() -> String {
     let days = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 86_400;
     cashier_core::Date(days as i32).to_string()
 }
+
+/// Reads a response to its end: the events' `(id, journal id)` and the comments.
+async fn read_to_end(lines: &mut tokio::io::Lines<BufReader<TcpStream>>) -> (Vec<(u64, String)>, Vec<String>) {
+    let (mut events, mut comments, mut id) = (Vec::new(), Vec::new(), None);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while let Some(line) = tokio::time::timeout_at(deadline, lines.next_line()).await.expect("the stream ends").unwrap() {
+        if let Some(v) = line.strip_prefix("id:") {
+            id = Some(v.trim().parse::<u64>().unwrap());
+        } else if let Some(v) = line.strip_prefix("data:") {
+            let data: Value = serde_json::from_str(v.trim()).unwrap();
+            events.push((id.take().expect("an id before its data"), data["journal_id"].as_str().unwrap().to_owned()));
+        } else if let Some(comment) = line.strip_prefix(':') {
+            comments.push(comment.trim().to_owned());
+        }
+    }
+    (events, comments)
+}
+
+#[tokio::test]
+async fn a_consumer_that_falls_behind_is_told_and_disconnected_and_resumes_without_loss() {
+    let app = TestApp::spawn_with("events-slow", |c| cashier_server::Config { event_backlog: 2, event_buffer: 1, ..c }).await;
+    let (k, s) = key(&app);
+    let addr = app.running.as_ref().unwrap().addr;
+    // A consumer with a small receive buffer that reads nothing for now.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut tcp = socket.connect(addr).await.unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{k}:{s}"));
+    let request =
+        format!("GET /v1/events/journals/status HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {auth}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut lines = BufReader::new(tcp).lines();
+    assert!(lines.next_line().await.unwrap().unwrap().contains(" 200 "));
+    while !lines.next_line().await.unwrap().unwrap().is_empty() {}
+    // Far more is committed, in more batches, than the consumer's backlog holds.
+    let (firm, customers) = (app.id("firm_account_id"), [app.customer(0), app.customer(1)]);
+    let mut created = std::collections::BTreeSet::new();
+    for _ in 0..3 {
+        let entries: Vec<Value> = (0..2_000).map(|i| json!({"to_account": customers[i % 2], "amount": "0.01"})).collect();
+        let body = json!({"entry_type": "JNLC", "from_account": firm, "entries": entries});
+        let (status, journals) = read(app.as_correspondent(Method::POST, "/v1/journals/batch").json(&body).send().await.unwrap()).await;
+        assert_eq!(status, 200, "{journals}");
+        created.extend(journals.as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap().to_owned()));
+    }
+    for _ in 0..5 {
+        created.insert(pay(&app, "0.01").await);
+    }
+    // It is told it fell behind and the stream ends; what it got came in order, nothing skipped.
+    let (received, comments) = read_to_end(&mut lines).await;
+    assert!(comments.iter().any(|c| c.contains("reading too slowly")), "the consumer is told: {comments:?}");
+    assert!(received.len() < created.len(), "it fell behind: {} of {}", received.len(), created.len());
+    assert!(received.windows(2).all(|w| w[0].0 < w[1].0), "in order");
+    // Resuming after the last event it saw brings the rest, from the log.
+    let last = received.last().map_or(0, |(id, _)| *id);
+    let (_, mut resumed) = Stream::open(&app, &format!("/v1/events/journals/status?since_id={}", last + 1), (&k, &s), None).await;
+    let mut seen: std::collections::BTreeSet<String> = received.into_iter().map(|(_, j)| j).collect();
+    while seen.len() < created.len() {
+        let (_, e) = resumed.next().await.expect("the rest is replayed");
+        assert!(seen.insert(e["journal_id"].as_str().unwrap().to_owned()), "no event twice");
+    }
+    assert_eq!(seen, created, "every journal's event arrived exactly once");
+    app.stop().await;
+}

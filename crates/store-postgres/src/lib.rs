@@ -16,7 +16,11 @@ use postgres::{Client, GenericClient, NoTls, Statement};
 use std::collections::HashMap;
 use std::error::Error;
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_ledger.sql"), include_str!("../migrations/002_api_keys.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/001_ledger.sql"),
+    include_str!("../migrations/002_api_keys.sql"),
+    include_str!("../migrations/003_account_emails.sql"),
+];
 
 pub struct PostgresStore {
     client: Client,
@@ -87,8 +91,8 @@ impl Store for PostgresStore {
 }
 
 impl cashier_store::sql::LogReader for PostgresStore {
-    fn journal_events(&mut self, after_seq: u64, limit: usize) -> Result<Vec<cashier_store::sql::JournalEvent>, StoreError> {
-        sql::journal_events(&mut Dialect { client: &mut self.client, statements: &mut self.statements }, after_seq, limit)
+    fn with_sql(&mut self, read: &mut dyn FnMut(&mut dyn sql::SqlBackend) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        read(&mut Dialect { client: &mut self.client, statements: &mut self.statements })
     }
 }
 

@@ -16,7 +16,11 @@ use std::path::Path;
 /// The file name of the store inside a data directory.
 pub const FILE_NAME: &str = "cashier.db";
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_ledger.sql"), include_str!("../migrations/002_api_keys.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/001_ledger.sql"),
+    include_str!("../migrations/002_api_keys.sql"),
+    include_str!("../migrations/003_account_emails.sql"),
+];
 
 pub struct SqliteStore {
     conn: Connection,
@@ -89,8 +93,8 @@ impl SqliteLog {
 }
 
 impl cashier_store::sql::LogReader for SqliteLog {
-    fn journal_events(&mut self, after_seq: u64, limit: usize) -> Result<Vec<cashier_store::sql::JournalEvent>, StoreError> {
-        sql::journal_events(&mut Dialect(&self.0), after_seq, limit)
+    fn with_sql(&mut self, read: &mut dyn FnMut(&mut dyn sql::SqlBackend) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        read(&mut Dialect(&self.0))
     }
 }
 

@@ -65,7 +65,8 @@ fn scenario(driver: &mut Driver) -> JournalId {
     let open = |kind| Command::open_account(Actor::Operator("ops".into()), corr, kind, "{\"contact\":{}}".into());
     let firm = driver.ok(open(AccountKind::Firm)).accounts[0].id;
     let alice = driver.ok(open(AccountKind::Customer)).accounts[0].id;
-    let bob = driver.ok(open(AccountKind::Customer)).accounts[0].id;
+    let kyc = "{\"contact\":{\"email_address\":\"bob@example.com\"}}".to_owned();
+    let bob = driver.ok(Command::open_customer(ops.clone(), corr, kyc, "bob@example.com")).accounts[0].id;
     let transfer = |account, direction, amount, at_once| Command::CreateTransfer {
         actor: ops.clone(),
         account,

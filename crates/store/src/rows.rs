@@ -14,8 +14,8 @@ pub struct Rows {
     pub business_date: Date,
     pub correspondents: Vec<Correspondent>,
     pub accounts: Vec<Account>,
-    /// Opening data of newly opened accounts, as the edge gave it.
-    pub profiles: Vec<(AccountId, String)>,
+    /// Opening data of newly opened accounts, as the edge gave it, and their contact emails.
+    pub profiles: Vec<(AccountId, String, Option<String>)>,
     pub assets: Vec<AssetInfo>,
     pub balances: Vec<(Book, Asset, Balance)>,
     pub journals: Vec<Journal>,
@@ -68,7 +68,7 @@ impl Rows {
 struct Touched {
     correspondents: BTreeSet<CorrespondentId>,
     accounts: BTreeSet<AccountId>,
-    profiles: Vec<(AccountId, String)>,
+    profiles: Vec<(AccountId, String, Option<String>)>,
     assets: BTreeSet<String>,
     balances: BTreeSet<(Book, Asset)>,
     journals: BTreeSet<JournalId>,
@@ -94,9 +94,9 @@ impl Touched {
             EventKind::CorrespondentConfigured { id, .. } => {
                 self.correspondents.insert(*id);
             }
-            EventKind::AccountOpened { account, profile } => {
+            EventKind::AccountOpened { account, profile, email } => {
                 self.accounts.insert(account.id);
-                self.profiles.push((account.id, profile.clone()));
+                self.profiles.push((account.id, profile.clone(), email.clone()));
             }
             EventKind::AccountStatusChanged { id, .. }
             | EventKind::AccountBlocksChanged { id, .. }

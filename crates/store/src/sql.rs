@@ -165,8 +165,9 @@ pub fn write_batch(db: &mut dyn SqlBackend, batch: &Batch) -> Result<(), StoreEr
 fn write_rows(db: &mut dyn SqlBackend, rows: &Rows) -> Result<(), StoreError> {
     db.write(&CORRESPONDENTS, rows.correspondents.iter().map(correspondent_values).collect())?;
     db.write(&ACCOUNTS, rows.accounts.iter().map(account_values).collect())?;
-    for (account, profile) in &rows.profiles {
-        db.execute("UPDATE accounts SET profile = $2 WHERE id = $1", &[id(account.0), Value::Text(profile.clone())])?;
+    for (account, profile, email) in &rows.profiles {
+        let email = Value::TextOpt(email.clone());
+        db.execute("UPDATE accounts SET profile = $2, email = $3 WHERE id = $1", &[id(account.0), Value::Text(profile.clone()), email])?;
     }
     db.write(&ASSETS, rows.assets.iter().map(asset_values).collect())?;
     db.write(&BALANCES, rows.balances.iter().map(balance_values).collect())?;
@@ -328,9 +329,48 @@ pub fn journal_events(db: &mut dyn SqlBackend, after_seq: u64, limit: usize) -> 
     Ok(out)
 }
 
-/// Reads the log, apart from the writer: what event streams replay from.
+/// Reads the committed tables apart from the writer: what event streams replay from, and what
+/// the ledger keeps out of memory (account profiles).
 pub trait LogReader: Send {
-    fn journal_events(&mut self, after_seq: u64, limit: usize) -> Result<Vec<JournalEvent>, StoreError>;
+    /// Runs `read` over the reader's own connection.
+    fn with_sql(&mut self, read: &mut dyn FnMut(&mut dyn SqlBackend) -> Result<(), StoreError>) -> Result<(), StoreError>;
+
+    /// Journal events after `after_seq`, in order, at most `limit`.
+    fn journal_events(&mut self, after_seq: u64, limit: usize) -> Result<Vec<JournalEvent>, StoreError> {
+        let mut out = Vec::new();
+        self.with_sql(&mut |db| {
+            out = journal_events(db, after_seq, limit)?;
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The opening data (KYC, as JSON text) of one account, or of every account of a
+    /// correspondent (`None`: of all), for those that have one.
+    fn account_profiles(&mut self, of: ProfilesOf) -> Result<Vec<(AccountId, String)>, StoreError> {
+        let (condition, params) = match of {
+            ProfilesOf::Account(a) => ("id = $1 AND", vec![id(a.0)]),
+            ProfilesOf::Correspondent(c) => ("correspondent = $1 AND", vec![id(c.0)]),
+            ProfilesOf::All => ("", Vec::new()),
+        };
+        let sql = format!("SELECT id, profile FROM accounts WHERE {condition} profile IS NOT NULL AND profile <> ''");
+        let mut out = Vec::new();
+        self.with_sql(&mut |db| {
+            db.query(&sql, &params, &mut |r| {
+                out.push((AccountId(id_from(&r.blob(0)?)?), r.text(1)?));
+                Ok(())
+            })
+        })?;
+        Ok(out)
+    }
+}
+
+/// Whose profiles [`LogReader::account_profiles`] reads.
+#[derive(Clone, Copy, Debug)]
+pub enum ProfilesOf {
+    Account(AccountId),
+    Correspondent(CorrespondentId),
+    All,
 }
 
 /// Loads and verifies a store; `None` when it has never been committed to.
@@ -451,6 +491,10 @@ pub fn load(db: &mut dyn SqlBackend) -> Result<Option<Loaded>, StoreError> {
             created_at: Timestamp(r.int(4)?),
             revoked: r.boolean(5)?,
         });
+        Ok(())
+    })?;
+    db.query("SELECT id, email FROM accounts WHERE email IS NOT NULL", &[], &mut |r| {
+        parts.emails.push((AccountId(id_from(&r.blob(0)?)?), r.text(1)?));
         Ok(())
     })?;
     let log = log_summary(db, last_seq as u64)?;

@@ -22,7 +22,7 @@ impl Drop for TempDir {
 }
 
 pub fn config(dir: &TempDir, database_url: Option<String>) -> Config {
-    Config { data_dir: dir.0.clone(), listen: "127.0.0.1:0".parse().unwrap(), database_url, sandbox: true, clearing_delay: None }
+    Config { database_url, ..Config::new(dir.0.clone(), "127.0.0.1:0".parse().unwrap()) }
 }
 
 pub struct TestApp {
