@@ -288,11 +288,19 @@ async fn advance_business_day(State(app): State<Arc<App>>, caller: Caller, body:
     Ok(Json(json!({"business_date": outcome.business_date.to_string(), "journals_changed": outcome.journals.len()})))
 }
 
-/// The books per asset (they must sum to zero), balances against their floors, and journals
-/// waiting in a non-final status, oldest first.
+/// The books per asset (they must sum to zero), the ledger's invariants (balances against their
+/// floors among them), every stored balance against the sum of its stored postings, and
+/// journals waiting in a non-final status, oldest first.
 async fn get_reconciliation(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<Value>, ApiError> {
     operator(&caller)?;
-    let report = app.sequencer.read(|state| {
+    let check = app.read_tables(|tables| tables.balances_against_postings()).await?;
+    let mismatches: Vec<Value> = check
+        .mismatches
+        .iter()
+        .map(|(book, asset, posted, sum)| json!({"book": book.to_string(), "asset": asset.to_string(), "balance": posted.to_string(), "postings": sum.to_string()}))
+        .collect();
+    let postings = json!({"balances_checked": check.balances, "balanced": mismatches.is_empty(), "mismatches": mismatches});
+    let mut report = app.sequencer.read(|state| {
         let mut totals: std::collections::BTreeMap<Asset, i128> = std::collections::BTreeMap::new();
         for (_, holdings) in state.books() {
             for (asset, balance) in holdings {
@@ -308,5 +316,6 @@ async fn get_reconciliation(State(app): State<Arc<App>>, caller: Caller) -> Resu
             .collect();
         json!({"business_date": state.business_date().to_string(), "books": books, "invariants": state.check_invariants().err().unwrap_or_else(|| "hold".into()), "waiting_journals": waiting})
     });
+    report["balances_against_postings"] = postings;
     Ok(Json(report))
 }

@@ -203,11 +203,7 @@ async fn follow(
     if window.replays() {
         let mut after = window.from_seq.map_or(0, |s| s.saturating_sub(1));
         loop {
-            let log = app.log.clone();
-            let page = tokio::task::spawn_blocking(move || log().and_then(|mut reader| reader.journal_events(after, REPLAY_PAGE)))
-                .await
-                .map_err(drop)?
-                .map_err(|error| tracing::error!(%error, "replaying the log failed"))?;
+            let page = app.read_tables(move |reader| reader.journal_events(after, REPLAY_PAGE)).await.map_err(drop)?;
             for event in &page {
                 after = event.seq;
                 if window.ended_by(event) {

@@ -23,6 +23,7 @@ mod journals;
 mod openapi;
 mod ops;
 pub mod sandbox;
+mod tables;
 
 use cashier_core::Date;
 use cashier_store::sql::LogReader;
@@ -80,38 +81,20 @@ pub type LogOpener = Arc<dyn Fn() -> Result<Box<dyn LogReader>, StoreError> + Se
 pub struct App {
     pub sequencer: Arc<Sequencer>,
     pub config: Config,
-    pub log: LogOpener,
     /// Turns true when the server stops: long-lived responses (event streams) end on it.
     pub stopping: tokio::sync::watch::Receiver<bool>,
     pub http: ops::HttpStats,
-    /// Readers of the committed tables kept open between requests.
-    readers: std::sync::Mutex<Vec<Box<dyn LogReader>>>,
+    /// Reads of the committed tables, off the async threads.
+    pub tables: tables::TableReaders,
 }
-
-/// Readers [`App::read_tables`] keeps open, at most.
-const READERS_KEPT: usize = 4;
 
 impl App {
     /// Runs `read` over a reader of the committed tables, off the async threads.
     pub async fn read_tables<T: Send + 'static>(
-        self: &Arc<App>,
+        &self,
         read: impl FnOnce(&mut dyn LogReader) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let app = self.clone();
-        let work = move || -> Result<T, StoreError> {
-            let kept = app.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
-            let mut reader = match kept {
-                Some(reader) => reader,
-                None => (app.log)()?,
-            };
-            let value = read(reader.as_mut())?;
-            let mut readers = app.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if readers.len() < READERS_KEPT {
-                readers.push(reader);
-            }
-            Ok(value)
-        };
-        tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)?.map_err(ApiError::internal)
+        self.tables.read(read).await
     }
 }
 
@@ -161,10 +144,9 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     let app = Arc::new(App {
         sequencer,
         config,
-        log,
         stopping: stopping.clone(),
         http: ops::HttpStats::default(),
-        readers: std::sync::Mutex::default(),
+        tables: tables::TableReaders::start(log),
     });
     let router = routes()
         .into_router()

@@ -252,7 +252,12 @@ pub fn schemas() -> Value {
         "Asset": object(&["id", "symbol", "fractionable", "price"], json!({"id": uuid(), "symbol": text(), "fractionable": {"type": "boolean"}, "price": nullable(decimal())})),
         "BusinessDayRequest": {"type": "object", "properties": {"date": {"type": "string", "format": "date", "description": "The business day to start; the next calendar day when absent."}}},
         "BusinessDay": object(&["business_date", "journals_changed"], json!({"business_date": {"type": "string", "format": "date"}, "journals_changed": {"type": "integer"}})),
-        "Reconciliation": object(&["business_date", "books", "invariants", "waiting_journals"], json!({
+        "Reconciliation": object(&["business_date", "books", "invariants", "balances_against_postings", "waiting_journals"], json!({
+            "balances_against_postings": object(&["balances_checked", "balanced", "mismatches"], json!({
+                "balances_checked": {"type": "integer"},
+                "balanced": {"type": "boolean"},
+                "mismatches": {"type": "array", "items": object(&["book", "asset", "balance", "postings"], json!({"book": text(), "asset": text(), "balance": text(), "postings": text()}))},
+            })),
             "business_date": {"type": "string", "format": "date"},
             "books": {"type": "array", "items": object(&["asset", "sum_of_balances", "balanced"], json!({"asset": text(), "sum_of_balances": text(), "balanced": {"type": "boolean"}}))},
             "invariants": text(),

@@ -103,6 +103,9 @@ async fn setup_business_days_and_reconciliation() {
     let (_, report) = read(ops(&app, Method::GET, "/admin/v1/reconciliation").send().await.unwrap()).await;
     assert!(report["books"].as_array().unwrap().iter().all(|b| b["balanced"] == true), "{report}");
     assert_eq!(report["invariants"], "hold");
+    let postings = &report["balances_against_postings"];
+    assert_eq!(postings["balanced"], true, "{report}");
+    assert!(postings["balances_checked"].as_u64().unwrap() >= 3, "{report}");
     assert!(report["waiting_journals"].as_array().unwrap().iter().any(|j| j["id"] == fixture.as_str()));
     let before = report["business_date"].as_str().unwrap().to_owned();
     let (code, day) = read(ops(&app, Method::POST, "/admin/v1/business_day").send().await.unwrap()).await;
@@ -111,6 +114,16 @@ async fn setup_business_days_and_reconciliation() {
     assert_eq!(status(&app, &fixture).await, "rejected");
     let (code, _) = read(ops(&app, Method::POST, "/admin/v1/business_day").json(&json!({"date": before})).send().await.unwrap()).await;
     assert_eq!(code, 422, "the business day only moves forward");
+    // A balance changed behind the ledger's back shows up against its postings.
+    let file = app.dir.0.join(cashier_store_sqlite::FILE_NAME);
+    let db = rusqlite::Connection::open(file).unwrap();
+    db.execute("UPDATE balances SET posted = posted + 1 WHERE (book, asset) IN (SELECT book, asset FROM balances LIMIT 1)", []).unwrap();
+    let (_, report) = read(ops(&app, Method::GET, "/admin/v1/reconciliation").send().await.unwrap()).await;
+    let postings = &report["balances_against_postings"];
+    assert_eq!((&postings["balanced"], postings["mismatches"].as_array().unwrap().len()), (&json!(false), 1), "{report}");
+    let m = &postings["mismatches"][0];
+    let (balance, sum): (i128, i128) = (m["balance"].as_str().unwrap().parse().unwrap(), m["postings"].as_str().unwrap().parse().unwrap());
+    assert_eq!(balance - sum, 1, "{m}");
     app.stop().await;
 }
 

@@ -37,6 +37,52 @@ async fn first_start_then_restart(dir: &TempDir, database_url: Option<String>) {
     assert_eq!(status, 404);
     let error: serde_json::Value = serde_json::from_str(&body).expect("a JSON envelope");
     assert_eq!((error["code"].as_u64(), error["reason"].as_str()), (Some(40410000), Some("route_not_found")));
+    // The tables reconcile, and opening data (kept out of memory) reads back, on either backend.
+    let client = reqwest::Client::new();
+    let as_key = |addr: std::net::SocketAddr, method, path: &str, key: &str, secret: &str| {
+        client.request(method, format!("http://{addr}{path}")).basic_auth(sandbox[key].as_str().unwrap(), sandbox[secret].as_str())
+    };
+    let report: serde_json::Value =
+        as_key(running.addr, reqwest::Method::GET, "/admin/v1/reconciliation", "operator_key", "operator_secret")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(report["balances_against_postings"]["balanced"], true, "{report}");
+    assert!(report["balances_against_postings"]["balances_checked"].as_u64().unwrap() >= 3, "{report}");
+    let kyc = serde_json::json!({"contact": {"email_address": "grace@example.com"}, "identity": {"given_name": "Grace", "family_name": "Hopper"}});
+    let opened: serde_json::Value = as_key(running.addr, reqwest::Method::POST, "/v1/accounts", "api_key", "api_secret")
+        .json(&kyc)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/v1/accounts/{}", opened["id"].as_str().unwrap());
+    let shown: serde_json::Value =
+        as_key(running.addr, reqwest::Method::GET, &path, "api_key", "api_secret").send().await.unwrap().json().await.unwrap();
+    assert_eq!(shown["identity"]["family_name"], "Hopper", "{shown}");
+    // An event stream replays the log through the same readers.
+    let pay =
+        serde_json::json!({"entry_type": "JNLC", "from_account": sandbox["firm_account_id"], "to_account": opened["id"], "amount": "1"});
+    let journal: serde_json::Value = as_key(running.addr, reqwest::Method::POST, "/v1/journals", "api_key", "api_secret")
+        .json(&pay)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut stream =
+        as_key(running.addr, reqwest::Method::GET, "/v1/events/journals/status?since_id=1", "api_key", "api_secret").send().await.unwrap();
+    let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.chunk()).await.expect("replayed").unwrap().unwrap();
+    let text = String::from_utf8_lossy(&chunk);
+    assert!(text.contains(journal["id"].as_str().unwrap()), "{text}");
+    drop(stream);
+    let events = events + 2.0;
     running.stop().await.expect("stops gracefully");
     // A restart loads the same ledger and creates no second sandbox.
     let written = std::fs::read_to_string(dir.0.join("sandbox.json")).unwrap();
@@ -44,6 +90,8 @@ async fn first_start_then_restart(dir: &TempDir, database_url: Option<String>) {
     let (_, metrics) = get(running.addr, "/metrics").await;
     assert_eq!(metric(&metrics, "cashier_ledger_last_seq"), events, "nothing new on a restart");
     assert_eq!(std::fs::read_to_string(dir.0.join("sandbox.json")).unwrap(), written);
+    let again = as_key(running.addr, reqwest::Method::POST, "/v1/accounts", "api_key", "api_secret").json(&kyc).send().await.unwrap();
+    assert_eq!(again.status(), 409, "the email index survives a restart");
     running.stop().await.expect("stops gracefully");
 }
 

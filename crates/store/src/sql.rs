@@ -345,6 +345,15 @@ pub trait LogReader: Send {
         Ok(out)
     }
 
+    fn balances_against_postings(&mut self) -> Result<PostingCheck, StoreError> {
+        let mut check = PostingCheck::default();
+        self.with_sql(&mut |db| {
+            check = balances_against_postings(db)?;
+            Ok(())
+        })?;
+        Ok(check)
+    }
+
     /// The opening data (KYC, as JSON text) of one account, or of every account of a
     /// correspondent (`None`: of all), for those that have one.
     fn account_profiles(&mut self, of: ProfilesOf) -> Result<Vec<(AccountId, String)>, StoreError> {
@@ -363,6 +372,38 @@ pub trait LogReader: Send {
         })?;
         Ok(out)
     }
+}
+
+/// What [`LogReader::balances_against_postings`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PostingCheck {
+    /// Balance rows checked.
+    pub balances: u64,
+    /// (book, asset, the balance, the sum of its postings) wherever they differ, at most 100.
+    pub mismatches: Vec<(Book, Asset, i64, i128)>,
+}
+
+/// The balances table against the postings, in one statement (one snapshot): the reconciliation
+/// an operator can also run by hand.
+pub fn balances_against_postings(db: &mut dyn SqlBackend) -> Result<PostingCheck, StoreError> {
+    let mut check = PostingCheck::default();
+    db.query("SELECT count(*) FROM balances", &[], &mut |r| {
+        check.balances = r.int(0)? as u64;
+        Ok(())
+    })?;
+    let sql = "SELECT coalesce(b.book, p.book), coalesce(b.asset, p.asset), coalesce(b.posted, 0), CAST(coalesce(p.total, 0) AS TEXT)
+               FROM balances b FULL OUTER JOIN (
+                   SELECT book, asset, sum(units) AS total FROM (
+                       SELECT to_book AS book, asset, units FROM postings
+                       UNION ALL SELECT from_book AS book, asset, -units AS units FROM postings) AS x
+                   GROUP BY book, asset) AS p ON p.book = b.book AND p.asset = b.asset
+               WHERE coalesce(b.posted, 0) <> coalesce(p.total, 0) LIMIT 100";
+    db.query(sql, &[], &mut |r| {
+        let total: i128 = r.text(3)?.parse().map_err(|_| StoreError::Corrupt("unreadable posting sum".into()))?;
+        check.mismatches.push((book_from(&r.blob(0)?)?, asset_from(&r.text(1)?)?, r.int(2)?, total));
+        Ok(())
+    })?;
+    Ok(check)
 }
 
 /// Whose profiles [`LogReader::account_profiles`] reads.

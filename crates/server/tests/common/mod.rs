@@ -29,7 +29,7 @@ pub struct TestApp {
     pub running: Option<Running>,
     pub sandbox: Value,
     pub http: reqwest::Client,
-    _dir: TempDir,
+    pub dir: TempDir,
 }
 
 impl TestApp {
@@ -43,7 +43,7 @@ impl TestApp {
         let dir = TempDir::new(name);
         let running = start(tweak(config(&dir, None))).await.expect("starts");
         let sandbox = serde_json::from_str(&std::fs::read_to_string(dir.0.join("sandbox.json")).unwrap()).unwrap();
-        TestApp { running: Some(running), sandbox, http: reqwest::Client::new(), _dir: dir }
+        TestApp { running: Some(running), sandbox, http: reqwest::Client::new(), dir }
     }
 
     pub fn url(&self, path: &str) -> String {
