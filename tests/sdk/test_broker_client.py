@@ -16,6 +16,7 @@ from alpaca.broker.requests import (
     CreateReverseBatchJournalRequest,
     GetJournalsRequest,
     GetTransfersRequest,
+    ListAccountsRequest,
     ReverseBatchJournalRequestEntry,
 )
 from alpaca.common.exceptions import APIError
@@ -110,8 +111,20 @@ def test_accounts(client):
     )
     account = client.create_account(request)
     assert account.status.value == "ACTIVE"
-    assert client.get_account_by_id(account.id).account_number == account.account_number
+    shown = client.get_account_by_id(account.id)
+    assert shown.account_number == account.account_number
+    assert shown.contact.email_address == "grace@example.com" and shown.identity.family_name == "Hopper"
+    assert shown.disclosures.is_politically_exposed is False and shown.agreements[0].agreement == AgreementType.CUSTOMER
     assert any(a.id == account.id for a in client.list_accounts())
+    from datetime import datetime, timedelta, timezone
+
+    from alpaca.broker.enums import AccountEntities
+
+    found = client.list_accounts(ListAccountsRequest(query="hopper 555-0101", entities=[AccountEntities.CONTACT], created_after=datetime.now(timezone.utc) - timedelta(hours=1)))
+    assert [a.id for a in found] == [account.id] and found[0].contact.city == "Arlington" and found[0].identity is None
+    with pytest.raises(APIError) as twice:
+        client.create_account(request)
+    assert twice.value.status_code == 409 and twice.value.code == 40910000
 
 
 def test_errors_surface_as_api_errors(client, sandbox):
