@@ -1,5 +1,7 @@
 //! `cashier`: one binary whose roles are subcommands.
 
+mod bench;
+
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,11 +37,16 @@ enum Role {
         #[arg(long, env = "CASHIER_CLEARING_DELAY_MS", default_value_t = 0)]
         clearing_delay_ms: u64,
     },
+    /// Drives a server with journals and reports throughput and latency (see BENCHMARKS.md).
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let Role::Serve { log_json, .. } = &cli.command;
+    let log_json = match &cli.command {
+        Role::Serve { log_json, .. } => log_json,
+        Role::Bench(_) => &false,
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     if *log_json {
         tracing_subscriber::fmt().json().with_env_filter(filter).init();
@@ -56,8 +63,9 @@ fn main() -> ExitCode {
                 clearing_delay,
                 ..cashier_server::Config::new(data_dir, listen)
             };
-            runtime.block_on(cashier_server::serve(config, shutdown_signal()))
+            runtime.block_on(cashier_server::serve(config, shutdown_signal())).map_err(|e| e.to_string())
         }
+        Role::Bench(args) => runtime.block_on(bench::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,499 @@
+//! `cashier bench`: the load generator. It drives a running server over HTTP, or starts
+//! `cashier serve` on a temporary store, with a configurable workload, and reports journals per
+//! second, latency percentiles from an HDR histogram, and errors by code; it writes the results
+//! as JSON and a chart (SVG) of throughput and latency over time.
+//!
+//! Latency is measured from when a request was due: in the open loop that is its scheduled
+//! time, so a server that falls behind shows it (no coordinated omission).
+
+use hdrhistogram::Histogram;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct BenchArgs {
+    /// A running server (http://host:port); without it, bench starts `cashier serve` on a
+    /// temporary store and stops it afterwards.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The running server's sandbox.json (its keys and firm account); required with --url.
+    #[arg(long)]
+    pub sandbox: Option<PathBuf>,
+    /// The started server uses PostgreSQL at this URL instead of SQLite.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Concurrent clients (connections kept alive).
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// Seconds to run.
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Open loop at this many requests a second; without it, a closed loop (each client sends
+    /// its next request when the last is answered).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Journal entries per request: 1 posts single journals, more post batches.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Share of requests that move shares (JNLS) rather than cash (JNLC), from 0 to 1.
+    #[arg(long, default_value_t = 0.0)]
+    pub jnls_share: f64,
+    /// Share of cash requests that touch the hot firm account; the rest go to other firm accounts.
+    #[arg(long, default_value_t = 1.0)]
+    pub hot_share: f64,
+    /// Customer accounts opened for the run.
+    #[arg(long, default_value_t = 100)]
+    pub customers: usize,
+    /// Other (cold) firm accounts opened for the run.
+    #[arg(long, default_value_t = 4)]
+    pub cold_firms: usize,
+    /// Where the JSON results and the SVG chart go.
+    #[arg(long, default_value = "bench-results")]
+    pub out: PathBuf,
+    /// No progress bar (for scripts and CI).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// The accounts and keys a run uses.
+struct Target {
+    base: String,
+    key: (String, String),
+    hot_firm: String,
+    cold_firms: Vec<String>,
+    customers: Vec<String>,
+}
+
+/// What the clients measured.
+struct Tally {
+    latency: Histogram<u64>,
+    /// Per second of the run: journals done, and that second's latency histogram.
+    timeline: Vec<(u64, Histogram<u64>)>,
+    errors: BTreeMap<String, u64>,
+    requests: u64,
+    journals: u64,
+}
+
+impl Tally {
+    fn new() -> Tally {
+        Tally { latency: histogram(), timeline: Vec::new(), errors: BTreeMap::new(), requests: 0, journals: 0 }
+    }
+
+    fn record(&mut self, second: usize, micros: u64, outcome: Result<u64, String>) {
+        self.requests += 1;
+        while self.timeline.len() <= second {
+            self.timeline.push((0, histogram()));
+        }
+        match outcome {
+            Ok(journals) => {
+                let micros = micros.max(1);
+                let _ = self.latency.record(micros);
+                let _ = self.timeline[second].1.record(micros);
+                self.timeline[second].0 += journals;
+                self.journals += journals;
+            }
+            Err(code) => *self.errors.entry(code).or_default() += 1,
+        }
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid histogram bounds")
+}
+
+pub async fn run(args: BenchArgs) -> Result<(), String> {
+    if args.clients == 0 || args.batch == 0 || args.seconds <= 0.0 {
+        return Err("--clients, --batch and --seconds must be positive".into());
+    }
+    if args.batch > 5_000 {
+        return Err("--batch is at most 5000 entries".into());
+    }
+    let mut server = None;
+    let (base, sandbox) = match &args.url {
+        Some(url) => {
+            let path = args.sandbox.clone().ok_or("--url needs --sandbox (the server's sandbox.json)")?;
+            (url.trim_end_matches('/').to_owned(), read_sandbox(&path)?)
+        }
+        None => {
+            let started = Server::start(args.database_url.as_deref()).await?;
+            let pair = (started.base.clone(), read_sandbox(&started.dir.join("sandbox.json"))?);
+            server = Some(started);
+            pair
+        }
+    };
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients + 8)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let target = prepare(&http, &base, &sandbox, &args).await?;
+    let started = Instant::now();
+    let tally = drive(&http, &target, &args).await;
+    let elapsed = started.elapsed().as_secs_f64().min(args.seconds.max(0.001));
+    let report = report(&args, &tally, elapsed, server.as_ref().map_or("external", |s| s.store));
+    print_summary(&report);
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let json_path = args.out.join(format!("bench-{stamp}.json"));
+    let svg_path = args.out.join(format!("bench-{stamp}.svg"));
+    std::fs::write(&json_path, serde_json::to_string_pretty(&report).unwrap_or_default()).map_err(|e| e.to_string())?;
+    std::fs::write(&svg_path, chart(&report)).map_err(|e| e.to_string())?;
+    println!("results: {}\nchart:   {}", json_path.display(), svg_path.display());
+    if let Some(server) = server {
+        server.stop();
+    }
+    Ok(())
+}
+
+fn read_sandbox(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))
+}
+
+/// A `cashier serve` child on a temporary store and a free port.
+struct Server {
+    child: std::process::Child,
+    dir: PathBuf,
+    base: String,
+    store: &'static str,
+}
+
+impl Server {
+    async fn start(database_url: Option<&str>) -> Result<Server, String> {
+        let dir = std::env::temp_dir().join(format!("cashier-bench-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut command = std::process::Command::new(exe);
+        command
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(&dir)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null());
+        if let Some(url) = database_url {
+            command.arg("--database-url").arg(url);
+        }
+        let child = command.spawn().map_err(|e| format!("cannot start cashier serve: {e}"))?;
+        let server = Server {
+            child,
+            dir,
+            base: format!("http://127.0.0.1:{port}"),
+            store: if database_url.is_some() { "postgres" } else { "sqlite" },
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = reqwest::get(format!("{}/readyz", server.base)).await.is_ok_and(|r| r.status().is_success());
+            if ready && server.dir.join("sandbox.json").exists() {
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                server.stop();
+                return Err("the started server did not become ready within 30 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn stop(mut self) {
+        // SIGTERM for a graceful stop, then wait.
+        let _ = std::process::Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    key: (&str, &str),
+    body: Option<Value>,
+) -> Result<Value, String> {
+    let mut request = http.request(method, url).basic_auth(key.0, Some(key.1));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.map_err(|e| format!("transport: {e}"))?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if status.is_success() {
+        Ok(body)
+    } else {
+        Err(format!("{} {}", status.as_u16(), body["reason"].as_str().unwrap_or("")))
+    }
+}
+
+/// Opens the customers and cold firm accounts, and funds the firm accounts.
+async fn prepare(http: &reqwest::Client, base: &str, sandbox: &Value, args: &BenchArgs) -> Result<Target, String> {
+    let field = |name: &str| sandbox[name].as_str().map(str::to_owned).ok_or_else(|| format!("sandbox.json has no {name}"));
+    let key = (field("api_key")?, field("api_secret")?);
+    let operator = (field("operator_key")?, field("operator_secret")?);
+    let correspondent = field("correspondent_id")?;
+    let run = rand::rng().random::<u32>();
+    let post = reqwest::Method::POST;
+    let mut cold_firms = Vec::new();
+    for _ in 0..args.cold_firms {
+        let url = format!("{base}/admin/v1/correspondents/{correspondent}/firm_accounts");
+        let firm = call(http, post.clone(), url, (&operator.0, &operator.1), None).await?;
+        cold_firms.push(firm["id"].as_str().ok_or("a firm account without an id")?.to_owned());
+    }
+    let hot_firm = field("firm_account_id")?;
+    for firm in std::iter::once(&hot_firm).chain(&cold_firms) {
+        let wire = json!({"transfer_type": "wire", "direction": "INCOMING", "amount": "10000000"});
+        call(http, post.clone(), format!("{base}/v1/accounts/{firm}/transfers"), (&key.0, &key.1), Some(wire)).await?;
+    }
+    let mut customers = Vec::with_capacity(args.customers);
+    for first in (0..args.customers).step_by(64) {
+        let mut opening = tokio::task::JoinSet::new();
+        for i in first..(first + 64).min(args.customers) {
+            let kyc = json!({"contact": {"email_address": format!("bench-{run}-{i}@example.com")}, "identity": {"given_name": "Bench", "family_name": format!("Customer {i}")}});
+            let (http, url, key) = (http.clone(), format!("{base}/v1/accounts"), key.clone());
+            opening.spawn(async move { call(&http, reqwest::Method::POST, url, (&key.0, &key.1), Some(kyc)).await });
+        }
+        while let Some(opened) = opening.join_next().await {
+            let account = opened.map_err(|e| e.to_string())??;
+            customers.push(account["id"].as_str().ok_or("an account without an id")?.to_owned());
+        }
+    }
+    if customers.is_empty() {
+        return Err("--customers must be at least 1".into());
+    }
+    Ok(Target { base: base.to_owned(), key, hot_firm, cold_firms, customers })
+}
+
+/// One request of the workload: its path and body, and how many journals it carries.
+fn next_request(target: &Target, args: &BenchArgs, rng: &mut impl Rng) -> (String, Value, u64) {
+    let securities = rng.random_bool(args.jnls_share.clamp(0.0, 1.0));
+    // Shares come from the hot firm, which holds them; cash from the hot firm or a cold one.
+    let firm = if securities || target.cold_firms.is_empty() || rng.random_bool(args.hot_share.clamp(0.0, 1.0)) {
+        &target.hot_firm
+    } else {
+        &target.cold_firms[rng.random_range(0..target.cold_firms.len())]
+    };
+    let entry = |rng: &mut dyn rand::RngCore| {
+        let customer = &target.customers[rng.random_range(0..target.customers.len())];
+        if securities {
+            json!({"to_account": customer, "symbol": "AAPL", "qty": "0.001"})
+        } else {
+            json!({"to_account": customer, "amount": "0.01"})
+        }
+    };
+    let entry_type = if securities { "JNLS" } else { "JNLC" };
+    if args.batch == 1 {
+        let mut body = entry(rng);
+        body["entry_type"] = json!(entry_type);
+        body["from_account"] = json!(firm);
+        (format!("{}/v1/journals", target.base), body, 1)
+    } else {
+        let entries: Vec<Value> = (0..args.batch).map(|_| entry(rng)).collect();
+        let body = json!({"entry_type": entry_type, "from_account": firm, "entries": entries});
+        (format!("{}/v1/journals/batch", target.base), body, args.batch as u64)
+    }
+}
+
+/// Runs the workload for the run's duration and collects what the clients measured.
+async fn drive(http: &reqwest::Client, target: &Target, args: &BenchArgs) -> Tally {
+    let tally = Arc::new(Mutex::new(Tally::new()));
+    let start = Instant::now();
+    let end = start + Duration::from_secs_f64(args.seconds);
+    let progress = (!args.quiet).then(|| {
+        let bar = indicatif::ProgressBar::new((args.seconds * 10.0) as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    // Open loop: a schedule of due times the clients take from; closed loop: none.
+    let schedule = args.rate.map(|rate| {
+        let (sender, receiver) = tokio::sync::mpsc::channel::<Instant>(1 << 16);
+        let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
+        tokio::spawn(async move {
+            let mut due = start;
+            while due < end {
+                tokio::time::sleep_until(due.into()).await;
+                if sender.send(due).await.is_err() {
+                    return;
+                }
+                due += interval;
+            }
+        });
+        Arc::new(tokio::sync::Mutex::new(receiver))
+    });
+    let target = Arc::new(Target {
+        base: target.base.clone(),
+        key: target.key.clone(),
+        hot_firm: target.hot_firm.clone(),
+        cold_firms: target.cold_firms.clone(),
+        customers: target.customers.clone(),
+    });
+    let mut clients = Vec::new();
+    for _ in 0..args.clients {
+        let (http, target, args, tally, schedule) = (http.clone(), target.clone(), args.clone(), tally.clone(), schedule.clone());
+        clients.push(tokio::spawn(async move {
+            let mut rng = rand::rngs::StdRng::from_os_rng();
+            loop {
+                let due = match &schedule {
+                    Some(schedule) => match schedule.lock().await.recv().await {
+                        Some(due) => due,
+                        None => return,
+                    },
+                    None => Instant::now(),
+                };
+                if due >= end {
+                    return;
+                }
+                let (url, body, journals) = next_request(&target, &args, &mut rng);
+                let outcome = call(&http, reqwest::Method::POST, url, (&target.key.0, &target.key.1), Some(body)).await.map(|_| journals);
+                let done = Instant::now();
+                let second = due.duration_since(start).as_secs() as usize;
+                tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner).record(second, (done - due).as_micros() as u64, outcome);
+            }
+        }));
+    }
+    if let Some(bar) = &progress {
+        while Instant::now() < end {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let (journals, errors) = {
+                let t = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                (t.journals, t.errors.values().sum::<u64>())
+            };
+            let rate = journals as f64 / start.elapsed().as_secs_f64();
+            bar.set_position((start.elapsed().as_secs_f64() * 10.0) as u64);
+            bar.set_message(format!("{journals} journals, {rate:.0}/s, {errors} errors"));
+        }
+        bar.finish_and_clear();
+    }
+    for client in clients {
+        let _ = client.await;
+    }
+    Arc::try_unwrap(tally).ok().map(|m| m.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)).unwrap_or_else(Tally::new)
+}
+
+fn ms(micros: u64) -> f64 {
+    micros as f64 / 1000.0
+}
+
+fn report(args: &BenchArgs, tally: &Tally, elapsed: f64, store: &str) -> Value {
+    let h = &tally.latency;
+    let timeline: Vec<Value> = tally
+        .timeline
+        .iter()
+        .enumerate()
+        .map(|(second, (journals, h))| {
+            json!({"second": second, "journals": journals, "p50_ms": ms(h.value_at_quantile(0.5)), "p99_ms": ms(h.value_at_quantile(0.99))})
+        })
+        .collect();
+    json!({
+        "workload": {
+            "store": store,
+            "clients": args.clients,
+            "seconds": args.seconds,
+            "loop": if args.rate.is_some() { "open" } else { "closed" },
+            "rate": args.rate,
+            "batch": args.batch,
+            "jnls_share": args.jnls_share,
+            "hot_share": args.hot_share,
+            "customers": args.customers,
+            "cold_firms": args.cold_firms,
+        },
+        "requests": tally.requests,
+        "journals": tally.journals,
+        "journals_per_second": tally.journals as f64 / elapsed,
+        "latency_ms": {
+            "p50": ms(h.value_at_quantile(0.5)),
+            "p90": ms(h.value_at_quantile(0.9)),
+            "p99": ms(h.value_at_quantile(0.99)),
+            "p999": ms(h.value_at_quantile(0.999)),
+            "max": ms(h.max()),
+        },
+        "errors": tally.errors,
+        "timeline": timeline,
+    })
+}
+
+fn print_summary(report: &Value) {
+    let l = &report["latency_ms"];
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+    println!(
+        "{} journals in {} requests: {:.0} journals/s\nlatency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+        report["journals"],
+        report["requests"],
+        f(&report["journals_per_second"]),
+        f(&l["p50"]),
+        f(&l["p90"]),
+        f(&l["p99"]),
+        f(&l["p999"]),
+        f(&l["max"])
+    );
+    match report["errors"].as_object() {
+        Some(errors) if !errors.is_empty() => {
+            for (code, count) in errors {
+                println!("errors: {count} x {code}");
+            }
+        }
+        _ => println!("errors: none"),
+    }
+}
+
+/// Two panels over the run's seconds: journals per second, and p50 / p99 latency.
+fn chart(report: &Value) -> String {
+    let points = report["timeline"].as_array().cloned().unwrap_or_default();
+    let (width, panel, left, top) = (800.0, 220.0, 70.0, 30.0);
+    let n = points.len().max(2) as f64;
+    let series = |name: &str| points.iter().map(|p| p[name].as_f64().unwrap_or(0.0)).collect::<Vec<f64>>();
+    let (throughput, p50, p99) = (series("journals"), series("p50_ms"), series("p99_ms"));
+    let max_of = |v: &[f64]| v.iter().copied().fold(0.0f64, f64::max).max(1e-9);
+    let line = |values: &[f64], max: f64, y0: f64, color: &str| {
+        let pts: Vec<String> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("{:.1},{:.1}", left + i as f64 * (width - left - 20.0) / (n - 1.0), y0 + panel - v / max * panel))
+            .collect();
+        format!("<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>", pts.join(" "))
+    };
+    let axis = |y0: f64, max: f64, label: &str| {
+        format!(
+            "<line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#999\"/><line x1=\"{left}\" y1=\"{y0}\" x2=\"{left}\" y2=\"{}\" stroke=\"#999\"/>\
+             <text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{max:.1}</text><text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">0</text>\
+             <text x=\"{left}\" y=\"{}\" font-size=\"13\">{label}</text>",
+            y0 + panel,
+            width - 20.0,
+            y0 + panel,
+            y0 + panel,
+            left - 5.0,
+            y0 + 10.0,
+            left - 5.0,
+            y0 + panel,
+            y0 - 8.0
+        )
+    };
+    let (tmax, lmax) = (max_of(&throughput), max_of(&p99).max(max_of(&p50)));
+    let y2 = top + panel + 60.0;
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{}\" font-family=\"sans-serif\">\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>{}{}{}{}{}\
+         <text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">seconds: {}</text>\
+         <text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#1f77b4\">p50</text><text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#d62728\">p99</text></svg>",
+        y2 + panel + 40.0,
+        axis(top, tmax, "journals per second"),
+        line(&throughput, tmax, top, "#2ca02c"),
+        axis(y2, lmax, "latency (ms) per second: p50 and p99"),
+        line(&p50, lmax, y2, "#1f77b4"),
+        line(&p99, lmax, y2, "#d62728"),
+        width - 20.0,
+        y2 + panel + 20.0,
+        points.len(),
+        width - 120.0,
+        y2 - 8.0,
+        width - 80.0,
+        y2 - 8.0,
+    )
+}
