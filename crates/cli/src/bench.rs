@@ -112,6 +112,9 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     if args.batch > 5_000 {
         return Err("--batch is at most 5000 entries".into());
     }
+    if args.batch > 1 && args.jnls_share > 0.0 {
+        return Err("batches move cash only (JNLC): use --jnls-share with --batch 1".into());
+    }
     let mut server = None;
     let (base, sandbox) = match &args.url {
         Some(url) => {

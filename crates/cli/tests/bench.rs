@@ -1,0 +1,47 @@
+//! `cashier bench` as a process: it starts its own server, runs a mixed workload (cash and
+//! shares, hot and cold firm accounts, batches), and writes its results and chart.
+
+use std::process::Command;
+
+/// Runs `cashier bench` with `workload` and answers its report, its chart and its output.
+fn bench(name: &str, workload: &[&str]) -> (serde_json::Value, String, String) {
+    let out = std::env::temp_dir().join(format!("cashier-bench-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let run = Command::new(env!("CARGO_BIN_EXE_cashier"))
+        .args(["bench", "--quiet", "--clients", "4", "--seconds", "1", "--customers", "5", "--cold-firms", "2"])
+        .args(workload)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("cashier bench runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert!(stdout.contains("errors: none"), "{stdout}");
+    let file = |ext: &str| {
+        let entry = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == ext));
+        std::fs::read_to_string(entry.unwrap_or_else(|| panic!("a .{ext} file in {}", out.display()))).unwrap()
+    };
+    let report: serde_json::Value = serde_json::from_str(&file("json")).unwrap();
+    let chart = file("svg");
+    let _ = std::fs::remove_dir_all(&out);
+    (report, chart, stdout.into_owned())
+}
+
+#[test]
+fn bench_runs_batches_and_a_mixed_workload_and_writes_its_results() {
+    let (report, chart, _) = bench("batches", &["--batch", "3", "--hot-share", "0.5"]);
+    let journals = report["journals"].as_u64().unwrap();
+    assert!(journals > 0 && journals % 3 == 0, "whole batches of three: {report}");
+    assert_eq!(report["requests"].as_u64().unwrap() * 3, journals);
+    let latency = &report["latency_ms"];
+    assert!(latency["p50"].as_f64().unwrap() <= latency["p99"].as_f64().unwrap());
+    assert!(latency["p99"].as_f64().unwrap() <= latency["max"].as_f64().unwrap());
+    assert_eq!(report["workload"]["store"], "sqlite");
+    let timeline_total: u64 = report["timeline"].as_array().unwrap().iter().map(|s| s["journals"].as_u64().unwrap()).sum();
+    assert_eq!(timeline_total, journals, "the timeline accounts for every journal");
+    assert!(chart.starts_with("<svg") && chart.contains("polyline"));
+    let (mixed, _, _) = bench("mixed", &["--jnls-share", "0.5", "--hot-share", "0.5", "--rate", "200"]);
+    let requests = mixed["requests"].as_u64().unwrap();
+    assert!((100..=201).contains(&requests), "the open loop keeps to its rate: {mixed}");
+    assert_eq!((mixed["journals"].as_u64(), &mixed["workload"]["loop"]), (Some(requests), &serde_json::json!("open")));
+}
