@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/001_ledger.sql"),
     include_str!("../migrations/002_api_keys.sql"),
     include_str!("../migrations/003_account_emails.sql"),
+    include_str!("../migrations/004_postings_in_events.sql"),
 ];
 
 pub struct PostgresStore {

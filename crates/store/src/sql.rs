@@ -56,9 +56,10 @@ macro_rules! table {
     };
 }
 
+// An event's balanced pair of postings (it has at most one) is in its own row; `postings` is a
+// view of them.
 table!(EVENTS, "events", upsert: false, key: ["seq"], ["seq": "int8", "ulid": "bytea", "at": "int8", "kind": "text", "journal_id": "bytea",
-    "status_from": "text", "status_to": "text", "detail": "text"]);
-table!(POSTINGS, "postings", upsert: false, key: [], ["seq": "int8", "asset": "text", "units": "int8", "from_book": "bytea", "to_book": "bytea"]);
+    "status_from": "text", "status_to": "text", "detail": "text", "asset": "text", "units": "int8", "from_book": "bytea", "to_book": "bytea"]);
 table!(CORRESPONDENTS, "correspondents", upsert: true, key: ["id"], ["id": "bytea", "code": "text", "name": "text", "config": "text", "created_at": "int8"]);
 table!(ACCOUNTS, "accounts", upsert: true, key: ["id"], ["id": "bytea", "correspondent": "bytea", "kind": "text", "status": "text",
     "account_number": "int8", "currency": "text", "blocks": "int8", "limits": "text", "created_at": "int8"]);
@@ -127,10 +128,9 @@ fn asset(a: Asset) -> Value {
 /// Writes a batch's log and rows. The backend wraps it in its transaction.
 pub fn write_batch(db: &mut dyn SqlBackend, batch: &Batch) -> Result<(), StoreError> {
     let mut events = Vec::with_capacity(batch.records.len());
-    let mut postings = Vec::new();
     for record in &batch.records {
         let c = event_columns(&record.event);
-        events.push(vec![
+        let mut row = vec![
             Value::Int(record.seq as i64),
             id(record.ulid),
             Value::Int(record.event.at.0),
@@ -139,19 +139,14 @@ pub fn write_batch(db: &mut dyn SqlBackend, batch: &Batch) -> Result<(), StoreEr
             Value::TextOpt(c.status_from.map(str::to_owned)),
             Value::TextOpt(c.status_to.map(str::to_owned)),
             Value::TextOpt(c.detail),
-        ]);
-        if let Some(m) = record.event.movement() {
-            postings.push(vec![
-                Value::Int(record.seq as i64),
-                asset(m.asset),
-                Value::Int(m.units),
-                Value::Blob(book_bytes(m.from)),
-                Value::Blob(book_bytes(m.to)),
-            ]);
+        ];
+        match record.event.movement() {
+            Some(m) => row.extend([asset(m.asset), Value::Int(m.units), Value::Blob(book_bytes(m.from)), Value::Blob(book_bytes(m.to))]),
+            None => row.extend([Value::TextOpt(None), Value::IntOpt(None), Value::BlobOpt(None), Value::BlobOpt(None)]),
         }
+        events.push(row);
     }
     db.write(&EVENTS, events)?;
-    db.write(&POSTINGS, postings)?;
     write_rows(db, &batch.rows)?;
     if let Some(last) = batch.records.last() {
         db.execute(
