@@ -36,6 +36,12 @@ enum Role {
         /// Milliseconds the clearing worker waits between steps; 0 clears as fast as it can.
         #[arg(long, env = "CASHIER_CLEARING_DELAY_MS", default_value_t = 0)]
         clearing_delay_ms: u64,
+        /// Requests per second one API key may make; more answer 429.
+        #[arg(long, env = "CASHIER_RATE_LIMIT", default_value_t = cashier_server::RATE_LIMIT_DEFAULT)]
+        rate_limit: u32,
+        /// Event streams one API key may have open at once.
+        #[arg(long, env = "CASHIER_STREAMS_PER_KEY", default_value_t = cashier_server::STREAMS_PER_KEY_DEFAULT)]
+        streams_per_key: usize,
     },
     /// Drives a server with journals and reports throughput and latency (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
@@ -55,12 +61,14 @@ fn main() -> ExitCode {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     let result = match cli.command {
-        Role::Serve { data_dir, listen, database_url, no_sandbox, clearing_delay_ms, .. } => {
+        Role::Serve { data_dir, listen, database_url, no_sandbox, clearing_delay_ms, rate_limit, streams_per_key, .. } => {
             let clearing_delay = Some(std::time::Duration::from_millis(clearing_delay_ms));
             let config = cashier_server::Config {
                 database_url,
                 sandbox: !no_sandbox,
                 clearing_delay,
+                rate_limit,
+                streams_per_key,
                 ..cashier_server::Config::new(data_dir, listen)
             };
             runtime.block_on(cashier_server::serve(config, shutdown_signal())).map_err(|e| e.to_string())

@@ -52,6 +52,15 @@ impl FromRequestParts<Arc<App>> for Caller {
         if !constant_time_eq(&sha256(secret), &key.secret_sha256) {
             return Err(unauthorized());
         }
+        let admitted = app.limits.admit(&key.key_id);
+        if let Some(slot) = parts.extensions.get::<crate::limits::QuotaSlot>() {
+            let _ = slot.set(admitted.unwrap_or_else(|quota| quota));
+        }
+        if admitted.is_err() {
+            let message =
+                format!("too many requests for this key: at most {} a second; retry after X-RateLimit-Reset", app.limits.per_second());
+            return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message));
+        }
         Ok(Caller { key_id: key.key_id, owner: key.owner })
     }
 }

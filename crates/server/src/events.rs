@@ -177,12 +177,18 @@ async fn stream(
     version: Version,
 ) -> Result<Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let window = window(version, &query, &headers)?;
+    let open = app.limits.open_stream(&caller.key_id).ok_or_else(|| {
+        let message = format!("this key has {} event streams open, the most it may; close one first", app.limits.streams_per_key());
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_streams", message)
+    })?;
     let scope = caller.actor().scope();
     let (sender, receiver) = mpsc::channel(app.config.event_buffer.max(1));
     // Subscribe before replaying, so that nothing committed meanwhile is missed.
     let live = app.sequencer.subscribe();
     tokio::spawn(async move {
         let _ = follow(app, window, scope, version, live, sender).await;
+        // The stream's place frees once it has ended.
+        drop(open);
     });
     Ok(Sse::new(ReceiverStream::new(receiver)).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat")))
 }
@@ -226,6 +232,8 @@ async fn follow(
         let received = tokio::select! {
             received = live.recv() => received,
             _ = stopping.changed() => return Ok(()),
+            // The client went away: the stream's place frees now, not at the next event.
+            () = out.closed() => return Ok(()),
         };
         let batch = match received {
             Ok(batch) => batch,

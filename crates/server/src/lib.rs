@@ -20,6 +20,7 @@ pub mod clearing;
 pub mod error;
 pub mod events;
 mod journals;
+pub mod limits;
 mod openapi;
 mod ops;
 pub mod sandbox;
@@ -54,7 +55,17 @@ pub struct Config {
     pub event_backlog: usize,
     /// Events waiting to be written to one stream's connection.
     pub event_buffer: usize,
+    /// Requests per second one API key may make; more answer 429.
+    pub rate_limit: u32,
+    /// Event streams one API key may have open at once; more answer 429.
+    pub streams_per_key: usize,
 }
+
+/// Requests per second per key by default: far above what one client of the Broker API needs,
+/// low enough that one key cannot starve the others.
+pub const RATE_LIMIT_DEFAULT: u32 = 50_000;
+/// Event streams per key by default.
+pub const STREAMS_PER_KEY_DEFAULT: usize = 16;
 
 impl Config {
     /// SQLite in `data_dir`, sandbox mode, no clearing worker, the default event stream limits.
@@ -67,6 +78,8 @@ impl Config {
             clearing_delay: None,
             event_backlog: SequencerConfig::default().subscriber_backlog,
             event_buffer: events::STREAM_BUFFER,
+            rate_limit: RATE_LIMIT_DEFAULT,
+            streams_per_key: STREAMS_PER_KEY_DEFAULT,
         }
     }
 }
@@ -86,6 +99,7 @@ pub struct App {
     pub http: ops::HttpStats,
     /// Reads of the committed tables, off the async threads.
     pub tables: tables::TableReaders,
+    pub limits: Arc<limits::Limits>,
 }
 
 impl App {
@@ -141,12 +155,14 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     let addr = listener.local_addr()?;
     let log = log_opener(&config);
     let (stop_all, stopping) = tokio::sync::watch::channel(false);
+    let limits = limits::Limits::new(config.rate_limit, config.streams_per_key);
     let app = Arc::new(App {
         sequencer,
         config,
         stopping: stopping.clone(),
         http: ops::HttpStats::default(),
         tables: tables::TableReaders::start(log),
+        limits,
     });
     let router = routes()
         .into_router()

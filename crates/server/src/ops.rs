@@ -22,9 +22,11 @@ pub struct HttpStats {
 
 /// Counts every request and its latency, and puts any bare error answer (axum's own, such as an
 /// oversized body or a wrong method) into the error envelope.
-pub async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+pub async fn observe(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let quota = crate::limits::QuotaSlot::default();
+    request.extensions_mut().insert(quota.clone());
     let mut response = next.run(request).await;
     let status = response.status();
     let content_type = response.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes().to_vec()).unwrap_or_default();
@@ -36,6 +38,14 @@ pub async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) 
             _ => ("bad_request", status.canonical_reason().unwrap_or("bad request").to_owned()),
         };
         response = ApiError::new(status, reason, message).into_response();
+    }
+    if let Some(q) = quota.get() {
+        let headers = response.headers_mut();
+        for (name, value) in
+            [("x-ratelimit-limit", u64::from(q.limit)), ("x-ratelimit-remaining", u64::from(q.remaining)), ("x-ratelimit-reset", q.reset)]
+        {
+            headers.insert(name, value.into());
+        }
     }
     if let Some(class) = (status.as_u16() / 100).checked_sub(2).filter(|c| *c < 4) {
         app.http.by_class[usize::from(class)].fetch_add(1, Ordering::Relaxed);

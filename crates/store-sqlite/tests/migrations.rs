@@ -29,7 +29,8 @@ fn postings_move_into_the_log_with_their_values() {
     let db = store.connection();
     let kind: String = db.query_row("SELECT type FROM sqlite_master WHERE name = 'postings'", [], |r| r.get(0)).unwrap();
     assert_eq!(kind, "view");
-    let rows: Vec<(i64, String, i64, Vec<u8>, Vec<u8>)> = db
+    type Posting = (i64, String, i64, Vec<u8>, Vec<u8>);
+    let rows: Vec<Posting> = db
         .prepare("SELECT seq, asset, units, from_book, to_book FROM postings")
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
