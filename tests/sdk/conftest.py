@@ -21,8 +21,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server():
+def start_server():
+    """A `cashier serve` process on a fresh data directory and a free port: (process, url, sandbox)."""
     data_dir = tempfile.mkdtemp(prefix="cashier-sdk-")
     port = free_port()
     process = subprocess.Popen(
@@ -40,9 +40,27 @@ def server():
             raise RuntimeError("cashier did not start")
     with open(os.path.join(data_dir, "sandbox.json")) as f:
         sandbox = json.load(f)
-    yield {"url": f"http://127.0.0.1:{port}", "sandbox": sandbox}
+    return process, f"http://127.0.0.1:{port}", sandbox
+
+
+def stop_server(process):
     process.terminate()
     assert process.wait(timeout=30) == 0, "cashier stops cleanly on SIGTERM"
+
+
+@pytest.fixture(scope="session")
+def server():
+    process, url, sandbox = start_server()
+    yield {"url": url, "sandbox": sandbox}
+    stop_server(process)
+
+
+@pytest.fixture()
+def fresh_server():
+    """A server of the test's own, for tests that change the ledger freely."""
+    process, url, sandbox = start_server()
+    yield {"url": url, "sandbox": sandbox}
+    stop_server(process)
 
 
 @pytest.fixture(scope="session")
