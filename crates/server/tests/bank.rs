@@ -282,7 +282,7 @@ async fn random_traffic_with_cut_connections_keeps_every_promise() {
     // Every journal, as the API shows it now.
     let (_, journals) = read(bank.operator(Method::GET, "/v1/journals").send().await.unwrap()).await;
     let journals = journals.as_array().unwrap().clone();
-    let ledger = bank.ledger.lock().unwrap();
+    let ledger = std::mem::take(&mut *bank.ledger.lock().unwrap());
 
     // Exactly once: each acknowledged key's journals exist once each (plus the corrections that
     // copied their description), each refused key left nothing.
@@ -406,6 +406,5 @@ async fn random_traffic_with_cut_connections_keeps_every_promise() {
         journals.len(),
         transfers
     );
-    drop(ledger);
     Arc::try_unwrap(bank).ok().expect("clients are done").app.stop().await;
 }
