@@ -162,7 +162,7 @@ impl Sim {
             let customer = sim.ok(Command::open_account(ops.clone(), corr, AccountKind::Customer, String::new())).accounts[0].id;
             sim.customers.push(customer);
         }
-        sim.ok(Command::wire_in(ops.clone(), sim.firm, 100_000_00));
+        sim.ok(Command::wire_in(ops.clone(), sim.firm, 10_000_000));
         let symbol = sim.aapl;
         sim.ok(Command::ListAsset {
             symbol,
