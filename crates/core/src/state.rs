@@ -287,7 +287,13 @@ impl State {
     }
 
     pub fn balance(&self, book: Book, asset: Asset) -> Balance {
-        self.books.get(&book).and_then(|list| list.iter().find(|(a, _)| *a == asset)).map(|(_, b)| *b).unwrap_or_default()
+        self.balance_entry(book, asset).unwrap_or_default()
+    }
+
+    /// The balance of a book in an asset, if the book has ever held it (a zero balance that was
+    /// never touched has no entry).
+    pub fn balance_entry(&self, book: Book, asset: Asset) -> Option<Balance> {
+        self.books.get(&book).and_then(|list| list.iter().find(|(a, _)| *a == asset)).map(|(_, b)| *b)
     }
 
     /// An account's cash in a currency, with what is transferable and withdrawable.

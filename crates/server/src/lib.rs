@@ -200,6 +200,18 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result
     running.stop().await
 }
 
+/// For the `request` fuzz target (`fuzz/`): every request-body decoder of the API over the same
+/// bytes. Not part of the API.
+#[doc(hidden)]
+pub fn fuzz_request_bodies(bytes: &[u8]) {
+    let Ok(fields) = body::Fields::parse(bytes) else { return };
+    let _ = fields.journal_request();
+    let _ = fields.batch("to_account");
+    let _ = fields.batch("from_account");
+    let _ = fields.kyc_profile();
+    let _ = fields.transfer();
+}
+
 /// Every endpoint, with its handler and its description.
 pub fn routes() -> api::Api {
     let api = ops::routes(api::Api::default());

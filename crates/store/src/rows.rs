@@ -46,7 +46,9 @@ impl Rows {
         for transfer in t.transfers.iter().filter_map(|&id| state.transfer(id)) {
             t.balances.insert((Book::Account(transfer.account), Asset::Cash(transfer.currency)));
         }
-        rows.balances = t.balances.iter().map(|&(book, asset)| (book, asset, state.balance(book, asset))).collect();
+        // Only balances the ledger holds: a book touched without a change (a transfer that holds
+        // nothing) gets no row, as it has no entry in memory.
+        rows.balances = t.balances.iter().filter_map(|&(book, asset)| Some((book, asset, state.balance_entry(book, asset)?))).collect();
         rows.journals = t.journals.iter().filter_map(|&id| state.journal(id).cloned()).collect();
         rows.transfers = t.transfers.iter().filter_map(|&id| state.transfer(id).cloned()).collect();
         rows.overdrafts = t.overdrafts.iter().map(|&(a, c)| (a, c, state.overdraft(a, c))).collect();
