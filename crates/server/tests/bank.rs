@@ -11,9 +11,10 @@
 //!
 //! `CASHIER_BANK_SECONDS` (default 3) and `CASHIER_BANK_CLIENTS` (default 8) make it longer.
 
+#[path = "support/books.rs"]
+mod books;
 mod common;
 
-use cashier_core::{money, Currency, JournalStatus};
 use common::{read, TestApp};
 use rand::{Rng, SeedableRng};
 use reqwest::Method;
@@ -43,14 +44,6 @@ struct Bank {
     firm: String,
     customers: Vec<String>,
     ledger: Mutex<Ledger>,
-}
-
-fn usd(text: &str) -> i64 {
-    Currency::USD.parse_amount(text).unwrap_or_else(|_| panic!("an amount: {text}"))
-}
-
-fn qty(text: &str) -> i64 {
-    money::parse_qty(text).unwrap_or_else(|_| panic!("a quantity: {text}"))
 }
 
 impl Bank {
@@ -236,14 +229,7 @@ async fn random_traffic_with_cut_connections_keeps_every_promise() {
     let (_, before) = read(app.as_correspondent(Method::GET, "/v1/journals").send().await.unwrap()).await;
     assert_eq!(before, json!([]), "the sandbox starts with no journals");
     let accounts: Vec<String> = std::iter::once(firm.clone()).chain(customers.iter().cloned()).collect();
-    let mut shares_before = HashMap::new();
-    for account in &accounts {
-        let (_, positions) =
-            read(app.as_correspondent(Method::GET, &format!("/v1/trading/accounts/{account}/positions")).send().await.unwrap()).await;
-        for p in positions.as_array().unwrap() {
-            shares_before.insert((account.clone(), p["symbol"].as_str().unwrap().to_owned()), qty(p["qty"].as_str().unwrap()));
-        }
-    }
+    let shares_before = books::Books::from_sandbox(&app.url(""), &app.sandbox).positions(&accounts).await;
     let bank = Arc::new(Bank { app, firm: firm.clone(), customers, ledger: Mutex::default() });
     let seed: u64 = std::env::var("CASHIER_BANK_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
     let end = Instant::now() + Duration::from_secs_f64(seconds);
@@ -260,36 +246,14 @@ async fn random_traffic_with_cut_connections_keeps_every_promise() {
     for task in tasks {
         task.await.expect("a client finished without a panic");
     }
-    // Let clearing finish what it can, then stop it from racing the checks: wait until nothing
-    // is queued or sent to clearing.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, report) = read(bank.operator(Method::GET, "/admin/v1/reconciliation").send().await.unwrap()).await;
-        let moving = report["waiting_journals"].as_array().unwrap().iter().filter(|j| j["status"] != "pending").count();
-        if moving == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "clearing did not finish: {report}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-
-    // The books balance; stored balances equal their postings; the invariants hold.
-    let (_, report) = read(bank.operator(Method::GET, "/admin/v1/reconciliation").send().await.unwrap()).await;
-    assert!(report["books"].as_array().unwrap().iter().all(|b| b["balanced"] == true), "{report}");
-    assert_eq!(report["invariants"], "hold", "{report}");
-    assert_eq!(report["balances_against_postings"]["balanced"], true, "{report}");
-
-    // Every journal, as the API shows it now.
-    let (_, journals) = read(bank.operator(Method::GET, "/v1/journals").send().await.unwrap()).await;
-    let journals = journals.as_array().unwrap().clone();
-    let ledger = std::mem::take(&mut *bank.ledger.lock().unwrap());
+    let books = books::Books::from_sandbox(&bank.app.url(""), &bank.app.sandbox);
+    let verified = books.verify(&accounts, &shares_before).await;
+    let (journals, events, transfers) = (&verified.journals, verified.events, verified.transfers);
 
     // Exactly once: each acknowledged key's journals exist once each (plus the corrections that
     // copied their description), each refused key left nothing.
-    let mut by_tag: HashMap<String, usize> = HashMap::new();
-    for j in &journals {
-        *by_tag.entry(j["description"].as_str().unwrap().to_owned()).or_default() += 1;
-    }
+    let ledger = std::mem::take(&mut *bank.ledger.lock().unwrap());
+    let by_tag = books::by_description(journals);
     let ids: std::collections::HashSet<&str> = journals.iter().map(|j| j["id"].as_str().unwrap()).collect();
     for (key, created) in &ledger.acknowledged {
         let expected = created.len() + ledger.corrections.get(key).copied().unwrap_or(0);
@@ -298,104 +262,6 @@ async fn random_traffic_with_cut_connections_keeps_every_promise() {
     }
     for key in &ledger.refused {
         assert_eq!(by_tag.get(&format!("bank {key}")), None, "refused key {key} left a journal");
-    }
-
-    // Every journal's history is a legal path that ends where the journal is now. Nothing moves
-    // any more, so the replay is whole once the stream goes quiet.
-    let mut stream = bank.operator(Method::GET, "/v1/events/journals/status?since_id=1").send().await.unwrap();
-    let mut bytes = Vec::new();
-    while let Ok(Ok(Some(chunk))) = tokio::time::timeout(Duration::from_secs(2), stream.chunk()).await {
-        bytes.extend_from_slice(&chunk);
-    }
-    drop(stream);
-    let text = String::from_utf8(bytes).unwrap();
-    let mut history: HashMap<String, Option<JournalStatus>> = HashMap::new();
-    let mut events = 0;
-    for line in text.lines().filter_map(|l| l.strip_prefix("data:")) {
-        let e: Value = serde_json::from_str(line.trim()).unwrap();
-        let id = e["journal_id"].as_str().unwrap().to_owned();
-        let from = JournalStatus::parse(e["status_from"].as_str().unwrap());
-        let to = JournalStatus::parse(e["status_to"].as_str().unwrap()).expect("a status");
-        let current = history.entry(id.clone()).or_default();
-        assert_eq!(from, *current, "journal {id}: an event starts where the last one ended");
-        assert!(JournalStatus::is_legal(from, to), "journal {id}: {from:?} -> {to:?} is not a legal step");
-        *current = Some(to);
-        events += 1;
-    }
-    for j in &journals {
-        let status = JournalStatus::parse(j["status"].as_str().unwrap());
-        assert_eq!(history.get(j["id"].as_str().unwrap()).copied().flatten(), status, "journal {}'s history ends in its status", j["id"]);
-    }
-
-    // Balances recomputed from the journals and transfers equal what the API reports, and none
-    // is below its floor.
-    let mut cash: HashMap<String, i64> = HashMap::new();
-    let mut shares: HashMap<(String, String), i64> = shares_before;
-    for j in &journals {
-        let status = JournalStatus::parse(j["status"].as_str().unwrap()).unwrap();
-        if !matches!(status, JournalStatus::Executed | JournalStatus::ActivityCreated) {
-            continue;
-        }
-        let (from, to) = (j["from_account"].as_str().unwrap().to_owned(), j["to_account"].as_str().unwrap().to_owned());
-        if j["entry_type"] == "JNLC" {
-            let amount = usd(j["net_amount"].as_str().unwrap());
-            *cash.entry(from).or_default() -= amount;
-            *cash.entry(to).or_default() += amount;
-        } else {
-            let (symbol, units) = (j["symbol"].as_str().unwrap().to_owned(), qty(j["qty"].as_str().unwrap()));
-            *shares.entry((from, symbol.clone())).or_default() -= units;
-            *shares.entry((to, symbol)).or_default() += units;
-        }
-    }
-    let mut transfers = 0;
-    for account in &accounts {
-        let (_, list) =
-            read(bank.correspondent(Method::GET, &format!("/v1/accounts/{account}/transfers?limit=100")).send().await.unwrap()).await;
-        let mut offset = 0;
-        let mut page = list;
-        loop {
-            let items = page.as_array().unwrap().clone();
-            if items.is_empty() {
-                break;
-            }
-            for t in &items {
-                transfers += 1;
-                if t["status"] == "COMPLETE" {
-                    let amount = usd(t["amount"].as_str().unwrap());
-                    *cash.entry(account.clone()).or_default() += if t["direction"] == "INCOMING" { amount } else { -amount };
-                }
-            }
-            offset += items.len();
-            page = read(
-                bank.correspondent(Method::GET, &format!("/v1/accounts/{account}/transfers?offset={offset}&limit=100"))
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await
-            .1;
-        }
-    }
-    for account in &accounts {
-        let (_, trade) =
-            read(bank.correspondent(Method::GET, &format!("/v1/trading/accounts/{account}/account")).send().await.unwrap()).await;
-        let reported = usd(trade["cash"].as_str().unwrap());
-        assert_eq!(reported, cash.get(account).copied().unwrap_or(0), "cash of {account}");
-        assert!(reported >= 0, "{account} is below its floor: {reported}");
-        let (_, positions) =
-            read(bank.correspondent(Method::GET, &format!("/v1/trading/accounts/{account}/positions")).send().await.unwrap()).await;
-        let reported: HashMap<String, i64> = positions
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| (p["symbol"].as_str().unwrap().to_owned(), qty(p["qty"].as_str().unwrap())))
-            .collect();
-        for ((holder, symbol), units) in &shares {
-            if holder == account {
-                assert_eq!(reported.get(symbol).copied().unwrap_or(0), *units, "{symbol} held by {account}");
-                assert!(*units >= 0, "{account} holds {units} {symbol}");
-            }
-        }
     }
     println!(
         "bank: seed {seed}, {clients} clients for {seconds} s: {:?}; {} keys acknowledged, {} refused, {} connections cut, {} journals, {} transfers, {events} events replayed",
