@@ -102,7 +102,8 @@ async fn delete_journal(State(app): State<Arc<App>>, caller: Caller, Path(journa
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Journals in a list, at most, when no `limit` narrows it; more asks for filters.
+/// Journals in a list, at most, when no `limit` narrows it (by default: `Config`
+/// `list_results_max`); more asks for filters.
 pub const LIST_RESULTS_MAX: usize = 100_000;
 
 async fn get_journal(State(app): State<Arc<App>>, caller: Caller, Path(journal_id): Path<String>) -> Result<Json<Value>, ApiError> {
@@ -174,14 +175,13 @@ async fn list_journals(
 ) -> Result<Json<Value>, ApiError> {
     let filter = JournalFilter::parse(&query)?;
     let scope = caller.actor().scope();
-    let cap = filter.limit.unwrap_or(LIST_RESULTS_MAX + 1);
+    let max = app.config.list_results_max;
+    let cap = filter.limit.unwrap_or(max + 1);
     let journals: Vec<Value> = app.sequencer.read(|state| {
         state.journals().rev().filter(|j| scope.is_none_or(|c| c == j.correspondent) && filter.admits(j)).take(cap).map(render).collect()
     });
-    if filter.limit.is_none() && journals.len() > LIST_RESULTS_MAX {
-        let message = format!(
-            "more than {LIST_RESULTS_MAX} journals match: narrow the search with after, before, status or an account, or set a limit"
-        );
+    if filter.limit.is_none() && journals.len() > max {
+        let message = format!("more than {max} journals match: narrow the search with after, before, status or an account, or set a limit");
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "too_many_results", message));
     }
     Ok(Json(Value::Array(journals)))

@@ -59,6 +59,8 @@ pub struct Config {
     pub rate_limit: u32,
     /// Event streams one API key may have open at once; more answer 429.
     pub streams_per_key: usize,
+    /// Journals one `GET /v1/journals` answers without a `limit`; more answer 422.
+    pub list_results_max: usize,
 }
 
 /// Requests per second per key by default: far above what one client of the Broker API needs,
@@ -80,6 +82,7 @@ impl Config {
             event_buffer: events::STREAM_BUFFER,
             rate_limit: RATE_LIMIT_DEFAULT,
             streams_per_key: STREAMS_PER_KEY_DEFAULT,
+            list_results_max: journals::LIST_RESULTS_MAX,
         }
     }
 }

@@ -132,7 +132,8 @@ async fn every_endpoint_answers_each_kind_of_caller_as_it_should() {
 
 #[tokio::test]
 async fn a_key_over_its_rate_or_stream_limit_is_answered_429() {
-    let app = TestApp::spawn_with("limits", |c| cashier_server::Config { rate_limit: 5, streams_per_key: 1, ..c }).await;
+    let app =
+        TestApp::spawn_with("limits", |c| cashier_server::Config { rate_limit: 5, streams_per_key: 1, list_results_max: 3, ..c }).await;
     let mut statuses = Vec::new();
     for _ in 0..12 {
         let response = app.as_correspondent(Method::GET, "/v1/journals").send().await.unwrap();
@@ -167,5 +168,24 @@ async fn a_key_over_its_rate_or_stream_limit_is_answered_429() {
     let again = app.as_correspondent(Method::GET, "/v2/events/journals/status").send().await.unwrap();
     assert_eq!(again.status(), 200, "a closed stream frees its place");
     drop(again);
+    // A list larger than the most one answer holds asks for filters or a limit.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let (firm, alice) = (app.id("firm_account_id"), app.customer(0));
+    let entries: Vec<serde_json::Value> = (0..4).map(|_| json!({"to_account": alice, "amount": "1"})).collect();
+    let batch = json!({"entry_type": "JNLC", "from_account": firm, "entries": entries});
+    assert_eq!(read(app.as_correspondent(Method::POST, "/v1/journals/batch").json(&batch).send().await.unwrap()).await.0, 200);
+    let (status, error) = read(app.as_correspondent(Method::GET, "/v1/journals").send().await.unwrap()).await;
+    assert_eq!((status, error["reason"].as_str()), (422, Some("too_many_results")), "{error}");
+    let (status, page) = read(app.as_correspondent(Method::GET, "/v1/journals?limit=2").send().await.unwrap()).await;
+    assert_eq!((status, page.as_array().map(Vec::len)), (200, Some(2)));
+    // A batch of more entries than the most a batch takes is refused whole.
+    let entries: Vec<serde_json::Value> =
+        (0..=cashier_core::BATCH_ENTRIES_MAX).map(|_| json!({"to_account": alice, "amount": "1"})).collect();
+    let batch = json!({"entry_type": "JNLC", "from_account": firm, "entries": entries});
+    let (status, error) = read(app.as_correspondent(Method::POST, "/v1/journals/batch").json(&batch).send().await.unwrap()).await;
+    assert_eq!(status / 100, 4, "{error}");
+    assert!(error["message"].as_str().unwrap().contains("5000") || error["reason"] == "batch_too_large", "{error}");
+    let (_, all) = read(app.as_correspondent(Method::GET, "/v1/journals?limit=100").send().await.unwrap()).await;
+    assert_eq!(all.as_array().unwrap().len(), 4, "the refused batch left nothing");
     app.stop().await;
 }
