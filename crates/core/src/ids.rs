@@ -88,7 +88,8 @@ impl Date {
     /// Parses `YYYY-MM-DD`.
     pub fn parse(text: &str) -> Result<Date, Code> {
         let b = text.as_bytes();
-        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        // ASCII only, so that the byte positions below are character boundaries.
+        if !text.is_ascii() || b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
             return Err(Code::MalformedDate);
         }
         let number = |range: std::ops::Range<usize>| -> Result<u32, Code> {
@@ -135,7 +136,8 @@ impl Timestamp {
     /// Digits past microseconds are truncated.
     pub fn parse(text: &str) -> Result<Timestamp, Code> {
         let b = text.as_bytes();
-        if b.len() < 20 || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+        // ASCII only, so that the byte positions below are character boundaries.
+        if !text.is_ascii() || b.len() < 20 || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
             return Err(Code::MalformedDate);
         }
         let date = Date::parse(&text[..10])?;
@@ -274,8 +276,10 @@ mod tests {
         assert_eq!(Timestamp::parse("2021-05-07T12:28:23.163857+02:00"), Ok(t));
         assert_eq!(Timestamp::parse("2021-05-07T10:28:23Z").unwrap().to_string(), "2021-05-07T10:28:23.000000Z");
         assert_eq!(t.date(), Date::from_ymd(2021, 5, 7).unwrap());
-        for bad in ["2021-05-07", "2021-05-07T10:28:23", "2021-05-07T25:00:00Z", "2021-05-07T10:28:23.Z"] {
+        for bad in ["2021-05-07", "2021-05-07T10:28:23", "2021-05-07T25:00:00Z", "2021-05-07T10:28:23.Z", "2026-11-01T00:00:0\u{2e5}", "2026-11-0\u{e9}T00:00:00Z"] {
             assert_eq!(Timestamp::parse(bad), Err(Code::MalformedDate), "{bad}");
         }
+        // Found by the `request` fuzz target: a multi-byte character where a digit belongs.
+        assert_eq!(Date::parse("2026-1\u{e9}-1"), Err(Code::MalformedDate));
     }
 }
