@@ -276,7 +276,14 @@ mod tests {
         assert_eq!(Timestamp::parse("2021-05-07T12:28:23.163857+02:00"), Ok(t));
         assert_eq!(Timestamp::parse("2021-05-07T10:28:23Z").unwrap().to_string(), "2021-05-07T10:28:23.000000Z");
         assert_eq!(t.date(), Date::from_ymd(2021, 5, 7).unwrap());
-        for bad in ["2021-05-07", "2021-05-07T10:28:23", "2021-05-07T25:00:00Z", "2021-05-07T10:28:23.Z", "2026-11-01T00:00:0\u{2e5}", "2026-11-0\u{e9}T00:00:00Z"] {
+        for bad in [
+            "2021-05-07",
+            "2021-05-07T10:28:23",
+            "2021-05-07T25:00:00Z",
+            "2021-05-07T10:28:23.Z",
+            "2026-11-01T00:00:0\u{2e5}",
+            "2026-11-0\u{e9}T00:00:00Z",
+        ] {
             assert_eq!(Timestamp::parse(bad), Err(Code::MalformedDate), "{bad}");
         }
         // Found by the `request` fuzz target: a multi-byte character where a digit belongs.

@@ -170,6 +170,8 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     let router = routes()
         .into_router()
         .fallback(not_found)
+        // A panic in a handler answers a 500 in the envelope, counted and logged like any other.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(answer_panic))
         .layer(axum::middleware::from_fn_with_state(app.clone(), ops::observe))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(app.clone());
@@ -226,6 +228,12 @@ pub fn routes() -> api::Api {
     admin::routes(api)
 }
 
+/// What a request whose handler panicked is answered: the generic 500, the cause logged.
+fn answer_panic(cause: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let text = cause.downcast_ref::<String>().map(String::as_str).or_else(|| cause.downcast_ref::<&str>().copied()).unwrap_or("a panic");
+    axum::response::IntoResponse::into_response(ApiError::internal(format!("a handler panicked: {text}")))
+}
+
 /// Any path no route serves, in the error envelope.
 async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::new(axum::http::StatusCode::NOT_FOUND, "route_not_found", format!("no such endpoint: {}", uri.path()))
@@ -258,4 +266,17 @@ fn open_store(config: &Config) -> Result<Box<dyn Store>, StoreError> {
 fn today() -> Date {
     let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     Date((seconds / 86_400) as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn a_panic_answers_the_generic_500_without_its_cause() {
+        let response = super::answer_panic(Box::new("secret detail"));
+        assert_eq!(response.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+        let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!((error["code"].as_u64(), error["reason"].as_str()), (Some(50010000), Some("internal_error")));
+        assert!(!String::from_utf8_lossy(&body).contains("secret"), "a 5xx shows nothing internal");
+    }
 }
