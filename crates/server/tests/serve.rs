@@ -53,14 +53,11 @@ async fn first_start_then_restart(dir: &TempDir, database_url: Option<String>) {
     assert_eq!(report["balances_against_postings"]["balanced"], true, "{report}");
     assert!(report["balances_against_postings"]["balances_checked"].as_u64().unwrap() >= 3, "{report}");
     let kyc = serde_json::json!({"contact": {"email_address": "grace@example.com"}, "identity": {"given_name": "Grace", "family_name": "Hopper"}});
-    let opened: serde_json::Value = as_key(running.addr, reqwest::Method::POST, "/v1/accounts", "api_key", "api_secret")
-        .json(&kyc)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let post = |path: &'static str, body: serde_json::Value| {
+        let request = as_key(running.addr, reqwest::Method::POST, path, "api_key", "api_secret").json(&body);
+        async move { request.send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    let opened = post("/v1/accounts", kyc.clone()).await;
     let path = format!("/v1/accounts/{}", opened["id"].as_str().unwrap());
     let shown: serde_json::Value =
         as_key(running.addr, reqwest::Method::GET, &path, "api_key", "api_secret").send().await.unwrap().json().await.unwrap();
@@ -68,14 +65,7 @@ async fn first_start_then_restart(dir: &TempDir, database_url: Option<String>) {
     // An event stream replays the log through the same readers.
     let pay =
         serde_json::json!({"entry_type": "JNLC", "from_account": sandbox["firm_account_id"], "to_account": opened["id"], "amount": "1"});
-    let journal: serde_json::Value = as_key(running.addr, reqwest::Method::POST, "/v1/journals", "api_key", "api_secret")
-        .json(&pay)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let journal = post("/v1/journals", pay).await;
     let mut stream =
         as_key(running.addr, reqwest::Method::GET, "/v1/events/journals/status?since_id=1", "api_key", "api_secret").send().await.unwrap();
     let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.chunk()).await.expect("replayed").unwrap().unwrap();
