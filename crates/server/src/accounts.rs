@@ -1,6 +1,6 @@
 //! Accounts, the trading account (cash and buying power), positions, and transfers.
 
-use crate::api::{list_of, schema, uuid, Access, Api, Op};
+use crate::api::{list_of, schema, Access, Api, Op};
 use crate::auth::Caller;
 use crate::body::{bad_request, instant, Fields};
 use crate::{ApiError, App};
@@ -38,38 +38,33 @@ pub fn routes(api: Api) -> Api {
             list_accounts,
         )
         .route(
-            Op::get("/v1/accounts/{account_id}", "getAccount", "One account, with its KYC data.").path_param("account_id", uuid()).json(schema("Account")),
+            Op::get("/v1/accounts/{account_id}", "getAccount", "One account, with its KYC data.").json(schema("Account")),
             get_account,
         )
         .route(
             Op::get("/v1/trading/accounts/{account_id}/account", "getTradeAccount", "Cash, transferable and withdrawable cash, buying power, equity.")
-                .path_param("account_id", uuid())
                 .json(schema("TradeAccount")),
             get_trade_account,
         )
         .route(
             Op::get("/v1/trading/accounts/{account_id}/positions", "listPositions", "The account's positions at their last prices.")
-                .path_param("account_id", uuid())
                 .json(list_of("Position")),
             list_positions,
         )
         .route(
             Op::get("/v1/trading/accounts/{account_id}/positions/{symbol}", "getPosition", "One position, by symbol or asset id.")
-                .path_param("account_id", uuid())
                 .json(schema("Position")),
             get_position,
         )
         .section("Transfers", Access::Key)
         .route(
             Op::post("/v1/accounts/{account_id}/transfers", "createTransfer", "Money in or out of an account by ACH or wire; the sandbox completes it at once.")
-                .path_param("account_id", uuid())
                 .body(schema("TransferRequest"))
                 .json(schema("Transfer")),
             create_transfer,
         )
         .route(
             Op::get("/v1/accounts/{account_id}/transfers", "listTransfers", "Transfers, oldest first, paged by offset; a page past the end is empty.")
-                .path_param("account_id", uuid())
                 .query("direction", json!({"type": "string", "enum": ["INCOMING", "OUTGOING"]}), "Only one direction.")
                 .query("offset", json!({"type": "integer", "minimum": 0}), "Transfers to skip.")
                 .query("limit", json!({"type": "integer", "minimum": 0}), "At most this many, 100 at most.")
@@ -77,9 +72,7 @@ pub fn routes(api: Api) -> Api {
             list_transfers,
         )
         .route(
-            Op::delete("/v1/accounts/{account_id}/transfers/{transfer_id}", "deleteTransfer", "Cancels a transfer still waiting.")
-                .path_param("account_id", uuid())
-                .path_param("transfer_id", uuid()),
+            Op::delete("/v1/accounts/{account_id}/transfers/{transfer_id}", "deleteTransfer", "Cancels a transfer still waiting."),
             delete_transfer,
         )
 }

@@ -1,7 +1,7 @@
 //! The operations API under `/admin/v1`, for operator keys only. Every manual action carries
 //! the operator and a reason into the journal's audit trail (the event log).
 
-use crate::api::{schema, uuid, Access, Api, Op};
+use crate::api::{schema, Access, Api, Op};
 use crate::auth::Caller;
 use crate::body::{bad_request, Fields};
 use crate::journals::render;
@@ -22,7 +22,6 @@ pub fn routes(api: Api) -> Api {
                 "actOnJournal",
                 "Approves, rejects, cancels, reverses, deletes or corrects a journal, with a reason for the audit trail.",
             )
-            .path_param("journal_id", uuid())
             .path_param("action", json!({"type": "string", "enum": ["approve", "reject", "cancel", "reverse", "delete", "correct"]}))
             .optional_body(schema("JournalAction"))
             .json(schema("JournalActionResult")),
@@ -40,7 +39,6 @@ pub fn routes(api: Api) -> Api {
                 "createKey",
                 "Mints an API key for a correspondent; the secret is shown once.",
             )
-            .path_param("correspondent_id", uuid())
             .json(schema("ApiKey")),
             create_key,
         )
@@ -50,7 +48,6 @@ pub fn routes(api: Api) -> Api {
                 "createFirmAccount",
                 "Opens a firm (sweep) account for a correspondent.",
             )
-            .path_param("correspondent_id", uuid())
             .json(schema("FirmAccount")),
             create_firm_account,
         )
@@ -60,7 +57,6 @@ pub fn routes(api: Api) -> Api {
                 "putAccountSetting",
                 "Sets an account's status, blocks, limits or overdraft.",
             )
-            .path_param("account_id", uuid())
             .path_param("setting", json!({"type": "string", "enum": ["status", "blocks", "limits", "overdraft"]}))
             .body(schema("AccountSetting"))
             .json(schema("AccountSettingResult")),

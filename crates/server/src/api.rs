@@ -45,7 +45,7 @@ pub struct Op {
     pub access: Access,
     /// Query parameters: name, schema, description.
     pub query: Vec<(&'static str, Value, &'static str)>,
-    /// Path parameters whose schema is not a plain string: name, schema.
+    /// Path parameters whose schema is neither a UUID (`…_id`) nor a plain string: name, schema.
     pub path_schemas: Vec<(&'static str, Value)>,
     /// Headers the endpoint reads: name, description.
     pub headers: Vec<(&'static str, &'static str)>,
@@ -222,7 +222,9 @@ fn operation(op: &Op) -> Value {
     let mut parameters: Vec<Value> = op
         .path_params()
         .map(|name| {
-            let schema = op.path_schemas.iter().find(|(n, _)| *n == name).map_or_else(|| json!({"type": "string"}), |(_, s)| s.clone());
+            // An `…_id` is a UUID unless the op says otherwise; any other name a string.
+            let default = if name.ends_with("_id") { uuid() } else { json!({"type": "string"}) };
+            let schema = op.path_schemas.iter().find(|(n, _)| *n == name).map_or(default, |(_, s)| s.clone());
             json!({"name": name, "in": "path", "required": true, "schema": schema})
         })
         .collect();

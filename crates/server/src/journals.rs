@@ -28,8 +28,8 @@ pub fn routes(api: Api) -> Api {
                 .query("before", json!({"type": "string", "format": "date"}), "Created on or before this date.")
                 .query("status", schema("JournalStatus"), "Only journals in this status.")
                 .query("entry_type", json!({"type": "string", "enum": ["JNLC", "JNLS"]}), "Only cash or only securities.")
-                .query("to_account", json!({"type": "string", "format": "uuid"}), "Only journals into this account.")
-                .query("from_account", json!({"type": "string", "format": "uuid"}), "Only journals out of this account.")
+                .query("to_account", uuid(), "Only journals into this account.")
+                .query("from_account", uuid(), "Only journals out of this account.")
                 .query("limit", json!({"type": "integer", "minimum": 1}), "At most this many.")
                 .json(list_of("Journal")),
             list_journals,
@@ -48,13 +48,9 @@ pub fn routes(api: Api) -> Api {
                 .json(list_of("Journal")),
             create_reverse_batch,
         )
+        .route(Op::get("/v1/journals/{journal_id}", "getJournal", "One journal.").json(schema("Journal")), get_journal)
         .route(
-            Op::get("/v1/journals/{journal_id}", "getJournal", "One journal.").path_param("journal_id", uuid()).json(schema("Journal")),
-            get_journal,
-        )
-        .route(
-            Op::delete("/v1/journals/{journal_id}", "deleteJournal", "Cancels a journal that has not reached the books.")
-                .path_param("journal_id", uuid()),
+            Op::delete("/v1/journals/{journal_id}", "deleteJournal", "Cancels a journal that has not reached the books."),
             delete_journal,
         )
 }
