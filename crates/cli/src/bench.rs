@@ -133,7 +133,7 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
         .timeout(Duration::from_secs(60))
         .build()
         .map_err(|e| e.to_string())?;
-    let target = prepare(&http, &base, &sandbox, &args).await?;
+    let target = Arc::new(prepare(&http, &base, &sandbox, &args).await?);
     let started = Instant::now();
     let tally = drive(&http, &target, &args).await;
     let elapsed = started.elapsed().as_secs_f64().min(args.seconds.max(0.001));
@@ -302,7 +302,7 @@ fn next_request(target: &Target, args: &BenchArgs, rng: &mut impl Rng) -> (Strin
 }
 
 /// Runs the workload for the run's duration and collects what the clients measured.
-async fn drive(http: &reqwest::Client, target: &Target, args: &BenchArgs) -> Tally {
+async fn drive(http: &reqwest::Client, target: &Arc<Target>, args: &BenchArgs) -> Tally {
     let tally = Arc::new(Mutex::new(Tally::new()));
     let start = Instant::now();
     let end = start + Duration::from_secs_f64(args.seconds);
@@ -329,13 +329,6 @@ async fn drive(http: &reqwest::Client, target: &Target, args: &BenchArgs) -> Tal
             }
         });
         Arc::new(tokio::sync::Mutex::new(receiver))
-    });
-    let target = Arc::new(Target {
-        base: target.base.clone(),
-        key: target.key.clone(),
-        hot_firm: target.hot_firm.clone(),
-        cold_firms: target.cold_firms.clone(),
-        customers: target.customers.clone(),
     });
     let mut clients = Vec::new();
     for _ in 0..args.clients {
