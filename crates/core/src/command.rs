@@ -207,6 +207,14 @@ pub enum Command {
         units: i64,
         audit: Audit,
     },
+    /// Four-eyes: an operator's journal `action` (approve, reject, cancel, reverse, delete or
+    /// correct) on a journal worth more than `over` (minor units; shares at their price in US
+    /// cents) is only recorded as requested; the same action by a different operator carries it
+    /// out. At or under `over` it is carried out at once.
+    FourEyes {
+        action: Box<Command>,
+        over: i64,
+    },
     /// Ends the current business day (fixture rejections) and starts `to` (limits reset, releases).
     AdvanceBusinessDay {
         to: Date,

@@ -2,7 +2,7 @@
 
 use crate::ids::{AccountId, CorrespondentId, Date, JournalId, Timestamp, TransferId};
 use crate::model::{
-    Account, AccountStatus, ApiKey, AssetInfo, Audit, Blocks, Correspondent, CorrespondentConfig, Journal, KeyKind, Limits, Transfer,
+    ActionRequest, Account, AccountStatus, ApiKey, AssetInfo, Audit, Blocks, Correspondent, CorrespondentConfig, Journal, KeyKind, Limits, Transfer,
 };
 use crate::money::{Asset, Currency};
 use crate::status::{JournalStatus, TransferStatus};
@@ -120,6 +120,11 @@ pub enum EventKind {
         movement: Option<Movement>,
     },
     JournalStatusChanged(Box<StatusChange>),
+    /// Four-eyes: an operator asked for an action that a second operator must confirm.
+    ActionRequested {
+        id: JournalId,
+        request: Box<ActionRequest>,
+    },
     IdempotencyKeyStored(Box<KeyRecord>),
     IdempotencyKeysExpired {
         created_before: Timestamp,

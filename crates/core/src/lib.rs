@@ -7,6 +7,7 @@
 //! **Invariant:** no I/O, no async, no clock, no randomness, no floating point. Money is integer
 //! minor units, quantities and prices are integer 1e-9 units, and arithmetic is checked.
 
+pub mod calendar;
 pub mod command;
 pub mod decimal;
 pub mod event;
@@ -20,6 +21,7 @@ pub mod rejection;
 pub mod state;
 pub mod status;
 
+pub use calendar::Calendar;
 pub use command::{BatchEntry, Command, JournalRequest, BATCH_ENTRIES_MAX};
 pub use event::KeyRecord;
 pub use event::{Book, Event, EventKind, Movement, Posting, StatusChange};

@@ -238,6 +238,30 @@ pub struct JournalExtra {
     /// The journal this one corrects, and the journal that corrected this one.
     pub corrects: Option<JournalId>,
     pub corrected_by: Option<JournalId>,
+    /// Four-eyes: an operator's action waiting for a second operator to confirm it.
+    pub request: Option<ActionRequest>,
+}
+
+named_enum!(
+    /// What an operator can do to a journal by hand.
+    OpsAction {
+        Approve = "approve",
+        Reject = "reject",
+        Cancel = "cancel",
+        Reverse = "reverse",
+        Delete = "delete",
+        Correct = "correct",
+    }
+);
+
+/// Four-eyes: an action one operator asked for, carried out when a different operator asks for
+/// the same (for `correct`, the same new `units`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActionRequest {
+    pub action: OpsAction,
+    pub units: Option<i64>,
+    pub audit: Audit,
+    pub at: Timestamp,
 }
 
 impl Journal {
@@ -255,6 +279,11 @@ impl Journal {
 
     pub fn corrected_by(&self) -> Option<JournalId> {
         self.extra.as_ref().and_then(|e| e.corrected_by)
+    }
+
+    /// Four-eyes: the action waiting for a second operator, if any.
+    pub fn request(&self) -> Option<&ActionRequest> {
+        self.extra.as_ref().and_then(|e| e.request.as_ref())
     }
 
     pub(crate) fn extra_mut(&mut self) -> &mut JournalExtra {
@@ -291,6 +320,16 @@ impl Actor {
         match self {
             Actor::Correspondent(id) => Some(*id),
             Actor::Operator(_) | Actor::System => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Actor::Correspondent(id) => write!(f, "correspondent {id}"),
+            Actor::Operator(name) => write!(f, "operator {name}"),
+            Actor::System => f.write_str("system"),
         }
     }
 }

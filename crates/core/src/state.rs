@@ -423,6 +423,10 @@ impl State {
             EventKind::TransferStatusChanged { id, to, movement, .. } => self.apply_transfer_status(*id, *to, at, *movement),
             EventKind::JournalCreated { journal, movement } => self.apply_journal_created(journal, *movement),
             EventKind::JournalStatusChanged(change) => self.apply_status_change(change, at),
+            EventKind::ActionRequested { id, request } => {
+                let position = self.journal_position(*id).expect("event names a known journal");
+                self.journals[position].extra_mut().request = Some((**request).clone());
+            }
             EventKind::IdempotencyKeyStored(record) => {
                 self.keys.insert((record.correspondent, record.key.clone()), (**record).clone());
             }
@@ -520,6 +524,10 @@ impl State {
         debug_assert_eq!(journal.status, change.from);
         journal.status = change.to;
         journal.updated_at = at;
+        if let Some(extra) = journal.extra.as_mut() {
+            // A request for a second operator is about the status it was made in.
+            extra.request = None;
+        }
         if change.to == JournalStatus::Queued {
             journal.hold = Hold::None;
         }

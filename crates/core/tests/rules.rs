@@ -369,3 +369,60 @@ fn api_keys() {
     assert!(w.ledger.ok(Command::RevokeApiKey { key_id: "CKTESTKEY0001".into() }).is_empty(), "revoking twice changes nothing");
     assert_eq!(w.ledger.code(Command::RevokeApiKey { key_id: "NOSUCHKEY1".into() }), Code::ApiKeyNotFound);
 }
+
+#[test]
+fn four_eyes_takes_a_second_operator_over_the_threshold() {
+    let mut w = World::new(CorrespondentConfig { limits: Limits::unlimited(), ..Default::default() });
+    let (firm, alice) = (w.firm, w.alice);
+    let by = |name: &str, reason: &str| Audit { actor: Actor::Operator(name.into()), reason: reason.into() };
+    let four_eyes = |action: Command| Command::FourEyes { action: Box::new(action), over: dollars(100) };
+    let small = w.pay(alice, dollars(100)).unwrap();
+    let big = w.pay(alice, dollars(101)).unwrap();
+    w.ledger.clear(small);
+    w.ledger.clear(big);
+    // At or under the threshold one operator is enough.
+    w.ledger.ok(four_eyes(Command::ReverseJournal { id: small, audit: by("ann", "duplicate") }));
+    assert_eq!(w.ledger.status(small), JournalStatus::Canceled);
+    // Over it, the first asks, the same operator cannot confirm, a second one does.
+    let events = w.ledger.ok(four_eyes(Command::ReverseJournal { id: big, audit: by("ann", "duplicate") }));
+    assert!(matches!(&events[..], [Event { kind: EventKind::ActionRequested { .. }, .. }]), "{events:?}");
+    assert_eq!(w.ledger.status(big), JournalStatus::Executed);
+    let asked = w.ledger.state.journal(big).unwrap().request().cloned().unwrap();
+    assert_eq!((asked.action, asked.audit.reason.as_str()), (OpsAction::Reverse, "duplicate"));
+    assert_eq!(w.ledger.code(four_eyes(Command::ReverseJournal { id: big, audit: by("ann", "again") })), Code::SecondOperatorRequired);
+    // A different action by the second operator is a new request, not a confirmation.
+    w.ledger.ok(four_eyes(Command::CorrectJournal { id: big, units: dollars(200), audit: by("bob", "wrong amount") }));
+    assert_eq!(w.ledger.status(big), JournalStatus::Executed);
+    assert_eq!(w.ledger.state.journal(big).unwrap().request().unwrap().action, OpsAction::Correct);
+    // The same correction with other units is yet another request; the same by another confirms.
+    w.ledger.ok(four_eyes(Command::CorrectJournal { id: big, units: dollars(150), audit: by("ann", "wrong amount") }));
+    assert_eq!(w.ledger.status(big), JournalStatus::Executed);
+    let cash = w.ledger.cash(alice);
+    let events = w.ledger.ok(four_eyes(Command::CorrectJournal { id: big, units: dollars(150), audit: by("bob", "agreed") }));
+    assert_eq!(w.ledger.status(big), JournalStatus::Correct);
+    assert_eq!(w.ledger.cash(alice), cash + dollars(49));
+    assert!(w.ledger.state.journal(big).unwrap().request().is_none(), "carried out, the request is gone");
+    let audit = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::JournalStatusChanged(c) if c.id == big => c.audit.clone(),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(audit.actor, Actor::Operator("bob".into()));
+    assert!(audit.reason.contains("agreed") && audit.reason.contains("operator ann"), "{}", audit.reason);
+    // An action the journal does not allow now is refused, not recorded.
+    let done = w.pay(alice, dollars(500)).unwrap();
+    w.ledger.clear(done);
+    assert_eq!(w.ledger.code(four_eyes(Command::ApproveJournal { id: done, audit: by("ann", "") })), Code::InvalidTransition);
+    assert!(w.ledger.state.journal(done).unwrap().request().is_none());
+    // Shares count at their price: 2 AAPL at $100 is $200, over the threshold.
+    let shares_to_alice = w.ledger.journal(w.actor.clone(), JournalRequest::securities(firm, alice, w.aapl, shares(2))).unwrap();
+    w.ledger.clear(shares_to_alice);
+    w.ledger.ok(four_eyes(Command::DeleteJournal { id: shares_to_alice, audit: by("ann", "wrong customer") }));
+    assert_eq!(w.ledger.status(shares_to_alice), JournalStatus::Executed);
+    w.ledger.ok(four_eyes(Command::DeleteJournal { id: shares_to_alice, audit: by("bob", "confirmed") }));
+    assert_eq!(w.ledger.status(shares_to_alice), JournalStatus::Deleted);
+    // Only operator journal actions take four-eyes.
+    assert_eq!(w.ledger.code(four_eyes(Command::AdvanceBusinessDay { to: DAY0.next() })), Code::NotFourEyes);
+}

@@ -145,9 +145,49 @@ pub fn journal_extra_json(journal: &Journal) -> Option<String> {
     });
     let key = extra.key.as_ref().map(|k| json!({"key": k.key, "kind": k.kind.as_str()}));
     let id = |id: Option<JournalId>| id.map(|id| id.to_string());
+    let request = extra.request.as_ref().map(request_json);
     Some(
-        json!({"transmitter": transmitter, "key": key, "corrects": id(extra.corrects), "corrected_by": id(extra.corrected_by)}).to_string(),
+        json!({"transmitter": transmitter, "key": key, "corrects": id(extra.corrects), "corrected_by": id(extra.corrected_by), "request": request})
+            .to_string(),
     )
+}
+
+/// Who did something and why, as the event log and the journals table keep it.
+pub fn audit_json(audit: &Audit) -> Value {
+    let actor = match &audit.actor {
+        Actor::Correspondent(id) => json!({"correspondent": id.to_string()}),
+        Actor::Operator(name) => json!({"operator": name}),
+        Actor::System => json!("system"),
+    };
+    json!({"actor": actor, "reason": audit.reason})
+}
+
+fn audit_from(v: &Value) -> Result<Audit, StoreError> {
+    let actor = match &v["actor"] {
+        Value::String(s) if s == "system" => Actor::System,
+        a if a["operator"].is_string() => Actor::Operator(a["operator"].as_str().unwrap_or_default().to_owned()),
+        a => {
+            let text = a["correspondent"].as_str().ok_or_else(|| corrupt(format!("an audit actor {a}")))?;
+            Actor::Correspondent(CorrespondentId::parse(text).map_err(|_| corrupt(format!("correspondent id {text}")))?)
+        }
+    };
+    Ok(Audit { actor, reason: v["reason"].as_str().unwrap_or_default().to_owned() })
+}
+
+fn request_json(r: &ActionRequest) -> Value {
+    json!({"action": r.action.as_str(), "units": r.units, "audit": audit_json(&r.audit), "at": r.at.0})
+}
+
+fn request_from(v: &Value) -> Result<Option<ActionRequest>, StoreError> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    Ok(Some(ActionRequest {
+        action: named(v["action"].as_str().unwrap_or(""), OpsAction::parse, "operator action")?,
+        units: v["units"].as_i64(),
+        audit: audit_from(&v["audit"])?,
+        at: Timestamp(v["at"].as_i64().unwrap_or_default()),
+    }))
 }
 
 pub fn journal_extra_from(text: Option<&str>) -> Result<Option<Box<JournalExtra>>, StoreError> {
@@ -174,7 +214,13 @@ pub fn journal_extra_from(text: Option<&str>) -> Result<Option<Box<JournalExtra>
     let id = |v: &Value| -> Result<Option<JournalId>, StoreError> {
         v.as_str().map(|s| JournalId::parse(s).map_err(|_| corrupt(format!("journal id {s}")))).transpose()
     };
-    Ok(Some(Box::new(JournalExtra { transmitter, key, corrects: id(&v["corrects"])?, corrected_by: id(&v["corrected_by"])? })))
+    Ok(Some(Box::new(JournalExtra {
+        transmitter,
+        key,
+        corrects: id(&v["corrects"])?,
+        corrected_by: id(&v["corrected_by"])?,
+        request: request_from(&v["request"])?,
+    })))
 }
 
 pub fn ids_bytes(ids: &[JournalId]) -> Vec<u8> {
@@ -197,16 +243,7 @@ pub struct EventColumns {
 
 pub fn event_columns(event: &Event) -> EventColumns {
     let mut c = EventColumns { kind: "", journal_id: None, status_from: None, status_to: None, detail: None };
-    let audit = |a: &Option<Audit>| {
-        a.as_ref().map(|a| {
-            let actor = match &a.actor {
-                Actor::Correspondent(id) => json!({"correspondent": id.to_string()}),
-                Actor::Operator(name) => json!({"operator": name}),
-                Actor::System => json!("system"),
-            };
-            json!({"actor": actor, "reason": a.reason}).to_string()
-        })
-    };
+    let audit = |a: &Option<Audit>| a.as_ref().map(|a| audit_json(a).to_string());
     match &event.kind {
         EventKind::CorrespondentCreated(x) => {
             (c.kind, c.detail) = ("correspondent_created", Some(json!({"id": x.id.to_string(), "code": x.code}).to_string()))
@@ -253,6 +290,9 @@ pub fn event_columns(event: &Event) -> EventColumns {
         EventKind::JournalStatusChanged(x) => {
             (c.kind, c.journal_id, c.status_from, c.status_to, c.detail) =
                 ("journal_status_changed", Some(id_bytes(x.id.0)), Some(x.from.as_str()), Some(x.to.as_str()), audit(&x.audit))
+        }
+        EventKind::ActionRequested { id, request } => {
+            (c.kind, c.journal_id, c.detail) = ("action_requested", Some(id_bytes(id.0)), Some(request_json(request).to_string()))
         }
         EventKind::IdempotencyKeyStored(k) => {
             (c.kind, c.detail) = ("idempotency_key_stored", Some(json!({"key": k.key, "kind": k.kind.as_str()}).to_string()))

@@ -100,6 +100,8 @@ fn scenario(driver: &mut Driver) -> JournalId {
     driver.ok(Command::SendToClearing { id: shares });
     driver.ok(Command::BookJournal { id: shares });
     driver.ok(Command::CorrectJournal { id: executed, units: 2_000, audit: audit("typo") });
+    // A four-eyes request waiting for a second operator is kept too.
+    driver.ok(Command::FourEyes { action: Box::new(Command::ReverseJournal { id: shares, audit: audit("asked") }), over: 0 });
     let held = driver.ok(create(JournalRequest::cash(firm, bob, 9_000), None)).journals[0].id;
     let batch: Vec<BatchEntry> = vec![BatchEntry::cash(alice, 100), BatchEntry::cash(bob, 200)];
     driver.ok(Command::CreateBatch {

@@ -131,6 +131,9 @@ impl Touched {
             EventKind::JournalStatusChanged(change) => {
                 self.journals.insert(change.id);
             }
+            EventKind::ActionRequested { id, .. } => {
+                self.journals.insert(*id);
+            }
             EventKind::IdempotencyKeyStored(record) => {
                 self.keys.insert((record.correspondent, record.key.clone()));
             }

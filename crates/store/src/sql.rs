@@ -305,7 +305,7 @@ pub struct JournalEvent {
 pub fn journal_events(db: &mut dyn SqlBackend, after_seq: u64, limit: usize) -> Result<Vec<JournalEvent>, StoreError> {
     let sql = "SELECT e.seq, e.ulid, e.at, e.journal_id, j.correspondent, j.entry_type, e.status_from, e.status_to
                FROM events e JOIN journals j ON j.id = e.journal_id
-               WHERE e.seq > $1 AND e.journal_id IS NOT NULL ORDER BY e.seq LIMIT $2";
+               WHERE e.seq > $1 AND e.journal_id IS NOT NULL AND e.status_to IS NOT NULL ORDER BY e.seq LIMIT $2";
     let mut out = Vec::new();
     db.query(sql, &[Value::Int(after_seq as i64), Value::Int(limit as i64)], &mut |r| {
         let status = |text: Option<String>| text.map(|t| named(&t, JournalStatus::parse, "journal status")).transpose();
@@ -324,6 +324,36 @@ pub fn journal_events(db: &mut dyn SqlBackend, after_seq: u64, limit: usize) -> 
     Ok(out)
 }
 
+/// One logged event of a journal, for its timeline: what happened, when, and the audit detail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub kind: String,
+    pub status_from: Option<String>,
+    pub status_to: Option<String>,
+    /// JSON text: who and why for manual changes, the request for four-eyes.
+    pub detail: Option<String>,
+}
+
+/// Every logged event of one journal, in order.
+pub fn journal_history(db: &mut dyn SqlBackend, journal: JournalId) -> Result<Vec<HistoryEntry>, StoreError> {
+    let sql = "SELECT seq, at, kind, status_from, status_to, detail FROM events WHERE journal_id = $1 ORDER BY seq";
+    let mut out = Vec::new();
+    db.query(sql, &[id(journal.0)], &mut |r| {
+        out.push(HistoryEntry {
+            seq: r.int(0)? as u64,
+            at: Timestamp(r.int(1)?),
+            kind: r.text(2)?,
+            status_from: r.text_opt(3)?,
+            status_to: r.text_opt(4)?,
+            detail: r.text_opt(5)?,
+        });
+        Ok(())
+    })?;
+    Ok(out)
+}
+
 /// Reads the committed tables apart from the writer: what event streams replay from, and what
 /// the ledger keeps out of memory (account profiles).
 pub trait LogReader: Send {
@@ -335,6 +365,15 @@ pub trait LogReader: Send {
         let mut out = Vec::new();
         self.with_sql(&mut |db| {
             out = journal_events(db, after_seq, limit)?;
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn journal_history(&mut self, journal: JournalId) -> Result<Vec<HistoryEntry>, StoreError> {
+        let mut out = Vec::new();
+        self.with_sql(&mut |db| {
+            out = journal_history(db, journal)?;
             Ok(())
         })?;
         Ok(out)
