@@ -1,6 +1,7 @@
 //! `cashier`: one binary whose roles are subcommands.
 
 mod bench;
+mod ops;
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -42,7 +43,16 @@ enum Role {
         /// Event streams one API key may have open at once.
         #[arg(long, env = "CASHIER_STREAMS_PER_KEY", default_value_t = cashier_server::STREAMS_PER_KEY_DEFAULT)]
         streams_per_key: usize,
+        /// Holidays (YYYY-MM-DD, comma-separated): not business days, like weekends.
+        #[arg(long, env = "CASHIER_HOLIDAYS", value_delimiter = ',', value_parser = parse_date)]
+        holidays: Vec<cashier_core::Date>,
+        /// Four-eyes: operator actions on journals worth more than this many US dollars take a
+        /// second operator to confirm.
+        #[arg(long, env = "CASHIER_FOUR_EYES_OVER", value_parser = parse_usd)]
+        four_eyes_over: Option<i64>,
     },
+    /// Operates a running server: journals, accounts, firm funding, the business day.
+    Ops(ops::OpsArgs),
     /// Drives a server with journals and reports throughput and latency (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
 }
@@ -51,7 +61,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let log_json = match &cli.command {
         Role::Serve { log_json, .. } => log_json,
-        Role::Bench(_) => &false,
+        Role::Bench(_) | Role::Ops(_) => &false,
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     if *log_json {
@@ -61,7 +71,9 @@ fn main() -> ExitCode {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     let result = match cli.command {
-        Role::Serve { data_dir, listen, database_url, no_sandbox, clearing_delay_ms, rate_limit, streams_per_key, .. } => {
+        Role::Serve {
+            data_dir, listen, database_url, no_sandbox, clearing_delay_ms, rate_limit, streams_per_key, holidays, four_eyes_over, ..
+        } => {
             let clearing_delay = Some(std::time::Duration::from_millis(clearing_delay_ms));
             let config = cashier_server::Config {
                 database_url,
@@ -69,11 +81,14 @@ fn main() -> ExitCode {
                 clearing_delay,
                 rate_limit,
                 streams_per_key,
+                calendar: cashier_core::Calendar::new(holidays),
+                four_eyes_over,
                 ..cashier_server::Config::new(data_dir, listen)
             };
             runtime.block_on(cashier_server::serve(config, shutdown_signal())).map_err(|e| e.to_string())
         }
         Role::Bench(args) => runtime.block_on(bench::run(args)),
+        Role::Ops(args) => runtime.block_on(ops::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -82,6 +97,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn parse_date(text: &str) -> Result<cashier_core::Date, String> {
+    cashier_core::Date::parse(text.trim()).map_err(|_| format!("{text:?} is not a YYYY-MM-DD date"))
+}
+
+fn parse_usd(text: &str) -> Result<i64, String> {
+    cashier_core::Currency::USD.parse_amount(text.trim()).map_err(|_| format!("{text:?} is not an amount of US dollars such as 10000.00"))
 }
 
 /// Ctrl-C or SIGTERM.

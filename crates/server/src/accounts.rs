@@ -342,7 +342,7 @@ async fn get_position(
     })
 }
 
-fn render_transfer(t: &Transfer) -> Value {
+pub(crate) fn render_transfer(t: &Transfer) -> Value {
     let amount = t.currency.format_amount(t.amount);
     json!({
         "id": t.id.to_string(),

@@ -63,6 +63,16 @@ pub fn routes(api: Api) -> Api {
             put_account_setting,
         )
         .route(
+            Op::post(
+                "/admin/v1/accounts/{account_id}/wires",
+                "recordFirmWire",
+                "Records a wire received for a firm account (the bulk wire of cash pooling): its cash rises at once.",
+            )
+            .body(schema("WireRequest"))
+            .json(schema("Transfer")),
+            record_firm_wire,
+        )
+        .route(
             Op::put("/admin/v1/assets/{symbol}", "putAsset", "Lists an asset or updates it, price included.")
                 .body(schema("AssetRequest"))
                 .json(schema("Asset")),
@@ -86,14 +96,14 @@ pub fn routes(api: Api) -> Api {
 }
 
 /// The operator behind a request; a correspondent's key is refused.
-fn operator(caller: &Caller) -> Result<Audit, ApiError> {
+pub(crate) fn operator(caller: &Caller) -> Result<Audit, ApiError> {
     match caller.owner {
         KeyOwner::Operator => Ok(Audit { actor: caller.actor(), reason: String::new() }),
         KeyOwner::Correspondent(_) => Err(ApiError::from(Code::OperatorOnly)),
     }
 }
 
-fn fields_or_empty(body: &[u8]) -> Result<Fields, ApiError> {
+pub(crate) fn fields_or_empty(body: &[u8]) -> Result<Fields, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Fields(serde_json::Map::new()));
     }
@@ -107,17 +117,43 @@ async fn act_on_journal(
     Path((journal_id, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let mut audit = operator(&caller)?;
+    let audit = operator(&caller)?;
     let id = JournalId::parse(&journal_id)?;
     let fields = fields_or_empty(&body)?;
-    audit.reason = fields.string("reason")?.unwrap_or_default().to_owned();
-    let command = match action.as_str() {
-        "approve" => Command::ApproveJournal { id, audit },
-        "reject" => Command::RejectJournal { id, audit },
-        "cancel" => Command::CancelJournal { actor: audit.actor, id, reason: audit.reason },
-        "reverse" => Command::ReverseJournal { id, audit },
-        "delete" => Command::DeleteJournal { id, audit },
-        "correct" => {
+    let done = act(&app, audit, id, &action, &fields).await?;
+    let mut answer = json!({"journals": done.journals.iter().map(render).collect::<Vec<_>>()});
+    if let Some(request) = &done.awaiting {
+        answer["awaiting_confirmation"] = render_request(request);
+    }
+    Ok(Json(answer))
+}
+
+/// What an operator's action did: the journals it changed, or (four-eyes) the request it left
+/// for a second operator.
+pub(crate) struct ActionDone {
+    pub journals: Vec<Journal>,
+    pub awaiting: Option<ActionRequest>,
+}
+
+/// An operator's action on a journal, from the API or the console: `fields` has the `reason`
+/// and, for `correct`, `amount` (JNLC) or `qty` (JNLS). Over `Config::four_eyes_over` it takes
+/// a second operator.
+pub(crate) async fn act(app: &App, mut audit: Audit, id: JournalId, action: &str, fields: &Fields) -> Result<ActionDone, ApiError> {
+    audit.reason = fields.string("reason")?.unwrap_or_default().trim().to_owned();
+    let action = OpsAction::parse(action).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "route_not_found",
+            format!("no journal action {action:?}: approve, reject, cancel, reverse, delete or correct"),
+        )
+    })?;
+    let command = match action {
+        OpsAction::Approve => Command::ApproveJournal { id, audit },
+        OpsAction::Reject => Command::RejectJournal { id, audit },
+        OpsAction::Cancel => Command::CancelJournal { actor: audit.actor, id, reason: audit.reason },
+        OpsAction::Reverse => Command::ReverseJournal { id, audit },
+        OpsAction::Delete => Command::DeleteJournal { id, audit },
+        OpsAction::Correct => {
             let asset = app.sequencer.read(|s| s.journal(id).map(|j| j.asset)).ok_or(ApiError::from(Code::JournalNotFound))?;
             let units = match asset {
                 Asset::Cash(c) => fields.decimal("amount", |s| c.parse_amount(s), |n| c.parse_amount_number(n))?,
@@ -126,16 +162,20 @@ async fn act_on_journal(
             let units = units.ok_or_else(|| bad_request("missing_field", "a correction needs amount (JNLC) or qty (JNLS)".into()))?;
             Command::CorrectJournal { id, units, audit }
         }
-        other => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "route_not_found",
-                format!("no journal action {other:?}: approve, reject, cancel, reverse, delete or correct"),
-            ))
-        }
+    };
+    let command = match app.config.four_eyes_over {
+        Some(over) => Command::FourEyes { action: Box::new(command), over },
+        None => command,
     };
     let outcome = app.sequencer.submit(command).await?;
-    Ok(Json(json!({"journals": outcome.journals.iter().map(render).collect::<Vec<_>>()})))
+    let requested = outcome.records().iter().any(|r| matches!(r.event.kind, EventKind::ActionRequested { .. }));
+    let awaiting = if requested { outcome.journals.first().and_then(|j| j.request().cloned()) } else { None };
+    Ok(ActionDone { journals: if requested { vec![] } else { outcome.journals }, awaiting })
+}
+
+/// A four-eyes request as the API shows it.
+pub(crate) fn render_request(r: &ActionRequest) -> Value {
+    json!({"action": r.action.as_str(), "requested_by": r.audit.actor.to_string(), "reason": r.audit.reason, "requested_at": r.at.to_string(), "units": r.units})
 }
 
 async fn create_correspondent(State(app): State<Arc<App>>, caller: Caller, body: Bytes) -> Result<Json<Value>, ApiError> {
@@ -242,6 +282,29 @@ async fn put_account_setting(
     Ok(Json(json!({"account_id": account.to_string(), "updated": setting})))
 }
 
+/// A wire into a firm account, complete at once: `{"amount": "250000.00"}` in USD.
+async fn record_firm_wire(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(account_id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let audit = operator(&caller)?;
+    let account = AccountId::parse(&account_id)?;
+    let fields = Fields::parse(&body)?;
+    let usd = Currency::USD;
+    let amount = fields
+        .decimal("amount", |s| usd.parse_amount(s), |n| usd.parse_amount_number(n))?
+        .ok_or_else(|| bad_request("missing_field", "amount is required".into()))?;
+    if !app.sequencer.read(|s| s.is_firm(account)) {
+        app.sequencer.read(|s| s.account(account).map(|_| ())).ok_or(ApiError::from(Code::AccountNotFound))?;
+        return Err(Code::NotFirmAccount.into());
+    }
+    let outcome = app.sequencer.submit(Command::wire_in(audit.actor, account, amount)).await?;
+    let transfer = outcome.transfers.first().ok_or_else(|| ApiError::internal("a recorded wire is missing from its outcome"))?;
+    Ok(Json(crate::accounts::render_transfer(transfer)))
+}
+
 /// Adds an asset or updates it, price included.
 async fn put_asset(State(app): State<Arc<App>>, caller: Caller, Path(symbol): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
     operator(&caller)?;
@@ -272,16 +335,34 @@ async fn put_asset(State(app): State<Arc<App>>, caller: Caller, Path(symbol): Pa
     ))
 }
 
-/// Ends the business day and starts `date` (the next calendar day when absent).
+/// Ends the business day and starts `date` (the calendar's next business day when absent).
+/// Sandbox only: elsewhere the business day follows the clock.
 async fn advance_business_day(State(app): State<Arc<App>>, caller: Caller, body: Bytes) -> Result<Json<Value>, ApiError> {
     operator(&caller)?;
     let fields = fields_or_empty(&body)?;
-    let to = match fields.string("date")? {
-        Some(text) => Date::parse(text)?,
-        None => app.sequencer.read(|s| s.business_date()).next(),
-    };
-    let outcome = app.sequencer.submit(Command::AdvanceBusinessDay { to }).await?;
+    let outcome = advance_day(&app, fields.string("date")?).await?;
     Ok(Json(json!({"business_date": outcome.business_date.to_string(), "journals_changed": outcome.journals.len()})))
+}
+
+/// Starts the business day `date` (the calendar's next when `None`), in the sandbox.
+pub(crate) async fn advance_day(app: &App, date: Option<&str>) -> Result<cashier_store::Outcome, ApiError> {
+    if !app.config.sandbox {
+        let message = "outside the sandbox the business day follows the clock and the calendar; it cannot be advanced by hand";
+        return Err(ApiError::new(StatusCode::CONFLICT, "sandbox_only", message));
+    }
+    let calendar = &app.config.calendar;
+    let to = match date.map(str::trim).filter(|d| !d.is_empty()) {
+        Some(text) => {
+            let date = Date::parse(text).map_err(|c| ApiError::from(c).with_field("date"))?;
+            if !calendar.is_business_day(date) {
+                let message = format!("{date} is a weekend day or a holiday; the next business day after it is {}", calendar.after(date));
+                return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "not_a_business_day", message));
+            }
+            date
+        }
+        None => calendar.after(app.sequencer.read(|s| s.business_date())),
+    };
+    Ok(app.sequencer.submit(Command::AdvanceBusinessDay { to }).await?)
 }
 
 /// The books per asset (they must sum to zero), the ledger's invariants (balances against their

@@ -184,6 +184,12 @@ impl Api {
         &self.ops
     }
 
+    /// Adds routes that are not part of the API and not in its description: the console's pages.
+    pub fn pages(mut self, router: Router<Arc<App>>) -> Api {
+        self.router = self.router.merge(router);
+        self
+    }
+
     pub fn into_router(self) -> Router<Arc<App>> {
         self.router
     }

@@ -41,7 +41,7 @@ impl ApiError {
 pub fn status_of(code: Code) -> StatusCode {
     match code {
         Code::TooPrecise | Code::AssetNotFound | Code::NotFractionable => StatusCode::UNPROCESSABLE_ENTITY,
-        Code::AlreadyExists | Code::EmailInUse => StatusCode::CONFLICT,
+        Code::AlreadyExists | Code::EmailInUse | Code::SecondOperatorRequired => StatusCode::CONFLICT,
         _ => match code.class() {
             Class::Invalid => StatusCode::BAD_REQUEST,
             Class::NotFound => StatusCode::NOT_FOUND,

@@ -177,11 +177,30 @@ async fn stream(
     version: Version,
 ) -> Result<Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let window = window(version, &query, &headers)?;
-    let open = app.limits.open_stream(&caller.key_id).ok_or_else(|| {
+    open(app, &caller.key_id, caller.actor().scope(), window, version)
+}
+
+/// The console's live view: every journal's status changes, as `/v2` sends them, from the
+/// `from_seq`-th event of the log on, for an operator's key.
+pub(crate) fn console_stream(
+    app: Arc<App>,
+    key_id: &str,
+    from_seq: u64,
+) -> Result<Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    open(app, key_id, None, Window { from_seq: Some(from_seq), ..Window::default() }, Version::V2)
+}
+
+fn open(
+    app: Arc<App>,
+    key_id: &str,
+    scope: Option<CorrespondentId>,
+    window: Window,
+    version: Version,
+) -> Result<Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let open = app.limits.open_stream(key_id).ok_or_else(|| {
         let message = format!("this key has {} event streams open, the most it may; close one first", app.limits.streams_per_key());
         ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_streams", message)
     })?;
-    let scope = caller.actor().scope();
     let (sender, receiver) = mpsc::channel(app.config.event_buffer.max(1));
     // Subscribe before replaying, so that nothing committed meanwhile is missed.
     let live = app.sequencer.subscribe();

@@ -17,6 +17,8 @@ pub mod api;
 pub mod auth;
 mod body;
 pub mod clearing;
+mod console;
+pub mod days;
 pub mod error;
 pub mod events;
 mod journals;
@@ -26,14 +28,12 @@ mod ops;
 pub mod sandbox;
 mod tables;
 
-use cashier_core::Date;
 use cashier_store::sql::LogReader;
-use cashier_store::{off_runtime, Sequencer, SequencerConfig, Store, StoreError, SystemClock};
+use cashier_store::{off_runtime, Clock, Sequencer, SequencerConfig, Store, StoreError, SystemClock};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use error::ApiError;
 
@@ -61,6 +61,15 @@ pub struct Config {
     pub streams_per_key: usize,
     /// Journals one `GET /v1/journals` answers without a `limit`; more answer 422.
     pub list_results_max: usize,
+    /// Business days: weekdays less these holidays.
+    pub calendar: cashier_core::Calendar,
+    /// Four-eyes: operator actions on journals worth more than this (minor units; shares at
+    /// their price in US cents) take a second operator. `None`: one operator is enough.
+    pub four_eyes_over: Option<i64>,
+    /// Console sessions end after this long without a request.
+    pub console_idle: std::time::Duration,
+    /// The console's reconciliation page lists journals waiting longer than this.
+    pub stuck_after: std::time::Duration,
 }
 
 /// Requests per second per key by default: far above what one client of the Broker API needs,
@@ -83,6 +92,10 @@ impl Config {
             rate_limit: RATE_LIMIT_DEFAULT,
             streams_per_key: STREAMS_PER_KEY_DEFAULT,
             list_results_max: journals::LIST_RESULTS_MAX,
+            calendar: cashier_core::Calendar::default(),
+            four_eyes_over: None,
+            console_idle: console::IDLE_DEFAULT,
+            stuck_after: console::STUCK_AFTER_DEFAULT,
         }
     }
 }
@@ -103,6 +116,8 @@ pub struct App {
     /// Reads of the committed tables, off the async threads.
     pub tables: tables::TableReaders,
     pub limits: Arc<limits::Limits>,
+    /// Signed-in console users.
+    pub console: console::Sessions,
 }
 
 impl App {
@@ -148,11 +163,14 @@ impl Running {
 pub async fn start(config: Config) -> Result<Running, ServeError> {
     let store = open_store(&config)?;
     let sequencer_config = SequencerConfig { subscriber_backlog: config.event_backlog, ..SequencerConfig::default() };
-    let sequencer = Arc::new(Sequencer::start(store, SystemClock::default(), today(), sequencer_config)?);
+    let first_day = config.calendar.on_or_after(days::date_of(SystemClock::default().now()));
+    let sequencer = Arc::new(Sequencer::start(store, SystemClock::default(), first_day, sequencer_config)?);
     if config.sandbox && sequencer.started_empty() {
         let sandbox = sandbox::bootstrap(&sequencer).await.map_err(|e| ServeError::Sandbox(e.to_string()))?;
         sandbox.write(&config.data_dir)?;
         sandbox.announce(&config.data_dir);
+    } else if sequencer.started_empty() {
+        sandbox::first_operator_key(&sequencer, &config.data_dir).await.map_err(|e| ServeError::Sandbox(e.to_string()))?;
     }
     let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| ServeError::Listen(config.listen, e))?;
     let addr = listener.local_addr()?;
@@ -166,6 +184,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         http: ops::HttpStats::default(),
         tables: tables::TableReaders::start(log),
         limits,
+        console: console::Sessions::default(),
     });
     let router = routes()
         .into_router()
@@ -176,7 +195,9 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         .layer(axum::extract::DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(app.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let clearing = app.config.clearing_delay.map(|delay| clearing::spawn(app.sequencer.clone(), delay, stopping));
+    let clearing = app.config.clearing_delay.map(|delay| clearing::spawn(app.sequencer.clone(), delay, stopping.clone()));
+    let day_roller =
+        (!app.config.sandbox).then(|| days::spawn(app.sequencer.clone(), app.config.calendar.clone(), SystemClock::default(), stopping));
     let serving = app.clone();
     let task = tokio::spawn(async move {
         let result = axum::serve(listener, router).with_graceful_shutdown(async move {
@@ -185,7 +206,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
             let _ = stop_all.send(true);
         });
         result.await?;
-        if let Some(worker) = clearing {
+        for worker in [clearing, day_roller].into_iter().flatten() {
             let _ = worker.await;
         }
         let sequencer = serving.sequencer.clone();
@@ -225,7 +246,8 @@ pub fn routes() -> api::Api {
     let api = accounts::routes(api);
     let api = activities::routes(api);
     let api = events::routes(api);
-    admin::routes(api)
+    let api = admin::routes(api);
+    console::routes(api)
 }
 
 /// What a request whose handler panicked is answered: the generic 500, the cause logged.
@@ -262,11 +284,6 @@ fn open_store(config: &Config) -> Result<Box<dyn Store>, StoreError> {
     }
 }
 
-/// The UTC date now: the first business date of a new ledger.
-fn today() -> Date {
-    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    Date((seconds / 86_400) as i32)
-}
 
 #[cfg(test)]
 mod tests {

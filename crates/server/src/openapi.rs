@@ -231,7 +231,13 @@ pub fn schemas() -> Value {
             "amount": decimal_in(),
             "qty": decimal_in(),
         }},
-        "JournalActionResult": object(&["journals"], json!({"journals": {"type": "array", "items": schema("Journal")}})),
+        "JournalActionResult": object(&["journals"], json!({
+            "journals": {"type": "array", "items": schema("Journal"), "description": "The journals the action changed; empty when it awaits a second operator."},
+            "awaiting_confirmation": object(&["action", "requested_by", "reason", "requested_at"], json!({
+                "action": text(), "requested_by": text(), "reason": text(), "requested_at": text(),
+                "units": {"type": ["integer", "null"], "description": "For a correction: the new amount in minor units, or qty in 1e-9 shares."},
+            })),
+        })),
         "CorrespondentRequest": object(&["code", "name"], json!({"code": {"type": "string", "minLength": 1}, "name": {"type": "string", "minLength": 1}, "jnlc_flow": {"type": "string", "enum": ["v1", "v2"]}})),
         "Correspondent": object(&["id", "code", "name", "jnlc_flow"], json!({"id": uuid(), "code": text(), "name": text(), "jnlc_flow": text()})),
         "ApiKey": object(&["key_id", "secret"], json!({"key_id": text(), "secret": {"type": "string", "description": "Shown once."}})),
@@ -250,7 +256,8 @@ pub fn schemas() -> Value {
         "AccountSettingResult": object(&["account_id", "updated"], json!({"account_id": uuid(), "updated": text()})),
         "AssetRequest": {"type": "object", "properties": {"name": text(), "exchange": text(), "class": text(), "fractionable": {"type": "boolean"}, "price": decimal_in()}},
         "Asset": object(&["id", "symbol", "fractionable", "price"], json!({"id": uuid(), "symbol": text(), "fractionable": {"type": "boolean"}, "price": nullable(decimal())})),
-        "BusinessDayRequest": {"type": "object", "properties": {"date": {"type": "string", "format": "date", "description": "The business day to start; the next calendar day when absent."}}},
+        "WireRequest": object(&["amount"], json!({"amount": decimal_in()})),
+        "BusinessDayRequest": {"type": "object", "properties": {"date": {"type": "string", "format": "date", "description": "The business day to start (a weekday that is not a holiday); the calendar's next business day when absent. Sandbox only."}}},
         "BusinessDay": object(&["business_date", "journals_changed"], json!({"business_date": {"type": "string", "format": "date"}, "journals_changed": {"type": "integer"}})),
         "Reconciliation": object(&["business_date", "books", "invariants", "balances_against_postings", "waiting_journals"], json!({
             "balances_against_postings": object(&["balances_checked", "balanced", "mismatches"], json!({

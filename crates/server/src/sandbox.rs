@@ -89,6 +89,25 @@ pub async fn bootstrap(sequencer: &Sequencer) -> Result<Sandbox, SubmitError> {
     })
 }
 
+/// The file, in the data directory, that holds the first operator key of a ledger started
+/// without a sandbox.
+pub const OPERATOR_KEY_FILE: &str = "operator-key.json";
+
+/// A ledger started empty without a sandbox gets one operator key, so that operations can sign
+/// in: printed once and written, readable by its owner only, to `operator-key.json`.
+pub async fn first_operator_key(sequencer: &Sequencer, data_dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let (key_id, secret, hash) = crate::auth::mint("OK");
+    sequencer.submit(Command::IssueApiKey { key_id: key_id.clone(), owner: KeyOwner::Operator, secret_sha256: hash }).await?;
+    std::fs::create_dir_all(data_dir)?;
+    let path = data_dir.join(OPERATOR_KEY_FILE);
+    let text = serde_json::to_string_pretty(&serde_json::json!({"operator_key": key_id, "operator_secret": secret}))? + "\n";
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?.write_all(text.as_bytes())?;
+    println!("cashier: new ledger; operator key {key_id} secret {secret} (also in {})", path.display());
+    Ok(())
+}
+
 impl Sandbox {
     pub fn write(&self, data_dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(data_dir)?;

@@ -333,6 +333,7 @@ impl Writer {
             match &record.event.kind {
                 EventKind::JournalCreated { journal, .. } => journal_ids.push(journal.id),
                 EventKind::JournalStatusChanged(change) if !journal_ids.contains(&change.id) => journal_ids.push(change.id),
+                EventKind::ActionRequested { id, .. } => journal_ids.push(*id),
                 EventKind::TransferCreated(t) => outcome.transfers.extend(self.state.transfer(t.id).cloned()),
                 EventKind::TransferStatusChanged { id, .. } if outcome.transfers.iter().all(|t| t.id != *id) => {
                     outcome.transfers.extend(self.state.transfer(*id).cloned())

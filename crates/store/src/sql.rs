@@ -334,13 +334,22 @@ pub struct HistoryEntry {
     pub status_to: Option<String>,
     /// JSON text: who and why for manual changes, the request for four-eyes.
     pub detail: Option<String>,
+    /// The balanced pair of postings the event made, if it moved anything.
+    pub movement: Option<Movement>,
 }
 
 /// Every logged event of one journal, in order.
 pub fn journal_history(db: &mut dyn SqlBackend, journal: JournalId) -> Result<Vec<HistoryEntry>, StoreError> {
-    let sql = "SELECT seq, at, kind, status_from, status_to, detail FROM events WHERE journal_id = $1 ORDER BY seq";
+    let sql = "SELECT seq, at, kind, status_from, status_to, detail, asset, units, from_book, to_book
+               FROM events WHERE journal_id = $1 ORDER BY seq";
     let mut out = Vec::new();
     db.query(sql, &[id(journal.0)], &mut |r| {
+        let movement = match (r.text_opt(6)?, r.int_opt(7)?) {
+            (Some(asset), Some(units)) => {
+                Some(Movement { asset: asset_from(&asset)?, units, from: book_from(&r.blob(8)?)?, to: book_from(&r.blob(9)?)? })
+            }
+            _ => None,
+        };
         out.push(HistoryEntry {
             seq: r.int(0)? as u64,
             at: Timestamp(r.int(1)?),
@@ -348,6 +357,7 @@ pub fn journal_history(db: &mut dyn SqlBackend, journal: JournalId) -> Result<Ve
             status_from: r.text_opt(3)?,
             status_to: r.text_opt(4)?,
             detail: r.text_opt(5)?,
+            movement,
         });
         Ok(())
     })?;
