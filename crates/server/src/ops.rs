@@ -30,7 +30,9 @@ pub async fn observe(State(app): State<Arc<App>>, mut request: Request, next: Ne
     let mut response = next.run(request).await;
     let status = response.status();
     let content_type = response.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes().to_vec()).unwrap_or_default();
-    let bare = !content_type.starts_with(b"application/json") && !content_type.starts_with(b"text/event-stream");
+    let bare = !content_type.starts_with(b"application/json")
+        && !content_type.starts_with(b"text/event-stream")
+        && !content_type.starts_with(b"text/html");
     if status.as_u16() >= 400 && bare {
         let (reason, message) = match status {
             StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", format!("the body is larger than {} bytes", crate::BODY_BYTES_MAX)),

@@ -128,8 +128,28 @@ pub(crate) fn esc(text: &str) -> String {
 /// An amount of an asset: `1,234.50 USD`, `0.5 AAPL`.
 pub(crate) fn units(asset: Asset, units: i64) -> String {
     match asset {
-        Asset::Cash(currency) => format!("{} {currency}", currency.format_amount(units)),
+        Asset::Cash(currency) => format!("{} {currency}", cash(units, currency.scale())),
         Asset::Security(symbol) => format!("{} {symbol}", money::format_qty(units)),
+    }
+}
+
+/// Cash with every minor digit and thousands separators: `1,234.50`.
+fn cash(units: i64, scale: u32) -> String {
+    let divisor = 10u64.pow(scale);
+    let (whole, fraction) = (units.unsigned_abs() / divisor, units.unsigned_abs() % divisor);
+    let digits = whole.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let sign = if units < 0 { "-" } else { "" };
+    if scale == 0 {
+        format!("{sign}{grouped}")
+    } else {
+        format!("{sign}{grouped}.{fraction:0width$}", width = scale as usize)
     }
 }
 
@@ -148,4 +168,16 @@ pub(crate) fn account_link(id: impl std::fmt::Display) -> String {
 /// The hidden CSRF field every form carries.
 pub(crate) fn csrf(operator: &Operator) -> String {
     format!(r#"<input type="hidden" name="csrf" value="{}">"#, operator.csrf)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cash_shows_every_minor_digit_and_groups_thousands() {
+        assert_eq!(super::cash(100_000_000, 2), "1,000,000.00");
+        assert_eq!(super::cash(-12_345, 2), "-123.45");
+        assert_eq!(super::cash(5, 2), "0.05");
+        assert_eq!(super::cash(1_234, 0), "1,234");
+        assert_eq!(super::esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+    }
 }

@@ -1,0 +1,268 @@
+//! The operations console over real HTTP: sign-in, sessions, CSRF, the pages, and the actions
+//! (approve, reject, reverse, correct, four-eyes) with their audit trail.
+
+mod common;
+
+use common::{read, TestApp};
+use reqwest::{redirect, Method, StatusCode};
+use serde_json::json;
+
+/// A console user: its own session cookie, no redirects followed.
+struct Desk<'a> {
+    app: &'a TestApp,
+    http: reqwest::Client,
+    session: Option<String>,
+}
+
+fn between<'t>(text: &'t str, start: &str, end: &str) -> Option<&'t str> {
+    let from = text.find(start)? + start.len();
+    Some(&text[from..from + text[from..].find(end)?])
+}
+
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&format!("{name}=")).map(|rest| rest.split(';').next().unwrap_or_default().to_owned()))
+}
+
+impl<'a> Desk<'a> {
+    fn new(app: &'a TestApp) -> Desk<'a> {
+        Desk { app, http: reqwest::Client::builder().redirect(redirect::Policy::none()).build().unwrap(), session: None }
+    }
+
+    /// Signs in with a key; returns the status and the page or redirect target.
+    async fn sign_in(&mut self, key: &str, secret: &str) -> (StatusCode, String) {
+        let form = self.http.get(self.app.url("/console/login")).send().await.unwrap();
+        assert_eq!(form.status(), 200);
+        let login_cookie = set_cookie(&form, "cashier_login").expect("a sign-in cookie");
+        assert!(form.headers()["set-cookie"].to_str().unwrap().contains("HttpOnly; Secure; SameSite=Strict"));
+        let page = form.text().await.unwrap();
+        let nonce = between(&page, r#"name="nonce" value=""#, "\"").unwrap().to_owned();
+        let response = self
+            .http
+            .post(self.app.url("/console/login"))
+            .header("cookie", format!("cashier_login={login_cookie}"))
+            .form(&[("nonce", nonce.as_str()), ("key_id", key), ("secret", secret)])
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        if let Some(session) = set_cookie(&response, "cashier_console") {
+            self.session = Some(session);
+        }
+        let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+        (status, location.unwrap_or(response.text().await.unwrap()))
+    }
+
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, self.app.url(path));
+        match &self.session {
+            Some(s) => request.header("cookie", format!("cashier_console={s}")),
+            None => request,
+        }
+    }
+
+    async fn page(&self, path: &str) -> (StatusCode, String) {
+        let response = self.request(Method::GET, path).send().await.unwrap();
+        let status = response.status();
+        if status.is_redirection() {
+            return (status, response.headers()["location"].to_str().unwrap().to_owned());
+        }
+        (status, response.text().await.unwrap())
+    }
+
+    async fn csrf(&self) -> String {
+        let (_, page) = self.page("/console/pending").await;
+        between(&page, r#"name="csrf" value=""#, "\"").expect("a CSRF token").to_owned()
+    }
+
+    /// Posts a form with the session's CSRF token; returns the status and where it leads.
+    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+        let csrf = self.csrf().await;
+        let mut form: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        let response = self.request(Method::POST, path).form(&form).send().await.unwrap();
+        let status = response.status();
+        let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+        (status, location.unwrap_or(response.text().await.unwrap()))
+    }
+
+    /// The message the next page shows.
+    async fn flash(&self) -> String {
+        let (_, page) = self.page("/console/pending").await;
+        between(&page, r#"<p class="flash"#, "</p>").map(|f| f.split_once('>').unwrap().1.to_owned()).unwrap_or_default()
+    }
+}
+
+async fn pay(app: &TestApp, amount: &str) -> String {
+    let body = json!({"entry_type": "JNLC", "from_account": app.id("firm_account_id"), "to_account": app.customer(0), "amount": amount});
+    let (status, j) = read(app.as_correspondent(Method::POST, "/v1/journals").json(&body).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{j}");
+    j["id"].as_str().unwrap().to_owned()
+}
+
+async fn journal_status(app: &TestApp, id: &str) -> String {
+    let (_, j) = read(app.as_correspondent(Method::GET, &format!("/v1/journals/{id}")).send().await.unwrap()).await;
+    j["status"].as_str().unwrap().to_owned()
+}
+
+async fn cash(app: &TestApp) -> String {
+    let path = format!("/v1/trading/accounts/{}/account", app.customer(0));
+    let (_, account) = read(app.as_correspondent(Method::GET, &path).send().await.unwrap()).await;
+    account["cash"].as_str().unwrap().to_owned()
+}
+
+async fn clear(app: &TestApp) {
+    let sequencer = app.running.as_ref().unwrap().app.sequencer.clone();
+    cashier_server::clearing::step(&sequencer).await.unwrap();
+    cashier_server::clearing::step(&sequencer).await.unwrap();
+}
+
+/// A second operator key.
+async fn second_operator(app: &TestApp) -> (String, String) {
+    let sequencer = app.running.as_ref().unwrap().app.sequencer.clone();
+    let (key, secret, hash) = cashier_server::auth::mint("OK");
+    let command = cashier_core::Command::IssueApiKey { key_id: key.clone(), owner: cashier_core::KeyOwner::Operator, secret_sha256: hash };
+    sequencer.submit(command).await.unwrap();
+    (key, secret)
+}
+
+#[tokio::test]
+async fn sign_in_sessions_and_csrf() {
+    let app = TestApp::spawn("console-sessions").await;
+    let mut desk = Desk::new(&app);
+    assert_eq!(desk.page("/console/pending").await, (StatusCode::SEE_OTHER, "/console/login".into()), "signed out: to sign-in");
+    let (status, page) = desk.sign_in(&app.id("operator_key"), "wrong secret").await;
+    assert_eq!(status, 401);
+    assert!(page.contains("do not sign in an operator"), "{page}");
+    let (status, _) = desk.sign_in(&app.id("api_key"), &app.id("api_secret")).await;
+    assert_eq!(status, 401, "a correspondent's key does not open the console");
+    // Without the sign-in form's cookie (a form posted from elsewhere) nothing happens.
+    let forged = desk
+        .http
+        .post(app.url("/console/login"))
+        .form(&[("nonce", "x"), ("key_id", app.id("operator_key").as_str()), ("secret", app.id("operator_secret").as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert!(set_cookie(&forged, "cashier_console").is_none());
+    assert!(desk.session.is_none());
+    let (status, to) = desk.sign_in(&app.id("operator_key"), &app.id("operator_secret")).await;
+    assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/console/pending"));
+    for path in ["/console/pending", "/console/journals", "/console/accounts", "/console/events", "/console/reconciliation"] {
+        let (status, page) = desk.page(path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(page.contains("Sign out") && page.contains(&app.id("operator_key")), "{path}");
+    }
+    let (status, page) = desk.page(&format!("/console/accounts/{}", app.id("firm_account_id"))).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("1,000,000.00 USD"), "{page}");
+    let (status, page) = desk.page("/console/journals/not-an-id").await;
+    assert_eq!(status, 404);
+    assert!(page.contains("not a journal id") && !page.contains("panicked"));
+    // A form without the session's CSRF token changes nothing.
+    let journal = pay(&app, "80").await;
+    let response = desk
+        .request(Method::POST, &format!("/console/journals/{journal}/act"))
+        .form(&[("action", "approve"), ("csrf", "0000")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    assert_eq!(journal_status(&app, &journal).await, "pending");
+    // Another session's token does not do either.
+    let mut other = Desk::new(&app);
+    other.sign_in(&app.id("operator_key"), &app.id("operator_secret")).await;
+    let theirs = other.csrf().await;
+    let response = desk
+        .request(Method::POST, &format!("/console/journals/{journal}/act"))
+        .form(&[("action", "approve"), ("csrf", theirs.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    assert_eq!(journal_status(&app, &journal).await, "pending");
+    // Signing out ends the session; a revoked key ends the other.
+    assert_eq!(desk.post("/console/logout", &[]).await, (StatusCode::SEE_OTHER, "/console/login".into()));
+    assert_eq!(desk.page("/console/pending").await.0, StatusCode::SEE_OTHER);
+    let sequencer = app.running.as_ref().unwrap().app.sequencer.clone();
+    assert_eq!(other.page("/console/pending").await.0, 200);
+    sequencer.submit(cashier_core::Command::RevokeApiKey { key_id: app.id("operator_key") }).await.unwrap();
+    assert_eq!(other.page("/console/pending").await, (StatusCode::SEE_OTHER, "/console/login".into()));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn actions_from_the_console_with_four_eyes_and_their_audit_trail() {
+    let app = TestApp::spawn_with("console-actions", |c| cashier_server::Config { four_eyes_over: Some(100_00), ..c }).await;
+    let mut desk = Desk::new(&app);
+    desk.sign_in(&app.id("operator_key"), &app.id("operator_secret")).await;
+    // Approve from the pending queue.
+    let small = pay(&app, "80").await;
+    let (_, page) = desk.page("/console/pending").await;
+    assert!(page.contains(&small), "the pending queue lists it");
+    let (status, to) = desk.post(&format!("/console/journals/{small}/act"), &[("action", "approve"), ("back", "/console/pending")]).await;
+    assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/console/pending"));
+    assert!(desk.flash().await.contains("is now queued"));
+    assert_eq!(journal_status(&app, &small).await, "queued");
+    clear(&app).await;
+    assert_eq!(cash(&app).await, "80.00");
+    // An action the status does not allow is refused in the page.
+    desk.post(&format!("/console/journals/{small}/act"), &[("action", "approve")]).await;
+    let flash = desk.flash().await;
+    assert!(flash.contains("approve refused") && flash.contains("not in a status"), "{flash}");
+    // Reverse needs a reason; with one, the money goes back.
+    let (_, page) = desk.page(&format!("/console/journals/{small}/confirm/reverse")).await;
+    assert!(page.contains("Confirm reverse"), "{page}");
+    desk.post(&format!("/console/journals/{small}/act"), &[("action", "reverse")]).await;
+    assert!(desk.flash().await.contains("needs a reason"));
+    desk.post(&format!("/console/journals/{small}/act"), &[("action", "reverse"), ("reason", "sent twice")]).await;
+    assert_eq!((journal_status(&app, &small).await.as_str(), cash(&app).await.as_str()), ("canceled", "0.00"));
+    let (_, page) = desk.page(&format!("/console/journals/{small}")).await;
+    assert!(page.contains("executed → canceled") && page.contains("sent twice"), "the timeline shows who and why");
+    // Over the four-eyes threshold: the first operator asks, the same one cannot confirm, a
+    // second one does.
+    let big = pay(&app, "150").await;
+    desk.post(&format!("/console/journals/{big}/act"), &[("action", "approve"), ("reason", "known customer")]).await;
+    assert!(desk.flash().await.contains("second operator must confirm"));
+    assert_eq!(journal_status(&app, &big).await, "pending");
+    let (_, page) = desk.page(&format!("/console/journals/{big}")).await;
+    assert!(page.contains(r#"id="four-eyes""#) && page.contains("known customer"));
+    desk.post(&format!("/console/journals/{big}/act"), &[("action", "approve"), ("reason", "again")]).await;
+    assert!(desk.flash().await.contains("different operator"));
+    assert_eq!(journal_status(&app, &big).await, "pending");
+    let (key, secret) = second_operator(&app).await;
+    let mut second = Desk::new(&app);
+    second.sign_in(&key, &secret).await;
+    second.post(&format!("/console/journals/{big}/act"), &[("action", "approve"), ("reason", "checked")]).await;
+    assert!(second.flash().await.contains("is now queued"));
+    clear(&app).await;
+    assert_eq!(cash(&app).await, "150.00");
+    // A correction over the threshold, confirmed by the other operator: a new journal, linked.
+    desk.post(&format!("/console/journals/{big}/act"), &[("action", "correct"), ("amount", "120"), ("reason", "fee")]).await;
+    second.post(&format!("/console/journals/{big}/act"), &[("action", "correct"), ("amount", "120"), ("reason", "agreed")]).await;
+    let flash = second.flash().await;
+    assert!(flash.contains("replaced by journal"), "{flash}");
+    assert_eq!((journal_status(&app, &big).await.as_str(), cash(&app).await.as_str()), ("correct", "120.00"));
+    let (_, page) = second.page(&format!("/console/journals/{big}")).await;
+    assert!(page.contains("Corrected by") && page.contains("four-eyes: asked by operator"), "{page}");
+    // Search finds it by status; the account page shows the balance.
+    let (_, page) = desk.page("/console/journals?status=correct").await;
+    assert!(page.contains(&big) && !page.contains(&small));
+    let (_, page) = desk.page(&format!("/console/accounts/{}", app.customer(0))).await;
+    assert!(between(&page, r#"<tr data-asset="USD">"#, "</tr>").is_some_and(|row| row.contains("120.00 USD")), "{page}");
+    // Reconciliation holds; the sandbox day moves on from it.
+    let (_, page) = desk.page("/console/reconciliation?older_than_minutes=0").await;
+    assert!(page.contains(r#"<dd id="invariants"><span class="ok">hold</span>"#), "{page}");
+    let before = app.running.as_ref().unwrap().app.sequencer.read(|s| s.business_date());
+    desk.post("/console/business_day", &[]).await;
+    let after = app.running.as_ref().unwrap().app.sequencer.read(|s| s.business_date());
+    assert_eq!(after, cashier_core::Calendar::default().after(before), "the next weekday");
+    desk.post("/console/business_day", &[("date", "2099-01-03")]).await;
+    assert!(desk.flash().await.contains("weekend day or a holiday"));
+    app.stop().await;
+}
