@@ -1,0 +1,151 @@
+"""The operations console in a real headless Chromium (Debian's, driven over WebDriver by
+chromedriver): sign in, approve a pending journal, search, reverse an executed journal, and
+check that the balances the console shows change as they should. Screenshots go to
+target/test-artifacts/browser (CASHIER_ARTIFACTS_DIR overrides target/test-artifacts)."""
+
+import os
+import re
+from decimal import Decimal
+
+import pytest
+import requests
+
+from conftest import ROOT, wait_until
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+ARTIFACTS = os.path.join(os.environ.get("CASHIER_ARTIFACTS_DIR", os.path.join(ROOT, "target", "test-artifacts")), "browser")
+
+if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+    if os.environ.get("CI") == "true":
+        raise RuntimeError("Chromium and chromedriver are required under CI=true: scripts/browser installs them")
+    pytest.skip("*** Chromium is not installed (scripts/browser installs it): the browser tests are SKIPPED ***", allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+
+
+@pytest.fixture()
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1366,900"]:
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(5)
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+def shot(driver, name):
+    driver.save_screenshot(os.path.join(ARTIFACTS, f"{name}.png"))
+
+
+def journal(server, amount):
+    sandbox = server["sandbox"]
+    body = {"entry_type": "JNLC", "from_account": sandbox["firm_account_id"], "to_account": sandbox["customer_account_ids"][0], "amount": amount}
+    response = requests.post(f"{server['url']}/v1/journals", json=body, auth=(sandbox["api_key"], sandbox["api_secret"]), timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()["id"]
+
+
+def status(server, journal_id):
+    sandbox = server["sandbox"]
+    response = requests.get(f"{server['url']}/v1/journals/{journal_id}", auth=(sandbox["api_key"], sandbox["api_secret"]), timeout=10)
+    return response.json()["status"]
+
+
+def shown_cash(driver, server):
+    """The customer's USD balance as the console's account page shows it."""
+    driver.get(f"{server['url']}/console/accounts/{server['sandbox']['customer_account_ids'][0]}")
+    cells = driver.find_elements(By.CSS_SELECTOR, 'tr[data-asset="USD"] td.posted')
+    if not cells:
+        return Decimal(0)
+    return Decimal(re.sub(r"[^0-9.\-]", "", cells[0].text))
+
+
+def flash(driver):
+    return driver.find_element(By.CSS_SELECTOR, "p.flash").text
+
+
+def test_an_operator_approves_searches_and_reverses_in_the_browser(fresh_server, browser):
+    server, driver = fresh_server, browser
+    sandbox = server["sandbox"]
+    held = journal(server, "80")  # over the sandbox's $50 limit: pending
+    paid = journal(server, "30")  # under it: executed by the clearing worker
+    wait_until(lambda: status(server, paid) == "executed", "the small journal to execute")
+    assert status(server, held) == "pending"
+
+    # Signed out, the console sends you to sign in.
+    driver.get(f"{server['url']}/console")
+    assert driver.current_url.endswith("/console/login")
+    driver.find_element(By.NAME, "key_id").send_keys(sandbox["operator_key"])
+    driver.find_element(By.NAME, "secret").send_keys("not the secret")
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert "do not sign in an operator" in flash(driver)
+    driver.find_element(By.NAME, "key_id").send_keys(sandbox["operator_key"])
+    driver.find_element(By.NAME, "secret").send_keys(sandbox["operator_secret"])
+    shot(driver, "01-sign-in")
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert driver.current_url.endswith("/console/pending")
+    assert "Signed in as" in flash(driver)
+    cookie = driver.get_cookie("cashier_console")
+    assert cookie and cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
+
+    before = shown_cash(driver, server)
+    assert before == Decimal("30.00")
+
+    # Approve the pending journal from the queue.
+    driver.get(f"{server['url']}/console/pending")
+    row = driver.find_element(By.CSS_SELECTOR, f'tr[data-journal="{held}"]')
+    row.find_element(By.NAME, "reason").send_keys("known customer")
+    shot(driver, "02-pending")
+    row.find_element(By.CSS_SELECTOR, 'button[value="approve"]').click()
+    assert "is now queued" in flash(driver)
+    assert not driver.find_elements(By.CSS_SELECTOR, f'tr[data-journal="{held}"]'), "it left the queue"
+    wait_until(lambda: status(server, held) == "executed", "the approved journal to execute")
+    assert shown_cash(driver, server) == before + Decimal("80")
+    shot(driver, "03-account-after-approval")
+
+    # Search: executed journals into the customer's account.
+    driver.get(f"{server['url']}/console/journals")
+    form = driver.find_element(By.ID, "journal-search")
+    for option in form.find_elements(By.CSS_SELECTOR, 'select[name="status"] option'):
+        if option.text == "executed":
+            option.click()
+    form.find_element(By.NAME, "account").send_keys(sandbox["customer_account_ids"][0])
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    results = driver.find_element(By.ID, "results").text
+    assert held in results and paid in results
+    shot(driver, "04-search")
+
+    # Reverse the executed journal of $30, with confirmation and a reason.
+    driver.get(f"{server['url']}/console/journals/{paid}")
+    driver.find_element(By.CSS_SELECTOR, 'a[data-action="reverse"]').click()
+    assert "/confirm/reverse" in driver.current_url
+    driver.find_element(By.NAME, "reason").send_keys("sent twice")
+    shot(driver, "05-confirm-reverse")
+    driver.find_element(By.CSS_SELECTOR, "#confirm button[type=submit]").click()
+    assert "is now canceled" in flash(driver)
+    timeline = driver.find_element(By.ID, "timeline").text
+    assert "executed → canceled" in timeline and "sent twice" in timeline
+    shot(driver, "06-reversed")
+    assert status(server, paid) == "canceled"
+    assert shown_cash(driver, server) == before + Decimal("80") - Decimal("30")
+    shot(driver, "07-account-after-reversal")
+
+    # The live view shows the stream of status changes.
+    driver.get(f"{server['url']}/console/events")
+    wait_until(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#events tbody tr")) >= 3, "events in the live view")
+    assert paid in driver.find_element(By.ID, "events").text
+    journal(server, "5")
+    wait_until(lambda: driver.find_element(By.ID, "stream-state").text == "Live.", "the stream to be live")
+    shot(driver, "08-live-events")
+
+    # Signing out ends the session.
+    driver.find_element(By.CSS_SELECTOR, "header form button").click()
+    assert driver.current_url.endswith("/console/login")
+    driver.get(f"{server['url']}/console/pending")
+    assert driver.current_url.endswith("/console/login")
