@@ -72,7 +72,16 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     let result = match cli.command {
         Role::Serve {
-            data_dir, listen, database_url, no_sandbox, clearing_delay_ms, rate_limit, streams_per_key, holidays, four_eyes_over, ..
+            data_dir,
+            listen,
+            database_url,
+            no_sandbox,
+            clearing_delay_ms,
+            rate_limit,
+            streams_per_key,
+            holidays,
+            four_eyes_over,
+            ..
         } => {
             let clearing_delay = Some(std::time::Duration::from_millis(clearing_delay_ms));
             let config = cashier_server::Config {

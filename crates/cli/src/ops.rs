@@ -242,7 +242,20 @@ async fn accounts(client: &Client, command: AccountCommand) -> Result<(Value, Sh
             for field in ["cash", "cash_transferable", "cash_withdrawable", "equity"] {
                 account[field] = trade[field].clone();
             }
-            Ok((account, Shape::Record(&["id", "account_number", "kind", "status", "cash", "cash_transferable", "cash_withdrawable", "equity", "created_at"])))
+            Ok((
+                account,
+                Shape::Record(&[
+                    "id",
+                    "account_number",
+                    "kind",
+                    "status",
+                    "cash",
+                    "cash_transferable",
+                    "cash_withdrawable",
+                    "equity",
+                    "created_at",
+                ]),
+            ))
         }
         AccountCommand::CreateFirm { correspondent } => {
             let path = format!("/admin/v1/correspondents/{correspondent}/firm_accounts");

@@ -2,7 +2,8 @@
 
 use crate::ids::{AccountId, CorrespondentId, Date, JournalId, Timestamp, TransferId};
 use crate::model::{
-    ActionRequest, Account, AccountStatus, ApiKey, AssetInfo, Audit, Blocks, Correspondent, CorrespondentConfig, Journal, KeyKind, Limits, Transfer,
+    Account, AccountStatus, ActionRequest, ApiKey, AssetInfo, Audit, Blocks, Correspondent, CorrespondentConfig, Journal, KeyKind, Limits,
+    Transfer,
 };
 use crate::money::{Asset, Currency};
 use crate::status::{JournalStatus, TransferStatus};

@@ -24,7 +24,12 @@ pub async fn roll(sequencer: &Sequencer, calendar: &Calendar, today: Date) -> Re
 }
 
 /// Rolls the business day with `clock` until `stop` turns true.
-pub fn spawn(sequencer: Arc<Sequencer>, calendar: Calendar, mut clock: impl Clock, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+pub fn spawn(
+    sequencer: Arc<Sequencer>,
+    calendar: Calendar,
+    mut clock: impl Clock,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while !*stop.borrow() {
             let today = date_of(clock.now());

@@ -284,7 +284,6 @@ fn open_store(config: &Config) -> Result<Box<dyn Store>, StoreError> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     #[tokio::test]

@@ -169,3 +169,39 @@ async fn account_settings_change_what_journals_do() {
     assert_eq!((code, error["reason"].as_str()), (403, Some("operator_only")));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn outside_the_sandbox_the_business_day_follows_the_clock_and_the_calendar() {
+    let dir = common::TempDir::new("admin-days");
+    let holiday = cashier_core::Date::parse("2099-01-05").unwrap(); // a Monday
+    let calendar = cashier_core::Calendar::new([holiday]);
+    let config = cashier_server::Config { sandbox: false, calendar: calendar.clone(), ..common::config(&dir, None) };
+    let running = cashier_server::start(config).await.unwrap();
+    let sequencer = running.app.sequencer.clone();
+    let first = sequencer.read(|s| s.business_date());
+    assert!(calendar.is_business_day(first), "a new ledger starts on a business day: {first}");
+    let roll = |today: &str| {
+        let (sequencer, calendar) = (sequencer.clone(), calendar.clone());
+        let today = cashier_core::Date::parse(today).unwrap();
+        async move { cashier_server::days::roll(&sequencer, &calendar, today).await.unwrap().map(|d| d.to_string()) }
+    };
+    assert_eq!(roll("2000-01-01").await, None, "the clock behind the business date changes nothing");
+    // Friday, then a Saturday's clock rolls to the Monday after, here a holiday, so Tuesday.
+    assert_eq!(roll("2099-01-02").await.as_deref(), Some("2099-01-02"));
+    assert_eq!(roll("2099-01-02").await, None, "once a day");
+    assert_eq!(roll("2099-01-03").await.as_deref(), Some("2099-01-06"));
+    assert_eq!(roll("2099-01-05").await, None, "the holiday is already past on the books");
+    assert_eq!(roll("2099-01-07").await.as_deref(), Some("2099-01-07"));
+    // Operators cannot move it by hand outside the sandbox.
+    let key = std::fs::read_to_string(dir.0.join("operator-key.json")).unwrap();
+    let key: serde_json::Value = serde_json::from_str(&key).unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/admin/v1/business_day", running.addr))
+        .basic_auth(key["operator_key"].as_str().unwrap(), key["operator_secret"].as_str())
+        .send()
+        .await
+        .unwrap();
+    let (code, error) = read(response).await;
+    assert_eq!((code, error["reason"].as_str()), (409, Some("sandbox_only")));
+    running.stop().await.unwrap();
+}

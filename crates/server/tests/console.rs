@@ -198,7 +198,7 @@ async fn sign_in_sessions_and_csrf() {
 
 #[tokio::test]
 async fn actions_from_the_console_with_four_eyes_and_their_audit_trail() {
-    let app = TestApp::spawn_with("console-actions", |c| cashier_server::Config { four_eyes_over: Some(100_00), ..c }).await;
+    let app = TestApp::spawn_with("console-actions", |c| cashier_server::Config { four_eyes_over: Some(10_000), ..c }).await;
     let mut desk = Desk::new(&app);
     desk.sign_in(&app.id("operator_key"), &app.id("operator_secret")).await;
     // Approve from the pending queue.

@@ -106,11 +106,14 @@ impl Operator {
         Caller { key_id: self.key_id.clone(), owner: KeyOwner::Operator }
     }
 
-    /// Checks a form's CSRF token against the session's.
-    fn check(&self, form: &HashMap<String, String>) -> Result<(), Response> {
+    /// Checks a form's CSRF token against the session's: the page that refuses it, if it differs.
+    fn refuse(&self, form: &HashMap<String, String>) -> Option<Response> {
         match form.get("csrf") {
-            Some(sent) if same(sent, &self.csrf) => Ok(()),
-            _ => Err(html::error_page(StatusCode::FORBIDDEN, "This form has expired or did not come from the console: go back, reload the page and try again.")),
+            Some(sent) if same(sent, &self.csrf) => None,
+            _ => Some(html::error_page(
+                StatusCode::FORBIDDEN,
+                "This form has expired or did not come from the console: go back, reload the page and try again.",
+            )),
         }
     }
 
@@ -207,12 +210,13 @@ async fn login(State(app): State<Arc<App>>, headers: HeaderMap, Form(form): Form
     let mut response = Redirect::to("/console/pending").into_response();
     let headers = response.headers_mut();
     headers.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &session, "/console", None).parse().expect("a valid header"));
-    headers.append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, "", "/console/login", Some(Duration::ZERO)).parse().expect("a valid header"));
+    headers
+        .append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, "", "/console/login", Some(Duration::ZERO)).parse().expect("a valid header"));
     response
 }
 
 async fn logout(State(app): State<Arc<App>>, operator: Operator, Form(form): Form<HashMap<String, String>>) -> Response {
-    if let Err(refused) = operator.check(&form) {
+    if let Some(refused) = operator.refuse(&form) {
         return refused;
     }
     app.console.lock().remove(&operator.token);
@@ -234,7 +238,7 @@ async fn act(
     Path(journal_id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Err(refused) = operator.check(&form) {
+    if let Some(refused) = operator.refuse(&form) {
         return refused;
     }
     let page = format!("/console/journals/{}", esc(&journal_id));
@@ -276,13 +280,17 @@ async fn event_stream(State(app): State<Arc<App>>, operator: Operator) -> Respon
 
 /// Sandbox: ends the business day and starts the next (or the given date).
 async fn business_day(State(app): State<Arc<App>>, operator: Operator, Form(form): Form<HashMap<String, String>>) -> Response {
-    if let Err(refused) = operator.check(&form) {
+    if let Some(refused) = operator.refuse(&form) {
         return refused;
     }
     let back = back_to(&form, "/console/reconciliation".into());
     match crate::admin::advance_day(&app, form.get("date").map(String::as_str)).await {
         Ok(outcome) => {
-            let text = format!("Business day {} started; {} journals changed at the turn of the day.", outcome.business_date, outcome.journals.len());
+            let text = format!(
+                "Business day {} started; {} journals changed at the turn of the day.",
+                outcome.business_date,
+                outcome.journals.len()
+            );
             operator.redirect(&app, false, text, &back)
         }
         Err(error) => operator.redirect(&app, true, format!("The business day did not change: {}", error.message), &back),

@@ -42,7 +42,8 @@ fn journal_rows(journals: &[Journal]) -> String {
     rows
 }
 
-const JOURNAL_HEAD: &str = "<tr><th>Journal</th><th>Created</th><th>Type</th><th>From</th><th>To</th><th>Amount</th><th>Status</th><th>Description</th></tr>";
+const JOURNAL_HEAD: &str =
+    "<tr><th>Journal</th><th>Created</th><th>Type</th><th>From</th><th>To</th><th>Amount</th><th>Status</th><th>Description</th></tr>";
 
 /// Pending journals, oldest first, each with approve and reject.
 pub(crate) async fn pending(State(app): State<Arc<App>>, operator: Operator) -> Response {
@@ -59,7 +60,11 @@ pub(crate) async fn pending(State(app): State<Arc<App>>, operator: Operator) -> 
         );
         for j in &journals {
             let waiting = j.request().map_or(String::new(), |r| {
-                format!(r#"<div class="muted">{} asked by {}: confirm with the same action</div>"#, r.action, esc(&r.audit.actor.to_string()))
+                format!(
+                    r#"<div class="muted">{} asked by {}: confirm with the same action</div>"#,
+                    r.action,
+                    esc(&r.audit.actor.to_string())
+                )
             });
             let _ = write!(
                 body,
@@ -109,7 +114,9 @@ pub(crate) async fn journals(State(app): State<Arc<App>>, operator: Operator, Qu
                         && account.is_none_or(|a| j.from == a || j.to == a)
                         && after.is_none_or(|d| day >= d)
                         && before.is_none_or(|d| day <= d)
-                        && text.as_ref().is_none_or(|t| j.description.to_lowercase().contains(t) || j.id.to_string().starts_with(t.as_str()))
+                        && text
+                            .as_ref()
+                            .is_none_or(|t| j.description.to_lowercase().contains(t) || j.id.to_string().starts_with(t.as_str()))
                 })
                 .take(ROWS_MAX)
                 .cloned()
@@ -146,8 +153,10 @@ pub(crate) async fn journals(State(app): State<Arc<App>>, operator: Operator, Qu
     if !problems.is_empty() {
         let _ = write!(body, r#"<p class="flash error" role="alert">{}.</p>"#, esc(&problems.join("; ")));
     }
-    let shown = if found.len() == ROWS_MAX { format!("the newest {ROWS_MAX}; narrow the search for others") } else { found.len().to_string() };
-    let _ = write!(body, r#"<p class="muted">Newest first: {shown}.</p><table id="results">{JOURNAL_HEAD}{}</table>"#, journal_rows(&found));
+    let shown =
+        if found.len() == ROWS_MAX { format!("the newest {ROWS_MAX}; narrow the search for others") } else { found.len().to_string() };
+    let _ =
+        write!(body, r#"<p class="muted">Newest first: {shown}.</p><table id="results">{JOURNAL_HEAD}{}</table>"#, journal_rows(&found));
     Page::new(&app, &operator, "Journals", "Journals", body).into_response()
 }
 
@@ -210,11 +219,14 @@ pub(crate) async fn journal(State(app): State<Arc<App>>, operator: Operator, Pat
     if !actions.is_empty() {
         body.push_str(r#"<h2>Actions</h2><p id="actions">"#);
         for action in actions {
-            let _ = write!(body, r#"<a href="/console/journals/{id}/confirm/{action}" data-action="{action}">{action}</a> &nbsp; "#, id = j.id);
+            let _ =
+                write!(body, r#"<a href="/console/journals/{id}/confirm/{action}" data-action="{action}">{action}</a> &nbsp; "#, id = j.id);
         }
         body.push_str("</p>");
     }
-    body.push_str(r#"<h2>Timeline</h2><table id="timeline"><tr><th>#</th><th>At</th><th>Event</th><th>Status</th><th>Who and why</th></tr>"#);
+    body.push_str(
+        r#"<h2>Timeline</h2><table id="timeline"><tr><th>#</th><th>At</th><th>Event</th><th>Status</th><th>Who and why</th></tr>"#,
+    );
     for h in &history {
         let change = match (&h.status_from, &h.status_to) {
             (Some(from), Some(to)) => format!("{} → {}", esc(from), esc(to)),
@@ -241,7 +253,14 @@ pub(crate) async fn journal(State(app): State<Arc<App>>, operator: Operator, Pat
                 Book::Account(a) => account_link(a),
                 other => other.to_string(),
             };
-            let _ = write!(body, r#"<tr><td>{}</td><td>{}</td><td>{book}</td><td class="num">{}</td><td class="num">{}</td></tr>"#, h.seq, h.at, esc(&debit), esc(&credit));
+            let _ = write!(
+                body,
+                r#"<tr><td>{}</td><td>{}</td><td>{book}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+                h.seq,
+                h.at,
+                esc(&debit),
+                esc(&credit)
+            );
         }
     }
     if !any {
@@ -275,12 +294,18 @@ fn explain(action: OpsAction, j: &Journal) -> String {
         OpsAction::Cancel => format!("Cancel: the journal of {amount} ends canceled; nothing moves."),
         OpsAction::Reverse => format!("Reverse: {amount} moves back from {} to {}; the journal ends canceled.", j.to, j.from),
         OpsAction::Delete => format!("Delete: the booking of {amount} is undone and the journal ends deleted."),
-        OpsAction::Correct => format!("Correct: the journal of {amount} is replaced by a new executed journal for the amount below; only the difference moves."),
+        OpsAction::Correct => format!(
+            "Correct: the journal of {amount} is replaced by a new executed journal for the amount below; only the difference moves."
+        ),
     }
 }
 
 /// Confirmation before an action, with the reason (and for a correction the new amount).
-pub(crate) async fn confirm(State(app): State<Arc<App>>, operator: Operator, Path((journal_id, action)): Path<(String, String)>) -> Response {
+pub(crate) async fn confirm(
+    State(app): State<Arc<App>>,
+    operator: Operator,
+    Path((journal_id, action)): Path<(String, String)>,
+) -> Response {
     let (Ok(id), Some(action)) = (JournalId::parse(&journal_id), OpsAction::parse(&action)) else {
         return not_found(&app, &operator, "No such journal action.");
     };
@@ -290,8 +315,12 @@ pub(crate) async fn confirm(State(app): State<Arc<App>>, operator: Operator, Pat
     let reason_required = !matches!(action, OpsAction::Approve | OpsAction::Cancel);
     let required = if reason_required { " required" } else { "" };
     let correction = match (action, j.asset) {
-        (OpsAction::Correct, Asset::Cash(c)) => format!(r#"<label>New amount ({c}) <input name="amount" required inputmode="decimal"></label>"#),
-        (OpsAction::Correct, Asset::Security(s)) => format!(r#"<label>New qty ({s}) <input name="qty" required inputmode="decimal"></label>"#),
+        (OpsAction::Correct, Asset::Cash(c)) => {
+            format!(r#"<label>New amount ({c}) <input name="amount" required inputmode="decimal"></label>"#)
+        }
+        (OpsAction::Correct, Asset::Security(s)) => {
+            format!(r#"<label>New qty ({s}) <input name="qty" required inputmode="decimal"></label>"#)
+        }
         _ => String::new(),
     };
     let danger = if matches!(action, OpsAction::Approve) { "primary" } else { "danger" };
@@ -322,7 +351,9 @@ pub(crate) async fn accounts(State(app): State<Arc<App>>, operator: Operator, Qu
             .accounts()
             .filter(|a| {
                 text.as_ref().is_none_or(|t| {
-                    a.account_number.to_string().contains(t.as_str()) || a.id.to_string().starts_with(t.as_str()) || by_email.contains(&a.id)
+                    a.account_number.to_string().contains(t.as_str())
+                        || a.id.to_string().starts_with(t.as_str())
+                        || by_email.contains(&a.id)
                 })
             })
             .collect();
@@ -502,7 +533,8 @@ pub(crate) async fn reconciliation(State(app): State<Arc<App>>, operator: Operat
             .collect();
         (totals, s.check_invariants(), stuck)
     });
-    let mut body = String::from(r#"<h2>Books per asset</h2><table id="books"><tr><th>Asset</th><th>Sum of all balances</th><th></th></tr>"#);
+    let mut body =
+        String::from(r#"<h2>Books per asset</h2><table id="books"><tr><th>Asset</th><th>Sum of all balances</th><th></th></tr>"#);
     for (asset, total) in &totals {
         let verdict = if *total == 0 { r#"<span class="ok">balanced</span>"# } else { r#"<span class="bad">OUT OF BALANCE</span>"# };
         let _ = write!(body, r#"<tr><td>{asset}</td><td class="num">{total}</td><td>{verdict}</td></tr>"#);
@@ -518,7 +550,11 @@ pub(crate) async fn reconciliation(State(app): State<Arc<App>>, operator: Operat
         if check.mismatches.is_empty() {
             format!(r#"<span class="ok">{} balances equal the sum of their postings</span>"#, check.balances)
         } else {
-            let list: Vec<String> = check.mismatches.iter().map(|(book, asset, posted, sum)| format!("{book} {asset}: balance {posted}, postings {sum}")).collect();
+            let list: Vec<String> = check
+                .mismatches
+                .iter()
+                .map(|(book, asset, posted, sum)| format!("{book} {asset}: balance {posted}, postings {sum}"))
+                .collect();
             format!(r#"<span class="bad">{} of {} differ: {}</span>"#, check.mismatches.len(), check.balances, esc(&list.join("; ")))
         }
     );
