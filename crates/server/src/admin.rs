@@ -232,7 +232,7 @@ async fn put_account_setting(
     let account = AccountId::parse(&account_id)?;
     let fields = Fields::parse(&body)?;
     let usd = Currency::USD;
-    let amount = |name: &str| fields.decimal(name, |s| usd.parse_amount(s), |n| usd.parse_amount_number(n));
+    let amount = |name: &str| fields.usd(name);
     let command = match setting.as_str() {
         "status" => {
             let text = fields.required("status")?;
@@ -291,11 +291,7 @@ async fn record_firm_wire(
 ) -> Result<Json<Value>, ApiError> {
     let audit = operator(&caller)?;
     let account = AccountId::parse(&account_id)?;
-    let fields = Fields::parse(&body)?;
-    let usd = Currency::USD;
-    let amount = fields
-        .decimal("amount", |s| usd.parse_amount(s), |n| usd.parse_amount_number(n))?
-        .ok_or_else(|| bad_request("missing_field", "amount is required".into()))?;
+    let amount = Fields::parse(&body)?.usd("amount")?.ok_or_else(|| bad_request("missing_field", "amount is required".into()))?;
     if !app.sequencer.read(|s| s.is_firm(account)) {
         app.sequencer.read(|s| s.account(account).map(|_| ())).ok_or(ApiError::from(Code::AccountNotFound))?;
         return Err(Code::NotFirmAccount.into());

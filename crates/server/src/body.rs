@@ -50,6 +50,12 @@ impl Fields {
         AccountId::parse(self.required(name)?).map_err(|code| ApiError::from(code).with_field(name))
     }
 
+    /// An amount of US dollars, in cents: a string (strict) or a JSON number.
+    pub(crate) fn usd(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        let usd = Currency::USD;
+        self.decimal(name, |s| usd.parse_amount(s), |n| usd.parse_amount_number(n))
+    }
+
     /// A decimal sent as a string (strict) or a JSON number (float noise rounded).
     pub(crate) fn decimal(
         &self,
@@ -203,8 +209,7 @@ impl Fields {
             let message = "additional_information is for wire transfers only";
             return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "wire_only_field", message));
         }
-        let usd = Currency::USD;
-        let amount = self.decimal("amount", |s| usd.parse_amount(s), |n| usd.parse_amount_number(n))?;
+        let amount = self.usd("amount")?;
         let amount = amount.ok_or_else(|| bad_request("missing_field", "amount is required".into()))?;
         Ok((kind, direction, amount))
     }

@@ -11,34 +11,16 @@ fn ops(app: &TestApp, method: Method, path: &str) -> reqwest::RequestBuilder {
     app.http.request(method, app.url(path)).basic_auth(app.id("operator_key"), Some(app.id("operator_secret")))
 }
 
-async fn pay(app: &TestApp, amount: &str, description: &str) -> String {
-    let body = json!({"entry_type": "JNLC", "from_account": app.id("firm_account_id"), "to_account": app.customer(0), "amount": amount, "description": description});
-    let (status, j) = read(app.as_correspondent(Method::POST, "/v1/journals").json(&body).send().await.unwrap()).await;
-    assert_eq!(status, 200, "{j}");
-    j["id"].as_str().unwrap().to_owned()
-}
-
-async fn status(app: &TestApp, id: &str) -> String {
-    let (_, j) = read(app.as_correspondent(Method::GET, &format!("/v1/journals/{id}")).send().await.unwrap()).await;
-    j["status"].as_str().unwrap().to_owned()
-}
-
-async fn clear(app: &TestApp) {
-    let sequencer = app.running.as_ref().unwrap().app.sequencer.clone();
-    cashier_server::clearing::step(&sequencer).await.unwrap();
-    cashier_server::clearing::step(&sequencer).await.unwrap();
-}
-
 #[tokio::test]
 async fn journal_actions_need_an_operator_and_follow_the_status_machine() {
     let app = TestApp::spawn("admin-journals").await;
-    let held = pay(&app, "80", "").await;
+    let held = app.pay("80", "").await;
     let (code, error) = read(app.as_correspondent(Method::POST, &format!("/admin/v1/journals/{held}/approve")).send().await.unwrap()).await;
     assert_eq!((code, error["reason"].as_str()), (403, Some("operator_only")));
     let (code, _) = read(ops(&app, Method::POST, &format!("/admin/v1/journals/{held}/approve")).send().await.unwrap()).await;
-    assert_eq!((code, status(&app, &held).await.as_str()), (200, "queued"));
-    clear(&app).await;
-    assert_eq!(status(&app, &held).await, "executed");
+    assert_eq!((code, app.journal_status(&held).await.as_str()), (200, "queued"));
+    app.clear().await;
+    assert_eq!(app.journal_status(&held).await, "executed");
     let (code, error) =
         read(ops(&app, Method::POST, &format!("/admin/v1/journals/{held}/reverse")).json(&json!({})).send().await.unwrap()).await;
     assert_eq!((code, error["reason"].as_str()), (400, Some("reason_required")));
@@ -62,7 +44,7 @@ async fn journal_actions_need_an_operator_and_follow_the_status_machine() {
             .unwrap(),
     )
     .await;
-    assert_eq!((code, status(&app, &replacement).await.as_str()), (200, "canceled"));
+    assert_eq!((code, app.journal_status(&replacement).await.as_str()), (200, "canceled"));
     let (_, account) =
         read(app.as_correspondent(Method::GET, &format!("/v1/trading/accounts/{}/account", app.customer(0))).send().await.unwrap()).await;
     assert_eq!(account["cash"], "0.00", "corrected, then reversed: nothing left with the customer");
@@ -99,7 +81,7 @@ async fn setup_business_days_and_reconciliation() {
     let (code, asset) = read(ops(&app, Method::PUT, "/admin/v1/assets/AAPL").json(&json!({"price": "200.5"})).send().await.unwrap()).await;
     assert_eq!((code, asset["price"].as_str()), (200, Some("200.5")));
     // End of day rejects a fixture-held journal.
-    let fixture = pay(&app, "1", "reward /fixtures/status=rejected/fixtures/").await;
+    let fixture = app.pay("1", "reward /fixtures/status=rejected/fixtures/").await;
     let (_, report) = read(ops(&app, Method::GET, "/admin/v1/reconciliation").send().await.unwrap()).await;
     assert!(report["books"].as_array().unwrap().iter().all(|b| b["balanced"] == true), "{report}");
     assert_eq!(report["invariants"], "hold");
@@ -111,7 +93,7 @@ async fn setup_business_days_and_reconciliation() {
     let (code, day) = read(ops(&app, Method::POST, "/admin/v1/business_day").send().await.unwrap()).await;
     assert_eq!(code, 200);
     assert_ne!(day["business_date"].as_str().unwrap(), before);
-    assert_eq!(status(&app, &fixture).await, "rejected");
+    assert_eq!(app.journal_status(&fixture).await, "rejected");
     let (code, _) = read(ops(&app, Method::POST, "/admin/v1/business_day").json(&json!({"date": before})).send().await.unwrap()).await;
     assert_eq!(code, 422, "the business day only moves forward");
     // A balance changed behind the ledger's back shows up against its postings.

@@ -5,7 +5,6 @@ mod common;
 
 use common::{read, TestApp};
 use reqwest::{redirect, Method, StatusCode};
-use serde_json::json;
 
 /// A console user: its own session cookie, no redirects followed.
 struct Desk<'a> {
@@ -97,28 +96,10 @@ impl<'a> Desk<'a> {
     }
 }
 
-async fn pay(app: &TestApp, amount: &str) -> String {
-    let body = json!({"entry_type": "JNLC", "from_account": app.id("firm_account_id"), "to_account": app.customer(0), "amount": amount});
-    let (status, j) = read(app.as_correspondent(Method::POST, "/v1/journals").json(&body).send().await.unwrap()).await;
-    assert_eq!(status, 200, "{j}");
-    j["id"].as_str().unwrap().to_owned()
-}
-
-async fn journal_status(app: &TestApp, id: &str) -> String {
-    let (_, j) = read(app.as_correspondent(Method::GET, &format!("/v1/journals/{id}")).send().await.unwrap()).await;
-    j["status"].as_str().unwrap().to_owned()
-}
-
 async fn cash(app: &TestApp) -> String {
     let path = format!("/v1/trading/accounts/{}/account", app.customer(0));
     let (_, account) = read(app.as_correspondent(Method::GET, &path).send().await.unwrap()).await;
     account["cash"].as_str().unwrap().to_owned()
-}
-
-async fn clear(app: &TestApp) {
-    let sequencer = app.running.as_ref().unwrap().app.sequencer.clone();
-    cashier_server::clearing::step(&sequencer).await.unwrap();
-    cashier_server::clearing::step(&sequencer).await.unwrap();
 }
 
 /// A second operator key.
@@ -165,7 +146,7 @@ async fn sign_in_sessions_and_csrf() {
     assert_eq!(status, 404);
     assert!(page.contains("not a journal id") && !page.contains("panicked"));
     // A form without the session's CSRF token changes nothing.
-    let journal = pay(&app, "80").await;
+    let journal = app.pay("80", "").await;
     let response = desk
         .request(Method::POST, &format!("/console/journals/{journal}/act"))
         .form(&[("action", "approve"), ("csrf", "0000")])
@@ -173,7 +154,7 @@ async fn sign_in_sessions_and_csrf() {
         .await
         .unwrap();
     assert_eq!(response.status(), 403);
-    assert_eq!(journal_status(&app, &journal).await, "pending");
+    assert_eq!(app.journal_status(&journal).await, "pending");
     // Another session's token does not do either.
     let mut other = Desk::new(&app);
     other.sign_in(&app.id("operator_key"), &app.id("operator_secret")).await;
@@ -185,7 +166,7 @@ async fn sign_in_sessions_and_csrf() {
         .await
         .unwrap();
     assert_eq!(response.status(), 403);
-    assert_eq!(journal_status(&app, &journal).await, "pending");
+    assert_eq!(app.journal_status(&journal).await, "pending");
     // Signing out ends the session; a revoked key ends the other.
     assert_eq!(desk.post("/console/logout", &[]).await, (StatusCode::SEE_OTHER, "/console/login".into()));
     assert_eq!(desk.page("/console/pending").await.0, StatusCode::SEE_OTHER);
@@ -202,14 +183,14 @@ async fn actions_from_the_console_with_four_eyes_and_their_audit_trail() {
     let mut desk = Desk::new(&app);
     desk.sign_in(&app.id("operator_key"), &app.id("operator_secret")).await;
     // Approve from the pending queue.
-    let small = pay(&app, "80").await;
+    let small = app.pay("80", "").await;
     let (_, page) = desk.page("/console/pending").await;
     assert!(page.contains(&small), "the pending queue lists it");
     let (status, to) = desk.post(&format!("/console/journals/{small}/act"), &[("action", "approve"), ("back", "/console/pending")]).await;
     assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/console/pending"));
     assert!(desk.flash().await.contains("is now queued"));
-    assert_eq!(journal_status(&app, &small).await, "queued");
-    clear(&app).await;
+    assert_eq!(app.journal_status(&small).await, "queued");
+    app.clear().await;
     assert_eq!(cash(&app).await, "80.00");
     // An action the status does not allow is refused in the page.
     desk.post(&format!("/console/journals/{small}/act"), &[("action", "approve")]).await;
@@ -221,33 +202,33 @@ async fn actions_from_the_console_with_four_eyes_and_their_audit_trail() {
     desk.post(&format!("/console/journals/{small}/act"), &[("action", "reverse")]).await;
     assert!(desk.flash().await.contains("needs a reason"));
     desk.post(&format!("/console/journals/{small}/act"), &[("action", "reverse"), ("reason", "sent twice")]).await;
-    assert_eq!((journal_status(&app, &small).await.as_str(), cash(&app).await.as_str()), ("canceled", "0.00"));
+    assert_eq!((app.journal_status(&small).await.as_str(), cash(&app).await.as_str()), ("canceled", "0.00"));
     let (_, page) = desk.page(&format!("/console/journals/{small}")).await;
     assert!(page.contains("executed → canceled") && page.contains("sent twice"), "the timeline shows who and why");
     // Over the four-eyes threshold: the first operator asks, the same one cannot confirm, a
     // second one does.
-    let big = pay(&app, "150").await;
+    let big = app.pay("150", "").await;
     desk.post(&format!("/console/journals/{big}/act"), &[("action", "approve"), ("reason", "known customer")]).await;
     assert!(desk.flash().await.contains("second operator must confirm"));
-    assert_eq!(journal_status(&app, &big).await, "pending");
+    assert_eq!(app.journal_status(&big).await, "pending");
     let (_, page) = desk.page(&format!("/console/journals/{big}")).await;
     assert!(page.contains(r#"id="four-eyes""#) && page.contains("known customer"));
     desk.post(&format!("/console/journals/{big}/act"), &[("action", "approve"), ("reason", "again")]).await;
     assert!(desk.flash().await.contains("different operator"));
-    assert_eq!(journal_status(&app, &big).await, "pending");
+    assert_eq!(app.journal_status(&big).await, "pending");
     let (key, secret) = second_operator(&app).await;
     let mut second = Desk::new(&app);
     second.sign_in(&key, &secret).await;
     second.post(&format!("/console/journals/{big}/act"), &[("action", "approve"), ("reason", "checked")]).await;
     assert!(second.flash().await.contains("is now queued"));
-    clear(&app).await;
+    app.clear().await;
     assert_eq!(cash(&app).await, "150.00");
     // A correction over the threshold, confirmed by the other operator: a new journal, linked.
     desk.post(&format!("/console/journals/{big}/act"), &[("action", "correct"), ("amount", "120"), ("reason", "fee")]).await;
     second.post(&format!("/console/journals/{big}/act"), &[("action", "correct"), ("amount", "120"), ("reason", "agreed")]).await;
     let flash = second.flash().await;
     assert!(flash.contains("replaced by journal"), "{flash}");
-    assert_eq!((journal_status(&app, &big).await.as_str(), cash(&app).await.as_str()), ("correct", "120.00"));
+    assert_eq!((app.journal_status(&big).await.as_str(), cash(&app).await.as_str()), ("correct", "120.00"));
     let (_, page) = second.page(&format!("/console/journals/{big}")).await;
     assert!(page.contains("Corrected by") && page.contains("four-eyes: asked by operator"), "{page}");
     // Search finds it by status; the account page shows the balance.

@@ -59,18 +59,12 @@ fn key(app: &TestApp) -> (String, String) {
     (app.id("api_key"), app.id("api_secret"))
 }
 
-async fn pay(app: &TestApp, amount: &str) -> String {
-    let body = json!({"entry_type": "JNLC", "from_account": app.id("firm_account_id"), "to_account": app.customer(0), "amount": amount});
-    let (_, j) = read(app.as_correspondent(Method::POST, "/v1/journals").json(&body).send().await.unwrap()).await;
-    j["id"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn replay_then_live_then_resume() {
     let app = TestApp::spawn("events").await;
     let (k, s) = key(&app);
-    let first = pay(&app, "1").await;
-    let second = pay(&app, "2").await;
+    let first = app.pay("1", "").await;
+    let second = app.pay("2", "").await;
     let today = chrono_today();
     let (status, mut stream) = Stream::open(&app, &format!("/v2/events/journals/status?since={today}"), (&k, &s), None).await;
     assert_eq!(status, 200);
@@ -83,7 +77,7 @@ async fn replay_then_live_then_resume() {
     assert_eq!(id1.len(), 26, "v2 ids are ULIDs");
     let (_, e2) = stream.next().await.unwrap();
     assert_eq!(e2["journal_id"], second.as_str());
-    let third = pay(&app, "3").await;
+    let third = app.pay("3", "").await;
     let (_, e3) = stream.next().await.expect("live events follow the replay");
     assert_eq!(e3["journal_id"], third.as_str());
     // v1: integer ids; Last-Event-ID resumes after the event named.
@@ -116,10 +110,10 @@ async fn replay_then_live_then_resume() {
 async fn streams_are_private_and_cursors_checked() {
     let app = TestApp::spawn("events-private").await;
     let (k2, s2) = app.other_correspondent().await;
-    pay(&app, "1").await;
+    app.pay("1", "").await;
     let (status, mut theirs) = Stream::open(&app, "/v1/events/journals/status?since_id=1", (&k2, &s2), None).await;
     assert_eq!(status, 200);
-    pay(&app, "2").await;
+    app.pay("2", "").await;
     assert!(theirs.next().await.is_none(), "another correspondent's stream shows none of it");
     let (k, s) = key(&app);
     for query in ["?until=2026-01-01", "?until_id=5", "?since=2026-01-01&since_id=1", "?since_id=abc", "?since=yesterday"] {
@@ -180,7 +174,7 @@ async fn a_consumer_that_falls_behind_is_told_and_disconnected_and_resumes_witho
         created.extend(journals.as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap().to_owned()));
     }
     for _ in 0..5 {
-        created.insert(pay(&app, "0.01").await);
+        created.insert(app.pay("0.01", "").await);
     }
     // It is told it fell behind and the stream ends; what it got came in order, nothing skipped.
     let (received, comments) = read_to_end(&mut lines).await;

@@ -74,6 +74,26 @@ impl TestApp {
         (key, secret)
     }
 
+    /// A JNLC journal from the sandbox firm account to the first customer: its id.
+    pub async fn pay(&self, amount: &str, description: &str) -> String {
+        let body = serde_json::json!({"entry_type": "JNLC", "from_account": self.id("firm_account_id"), "to_account": self.customer(0), "amount": amount, "description": description});
+        let (status, j) = read(self.as_correspondent(reqwest::Method::POST, "/v1/journals").json(&body).send().await.unwrap()).await;
+        assert_eq!(status, 200, "{j}");
+        j["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn journal_status(&self, id: &str) -> String {
+        let (_, j) = read(self.as_correspondent(reqwest::Method::GET, &format!("/v1/journals/{id}")).send().await.unwrap()).await;
+        j["status"].as_str().unwrap().to_owned()
+    }
+
+    /// Two clearing steps: queued journals are sent to clearing, then booked.
+    pub async fn clear(&self) {
+        let sequencer = self.running.as_ref().unwrap().app.sequencer.clone();
+        cashier_server::clearing::step(&sequencer).await.unwrap();
+        cashier_server::clearing::step(&sequencer).await.unwrap();
+    }
+
     pub async fn stop(mut self) {
         self.running.take().unwrap().stop().await.expect("stops");
     }
