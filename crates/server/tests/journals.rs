@@ -262,3 +262,53 @@ async fn transport_errors_use_the_envelope_and_are_counted() {
     assert!(metrics.contains("cashier_http_request_duration_seconds_sum"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn clearing_finishes_after_a_restart_and_the_v2_flow_books_at_creation() {
+    let dir = common::TempDir::new("clearing-restart");
+    let config = common::config(&dir, None);
+    let running = cashier_server::start(config.clone()).await.unwrap();
+    let sandbox: Value = serde_json::from_str(&std::fs::read_to_string(dir.0.join("sandbox.json")).unwrap()).unwrap();
+    let text = |v: &Value| v.as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let (key, secret) = (text(&sandbox["api_key"]), text(&sandbox["api_secret"]));
+    let (op_key, op_secret) = (text(&sandbox["operator_key"]), text(&sandbox["operator_secret"]));
+    let body = cash(&text(&sandbox["firm_account_id"]), &text(&sandbox["customer_account_ids"][0]), json!("12.34"));
+    let url = |running: &cashier_server::Running, path: &str| format!("http://{}{path}", running.addr);
+    let (_, journal) =
+        read(http.post(url(&running, "/v1/journals")).basic_auth(&key, Some(&secret)).json(&body).send().await.unwrap()).await;
+    let id = text(&journal["id"]);
+    cashier_server::clearing::step(&running.app.sequencer).await.unwrap();
+    let status = |running: &cashier_server::Running| {
+        let id = cashier_core::JournalId::parse(&id).unwrap();
+        running.app.sequencer.read(|s| s.journal(id).unwrap().status)
+    };
+    assert_eq!(status(&running), cashier_core::JournalStatus::SentToClearing);
+    running.stop().await.unwrap();
+    // After a restart the journal left in sent_to_clearing is finished by the next step.
+    let running = cashier_server::start(config).await.unwrap();
+    assert_eq!(status(&running), cashier_core::JournalStatus::SentToClearing);
+    cashier_server::clearing::step(&running.app.sequencer).await.unwrap();
+    assert_eq!(status(&running), cashier_core::JournalStatus::Executed);
+    // A correspondent on the JNLC v2 flow: journals are booked at creation.
+    let ops = |method: Method, path: &str| http.request(method, url(&running, path)).basic_auth(&op_key, Some(&op_secret));
+    let (_, c) = read(
+        ops(Method::POST, "/admin/v1/correspondents").json(&json!({"code": "VTWO", "name": "V2", "jnlc_flow": "v2"})).send().await.unwrap(),
+    )
+    .await;
+    let c = text(&c["id"]);
+    let (_, k) = read(ops(Method::POST, &format!("/admin/v1/correspondents/{c}/keys")).send().await.unwrap()).await;
+    let (_, firm) = read(ops(Method::POST, &format!("/admin/v1/correspondents/{c}/firm_accounts")).send().await.unwrap()).await;
+    let firm = text(&firm["id"]);
+    let (code, _) =
+        read(ops(Method::POST, &format!("/admin/v1/accounts/{firm}/wires")).json(&json!({"amount": "100"})).send().await.unwrap()).await;
+    assert_eq!(code, 200);
+    let as_v2 =
+        |method: Method, path: &str| http.request(method, url(&running, path)).basic_auth(text(&k["key_id"]), Some(text(&k["secret"])));
+    let kyc = json!({"contact": {"email_address": "v2@example.com"}, "identity": {"given_name": "Vee", "family_name": "Two"}});
+    let (_, customer) = read(as_v2(Method::POST, "/v1/accounts").json(&kyc).send().await.unwrap()).await;
+    let (code, journal) =
+        read(as_v2(Method::POST, "/v1/journals").json(&cash(&firm, &text(&customer["id"]), json!("10"))).send().await.unwrap()).await;
+    assert_eq!((code, journal["status"].as_str()), (200, Some("executed")), "{journal}");
+    running.stop().await.unwrap();
+}
