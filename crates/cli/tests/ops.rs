@@ -131,6 +131,26 @@ fn operators_list_show_act_fund_and_advance_the_day() {
     assert_eq!(opened["kind"], "firm");
     let (ok, table, _) = ops(&server, &["accounts", "list"]);
     assert!(ok && table.contains(opened["id"].as_str().unwrap()), "{table}");
+    // A customer account, with a correspondent's key.
+    let output = Command::new(env!("CARGO_BIN_EXE_cashier"))
+        .args([
+            "ops",
+            "--url",
+            &server.url,
+            "--json",
+            "--key",
+            s["api_key"].as_str().unwrap(),
+            "--secret",
+            s["api_secret"].as_str().unwrap(),
+        ])
+        .args(["accounts", "create-customer", "--email", "ada@example.com", "--given-name", "Ada", "--family-name", "Lovelace"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let customer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((customer["kind"].as_str(), customer["status"].as_str()), (Some("customer"), Some("ACTIVE")));
+    let (ok, table, _) = ops(&server, &["accounts", "list", "--query", "Lovelace"]);
+    assert!(ok && table.contains(customer["id"].as_str().unwrap()) && !table.contains(firm), "{table}");
     // The business day: the next weekday.
     let day = json(&server, &["advance-day"]);
     let date = cashier_core::Date::parse(day["business_date"].as_str().unwrap()).unwrap();
