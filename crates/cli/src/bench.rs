@@ -57,7 +57,16 @@ pub struct BenchArgs {
     /// No progress bar (for scripts and CI).
     #[arg(long)]
     pub quiet: bool,
+    /// Compare, in one run: the disk's fsync latency, then this workload on Cashier over SQLite
+    /// and over PostgreSQL (a fresh database beside --database-url's), then the row-locking
+    /// baseline (pgbench with the hot-firm-account script) at the same client count; prints the
+    /// ratios and writes them as JSON.
+    #[arg(long, conflicts_with = "url")]
+    pub compare: bool,
 }
+
+/// The PostgreSQL server `--compare` uses when no --database-url is given.
+const COMPARE_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// The accounts and keys a run uses.
 struct Target {
@@ -115,6 +124,14 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     if args.batch > 1 && args.jnls_share > 0.0 {
         return Err("batches move cash only (JNLC): use --jnls-share with --batch 1".into());
     }
+    if args.compare {
+        return compare(args).await;
+    }
+    run_once(&args, args.database_url.as_deref()).await.map(drop)
+}
+
+/// One run of the workload; returns its report, also written to `--out`.
+async fn run_once(args: &BenchArgs, database_url: Option<&str>) -> Result<Value, String> {
     let mut server = None;
     let (base, sandbox) = match &args.url {
         Some(url) => {
@@ -122,7 +139,7 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
             (url.trim_end_matches('/').to_owned(), read_sandbox(&path)?)
         }
         None => {
-            let started = Server::start(args.database_url.as_deref()).await?;
+            let started = Server::start(database_url).await?;
             let pair = (started.base.clone(), read_sandbox(&started.dir.join("sandbox.json"))?);
             server = Some(started);
             pair
@@ -133,11 +150,11 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
         .timeout(Duration::from_secs(60))
         .build()
         .map_err(|e| e.to_string())?;
-    let target = Arc::new(prepare(&http, &base, &sandbox, &args).await?);
+    let target = Arc::new(prepare(&http, &base, &sandbox, args).await?);
     let started = Instant::now();
-    let tally = drive(&http, &target, &args).await;
+    let tally = drive(&http, &target, args).await;
     let elapsed = started.elapsed().as_secs_f64().min(args.seconds.max(0.001));
-    let report = report(&args, &tally, elapsed, server.as_ref().map_or("external", |s| s.store));
+    let report = report(args, &tally, elapsed, server.as_ref().map_or("external", |s| s.store));
     print_summary(&report);
     std::fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -149,7 +166,99 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     if let Some(server) = server {
         server.stop();
     }
+    Ok(report)
+}
+
+/// `--compare`: fsync probe, Cashier on SQLite, Cashier on PostgreSQL, the pgbench baseline.
+async fn compare(args: BenchArgs) -> Result<(), String> {
+    let url = args.database_url.clone().unwrap_or_else(|| COMPARE_DATABASE_URL.to_owned());
+    let dir = std::env::temp_dir().join(format!("cashier-compare-{}", std::process::id()));
+    let probe_dir = dir.clone();
+    let (fsync_p50, fsync_p99) =
+        tokio::task::spawn_blocking(move || cashier_store_bench::fsync_probe(&probe_dir)).await.map_err(|e| e.to_string())?;
+    println!("fsync probe ({}): p50 {fsync_p50} us, p99 {fsync_p99} us", dir.display());
+    println!("\n== Cashier on SQLite");
+    let sqlite = run_once(&args, None).await?;
+    println!("\n== Cashier on PostgreSQL");
+    let fresh = FreshDatabase::create(&url).await?;
+    let postgres = run_once(&args, Some(&fresh.url)).await;
+    fresh.drop_it().await;
+    let postgres = postgres?;
+    println!("\n== The row-locking baseline: pgbench, {} clients", args.clients);
+    let (clients, seconds, customers) = (args.clients, args.seconds.ceil().max(1.0) as u64, args.customers.max(1));
+    let (baseline_url, baseline_dir) = (url.clone(), dir.clone());
+    let baseline =
+        tokio::task::spawn_blocking(move || cashier_store_bench::pgbench(&baseline_url, &baseline_dir, clients, seconds, customers))
+            .await
+            .map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(&dir);
+    let (baseline_clients, tps) = baseline.ok_or("pgbench failed: is it installed, and is PostgreSQL reachable?")?;
+    let rate = |r: &Value| r["journals_per_second"].as_f64().unwrap_or(0.0);
+    let latency = |r: &Value, q: &str| r["latency_ms"][q].as_f64().unwrap_or(0.0);
+    println!("\n| {} clients, {} | journals/s | p50 ms | p99 ms | x pgbench |", args.clients, workload_name(&args));
+    println!("|---|---|---|---|---|");
+    for (name, r) in [("Cashier, SQLite", &sqlite), ("Cashier, PostgreSQL", &postgres)] {
+        println!("| {name} | {:.0} | {:.2} | {:.2} | {:.1}x |", rate(r), latency(r, "p50"), latency(r, "p99"), rate(r) / tps);
+    }
+    println!("| pgbench, row locks ({baseline_clients} clients) | {tps:.0} | - | - | 1.0x |");
+    let comparison = json!({
+        "fsync_us": {"p50": fsync_p50, "p99": fsync_p99},
+        "sqlite": sqlite,
+        "postgres": postgres,
+        "pgbench": {"clients": baseline_clients, "transactions_per_second": tps},
+        "ratios": {"sqlite_to_pgbench": rate(&sqlite) / tps, "postgres_to_pgbench": rate(&postgres) / tps},
+    });
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let path = args.out.join(format!("compare-{stamp}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(&comparison).unwrap_or_default()).map_err(|e| e.to_string())?;
+    println!("comparison: {}", path.display());
     Ok(())
+}
+
+fn workload_name(args: &BenchArgs) -> String {
+    let shape = if args.batch > 1 { format!("batches of {}", args.batch) } else { "single journals".into() };
+    match args.rate {
+        Some(rate) => format!("{shape}, open loop at {rate}/s"),
+        None => format!("{shape}, closed loop"),
+    }
+}
+
+/// A database of its own for one run on PostgreSQL, beside the one `url` names.
+struct FreshDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl FreshDatabase {
+    async fn create(admin_url: &str) -> Result<FreshDatabase, String> {
+        let name = format!("cashier_bench_{}", std::process::id());
+        let (base, query) = admin_url.split_once('?').map_or((admin_url, ""), |(b, q)| (b, q));
+        let prefix = base.rsplit_once('/').map_or(base, |(p, _)| p);
+        let url = if query.is_empty() { format!("{prefix}/{name}") } else { format!("{prefix}/{name}?{query}") };
+        let fresh = FreshDatabase { admin_url: admin_url.to_owned(), name, url };
+        fresh.admin(format!("DROP DATABASE IF EXISTS {0}; CREATE DATABASE {0}", fresh.name)).await?;
+        Ok(fresh)
+    }
+
+    async fn admin(&self, sql: String) -> Result<(), String> {
+        let url = self.admin_url.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).map_err(|e| format!("PostgreSQL at {url}: {e}"))?;
+            for statement in sql.split("; ") {
+                client.batch_execute(statement).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+
+    async fn drop_it(self) {
+        if let Err(error) = self.admin(format!("DROP DATABASE IF EXISTS {}", self.name)).await {
+            eprintln!("cashier bench: could not drop the database {}: {error}", self.name);
+        }
+    }
 }
 
 fn read_sandbox(path: &Path) -> Result<Value, String> {

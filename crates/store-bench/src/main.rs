@@ -52,7 +52,7 @@ fn options() -> Options {
 fn main() {
     let o = options();
     println!("# cashier store benchmark, {} s per run", o.seconds);
-    let (p50, p99) = fsync_probe(&o.dir);
+    let (p50, p99) = cashier_store_bench::fsync_probe(&o.dir);
     println!("fsync probe ({}): p50 {p50} us, p99 {p99} us", o.dir.display());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     println!("\n| store | submitters | journals/s | p50 ms | p99 ms | commits | journals/commit | bytes/journal |");
@@ -72,7 +72,7 @@ fn main() {
     println!("\n| pgbench clients | transactions/s | sqlite / pgbench | postgres / pgbench |");
     println!("|---|---|---|---|");
     for &n in &o.submitters {
-        let baseline = pgbench(&o, n);
+        let baseline = cashier_store_bench::pgbench(&o.url, &o.dir, n, o.seconds, CUSTOMERS);
         let ratio = |backend: &str| {
             let rate = results.iter().find(|(b, c, _)| b == backend && *c == n).map(|r| r.2);
             match (rate, baseline) {
@@ -85,27 +85,6 @@ fn main() {
             None => println!("| {n} | failed | - | - |"),
         }
     }
-}
-
-/// Writes 4 KiB and fdatasyncs it, for a second: the disk's commit latency floor.
-fn fsync_probe(dir: &Path) -> (u64, u64) {
-    use std::os::unix::fs::FileExt;
-    std::fs::create_dir_all(dir).unwrap();
-    let path = dir.join("fsync-probe");
-    let file = std::fs::OpenOptions::new().create(true).write(true).truncate(true).open(&path).unwrap();
-    let mut h = Histogram::<u64>::new(3).unwrap();
-    let block = vec![7u8; 4096];
-    let started = Instant::now();
-    let mut offset = 0;
-    while started.elapsed() < Duration::from_secs(1) {
-        let t = Instant::now();
-        file.write_all_at(&block, offset).unwrap();
-        file.sync_data().unwrap();
-        h.record(t.elapsed().as_micros() as u64).unwrap();
-        offset = (offset + 4096) % (1 << 20);
-    }
-    let _ = std::fs::remove_file(path);
-    (h.value_at_quantile(0.5), h.value_at_quantile(0.99))
 }
 
 struct RunResult {
@@ -207,43 +186,4 @@ fn disk_bytes(o: &Options, backend: &str, location: &str) -> u64 {
             bytes as u64
         }
     }
-}
-
-/// The row-locking ledger: every transaction updates the one firm row, a random customer row,
-/// and inserts a journal row. Clients beyond the server's connection limit are capped to it.
-fn pgbench(o: &Options, clients: usize) -> Option<(usize, f64)> {
-    let mut admin = postgres::Client::connect(&o.url, postgres::NoTls).ok()?;
-    let max: i64 = admin.query_one("SELECT current_setting('max_connections')::int8", &[]).ok()?.get(0);
-    let clients = clients.min(max as usize - 10);
-    admin
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS rowlock CASCADE; CREATE SCHEMA rowlock;
-             CREATE TABLE rowlock.accounts (id int8 PRIMARY KEY, balance int8 NOT NULL);
-             INSERT INTO rowlock.accounts SELECT g, 0 FROM generate_series(0, {CUSTOMERS}) g;
-             UPDATE rowlock.accounts SET balance = 1000000000000 WHERE id = 0;
-             CREATE TABLE rowlock.journals (id bigserial PRIMARY KEY, from_id int8 NOT NULL, to_id int8 NOT NULL, amount int8 NOT NULL, created_at timestamptz NOT NULL);"
-        ))
-        .ok()?;
-    let script = o.dir.join("rowlock.sql");
-    std::fs::write(
-        &script,
-        format!(
-            "\\set customer random(1, {CUSTOMERS})
-BEGIN;
-UPDATE rowlock.accounts SET balance = balance - 1 WHERE id = 0;
-UPDATE rowlock.accounts SET balance = balance + 1 WHERE id = :customer;
-INSERT INTO rowlock.journals (from_id, to_id, amount, created_at) VALUES (0, :customer, 1, now());
-END;
-"
-        ),
-    )
-    .ok()?;
-    let output = std::process::Command::new("pgbench")
-        .args(["-n", "-f", &script.display().to_string(), "-c", &clients.to_string(), "-j", "2", "-T", &o.seconds.to_string(), &o.url])
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    let tps = text.lines().find(|l| l.starts_with("tps = "))?.split_whitespace().nth(2)?.parse().ok()?;
-    let _ = admin.batch_execute("DROP SCHEMA IF EXISTS rowlock CASCADE");
-    Some((clients, tps))
 }
