@@ -45,3 +45,46 @@ fn bench_runs_batches_and_a_mixed_workload_and_writes_its_results() {
     assert!((100..=201).contains(&requests), "the open loop keeps to its rate: {mixed}");
     assert_eq!((mixed["journals"].as_u64(), &mixed["workload"]["loop"]), (Some(requests), &serde_json::json!("open")));
 }
+
+#[test]
+fn compare_runs_both_stores_and_the_row_locking_baseline() {
+    let url = std::env::var("CASHIER_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    if postgres::Client::connect(&url, postgres::NoTls).is_err() || Command::new("pgbench").arg("--version").output().is_err() {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true needs PostgreSQL and pgbench");
+        eprintln!("*** PostgreSQL or pgbench unavailable: the --compare test is SKIPPED ***");
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("cashier-bench-test-compare-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let run = Command::new(env!("CARGO_BIN_EXE_cashier"))
+        .args(["bench", "--compare", "--quiet", "--clients", "4", "--seconds", "1", "--customers", "5", "--database-url", &url, "--out"])
+        .arg(&out)
+        .output()
+        .expect("cashier bench runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        stdout.contains("fsync probe") && stdout.contains("| Cashier, SQLite |") && stdout.contains("| Cashier, PostgreSQL |"),
+        "{stdout}"
+    );
+    let path = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("compare-"))
+        .unwrap();
+    let comparison: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(
+        (comparison["sqlite"]["workload"]["store"].as_str(), comparison["postgres"]["workload"]["store"].as_str()),
+        (Some("sqlite"), Some("postgres"))
+    );
+    assert!(comparison["sqlite"]["journals"].as_u64().unwrap() > 0 && comparison["postgres"]["journals"].as_u64().unwrap() > 0);
+    let tps = comparison["pgbench"]["transactions_per_second"].as_f64().unwrap();
+    let ratio = comparison["ratios"]["sqlite_to_pgbench"].as_f64().unwrap();
+    assert!(tps > 0.0 && (ratio - comparison["sqlite"]["journals_per_second"].as_f64().unwrap() / tps).abs() < 1e-9);
+    assert!(comparison["fsync_us"]["p99"].as_u64().unwrap() >= comparison["fsync_us"]["p50"].as_u64().unwrap());
+    // The run's own database is gone.
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let left: i64 = admin.query_one("SELECT count(*) FROM pg_database WHERE datname LIKE 'cashier_bench_%'", &[]).unwrap().get(0);
+    assert_eq!(left, 0);
+    let _ = std::fs::remove_dir_all(&out);
+}
