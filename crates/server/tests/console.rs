@@ -247,3 +247,17 @@ async fn actions_from_the_console_with_four_eyes_and_their_audit_trail() {
     assert!(desk.flash().await.contains("weekend day or a holiday"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_idle_session_ends() {
+    let idle = std::time::Duration::from_millis(300);
+    let app = TestApp::spawn_with("console-idle", |c| cashier_server::Config { console_idle: idle, ..c }).await;
+    let mut desk = Desk::new(&app);
+    desk.sign_in(&app.id("operator_key"), &app.id("operator_secret")).await;
+    assert_eq!(desk.page("/console/pending").await.0, 200);
+    tokio::time::sleep(idle / 2).await;
+    assert_eq!(desk.page("/console/pending").await.0, 200, "each request keeps it alive");
+    tokio::time::sleep(idle * 2).await;
+    assert_eq!(desk.page("/console/pending").await, (StatusCode::SEE_OTHER, "/console/login".into()));
+    app.stop().await;
+}

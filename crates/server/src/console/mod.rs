@@ -206,7 +206,11 @@ async fn login(State(app): State<Arc<App>>, headers: HeaderMap, Form(form): Form
     };
     let session = token();
     let welcome = Some((false, format!("Signed in as {}.", key.key_id)));
-    app.console.lock().insert(session.clone(), Session { key_id: key.key_id, csrf: token(), seen: Instant::now(), flash: welcome });
+    let mut sessions = app.console.lock();
+    // Sessions left idle are dropped here, so that the map holds only live ones.
+    sessions.retain(|_, s| s.seen.elapsed() < app.config.console_idle);
+    sessions.insert(session.clone(), Session { key_id: key.key_id, csrf: token(), seen: Instant::now(), flash: welcome });
+    drop(sessions);
     let mut response = Redirect::to("/console/pending").into_response();
     let headers = response.headers_mut();
     headers.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &session, "/console", None).parse().expect("a valid header"));
