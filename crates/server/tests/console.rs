@@ -196,6 +196,11 @@ async fn actions_from_the_console_with_four_eyes_and_their_audit_trail() {
     desk.post(&format!("/console/journals/{small}/act"), &[("action", "approve")]).await;
     let flash = desk.flash().await;
     assert!(flash.contains("approve refused") && flash.contains("not in a status"), "{flash}");
+    // Where a form leads back to is a console page, and nothing else.
+    for back in ["https://elsewhere.example/", "//elsewhere.example/x", "/console/x\nSet-Cookie: a=b", "/console/\\elsewhere"] {
+        let (status, to) = desk.post(&format!("/console/journals/{small}/act"), &[("action", "cancel"), ("back", back)]).await;
+        assert_eq!((status, to), (StatusCode::SEE_OTHER, format!("/console/journals/{small}")), "{back:?}");
+    }
     // Reverse needs a reason; with one, the money goes back.
     let (_, page) = desk.page(&format!("/console/journals/{small}/confirm/reverse")).await;
     assert!(page.contains("Confirm reverse"), "{page}");

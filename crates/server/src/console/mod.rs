@@ -232,7 +232,8 @@ async fn logout(State(app): State<Arc<App>>, operator: Operator, Form(form): For
 
 /// Where to go back to after a form: a console page, or the journal's.
 fn back_to(form: &HashMap<String, String>, otherwise: String) -> String {
-    form.get("back").filter(|b| b.starts_with("/console/") && !b.contains("//")).cloned().unwrap_or(otherwise)
+    let safe = |b: &&String| b.starts_with("/console/") && !b.contains("//") && b.bytes().all(|c| c.is_ascii_graphic() && c != b'\\');
+    form.get("back").filter(safe).cloned().unwrap_or(otherwise)
 }
 
 /// Approve, reject, cancel, reverse, delete or correct a journal, from a form.
