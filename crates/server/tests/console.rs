@@ -242,6 +242,8 @@ async fn actions_from_the_console_with_four_eyes_and_their_audit_trail() {
     let (_, page) = desk.page(&format!("/console/accounts/{}", app.customer(0))).await;
     assert!(between(&page, r#"<tr data-asset="USD">"#, "</tr>").is_some_and(|row| row.contains("120.00 USD")), "{page}");
     // Reconciliation holds; the sandbox day moves on from it.
+    let (status, _) = desk.page("/console/reconciliation?older_than_minutes=18446744073709551615").await;
+    assert_eq!(status, 200);
     let (_, page) = desk.page("/console/reconciliation?older_than_minutes=0").await;
     assert!(page.contains(r#"<dd id="invariants"><span class="ok">hold</span>"#), "{page}");
     let before = app.running.as_ref().unwrap().app.sequencer.read(|s| s.business_date());

@@ -515,7 +515,8 @@ pub(crate) async fn reconciliation(State(app): State<Arc<App>>, operator: Operat
         Err(error) => return html::error_page(error.status, &error.message),
     };
     let now = Timestamp(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64));
-    let cutoff = Timestamp(now.0 - (minutes as i64) * 60_000_000);
+    // At most about 19 years back: far enough for any question, short of overflowing.
+    let cutoff = Timestamp(now.0.saturating_sub(minutes.min(10_000_000) as i64 * 60_000_000));
     let (totals, invariants, stuck) = app.sequencer.read(|s| {
         let mut totals: std::collections::BTreeMap<Asset, i128> = std::collections::BTreeMap::new();
         for (_, holdings) in s.books() {
