@@ -57,6 +57,11 @@ pub struct BenchArgs {
     /// No progress bar (for scripts and CI).
     #[arg(long)]
     pub quiet: bool,
+    /// The JNLC flow of the correspondent the run uses: v1 (the sandbox's: created queued, then
+    /// the clearing worker executes it) or v2 (booked at creation; a correspondent on v2, with a
+    /// firm account and a key of its own, is set up for the run).
+    #[arg(long, default_value = "v1", value_parser = ["v1", "v2"])]
+    pub flow: String,
     /// Compare, in one run: the disk's fsync latency, then this workload on Cashier over SQLite
     /// and over PostgreSQL (a fresh database beside --database-url's), then the row-locking
     /// baseline (pgbench with the hot-firm-account script) at the same client count; prints the
@@ -123,6 +128,9 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     }
     if args.batch > 1 && args.jnls_share > 0.0 {
         return Err("batches move cash only (JNLC): use --jnls-share with --batch 1".into());
+    }
+    if args.flow == "v2" && args.jnls_share > 0.0 {
+        return Err("--flow v2 sets up a correspondent whose firm holds cash only: leave out --jnls-share".into());
     }
     if args.compare {
         return compare(args).await;
@@ -345,21 +353,31 @@ async fn call(
 /// Opens the customers and cold firm accounts, and funds the firm accounts.
 async fn prepare(http: &reqwest::Client, base: &str, sandbox: &Value, args: &BenchArgs) -> Result<Target, String> {
     let field = |name: &str| sandbox[name].as_str().map(str::to_owned).ok_or_else(|| format!("sandbox.json has no {name}"));
-    let key = (field("api_key")?, field("api_secret")?);
+    let mut key = (field("api_key")?, field("api_secret")?);
     let operator = (field("operator_key")?, field("operator_secret")?);
-    let correspondent = field("correspondent_id")?;
+    let mut correspondent = field("correspondent_id")?;
+    let mut hot_firm = field("firm_account_id")?;
     let run = rand::rng().random::<u32>();
     let post = reqwest::Method::POST;
+    let as_operator = (operator.0.as_str(), operator.1.as_str());
+    if args.flow == "v2" {
+        let body = json!({"code": format!("B2{:06}", run % 1_000_000), "name": "Bench on the v2 flow", "jnlc_flow": "v2"});
+        let created = call(http, post.clone(), format!("{base}/admin/v1/correspondents"), as_operator, Some(body)).await?;
+        correspondent = created["id"].as_str().ok_or("a correspondent without an id")?.to_owned();
+        let minted = call(http, post.clone(), format!("{base}/admin/v1/correspondents/{correspondent}/keys"), as_operator, None).await?;
+        key = (minted["key_id"].as_str().unwrap_or_default().to_owned(), minted["secret"].as_str().unwrap_or_default().to_owned());
+        let url = format!("{base}/admin/v1/correspondents/{correspondent}/firm_accounts");
+        hot_firm = call(http, post.clone(), url, as_operator, None).await?["id"].as_str().ok_or("a firm account without an id")?.to_owned();
+    }
     let mut cold_firms = Vec::new();
     for _ in 0..args.cold_firms {
         let url = format!("{base}/admin/v1/correspondents/{correspondent}/firm_accounts");
-        let firm = call(http, post.clone(), url, (&operator.0, &operator.1), None).await?;
+        let firm = call(http, post.clone(), url, as_operator, None).await?;
         cold_firms.push(firm["id"].as_str().ok_or("a firm account without an id")?.to_owned());
     }
-    let hot_firm = field("firm_account_id")?;
     for firm in std::iter::once(&hot_firm).chain(&cold_firms) {
-        let wire = json!({"transfer_type": "wire", "direction": "INCOMING", "amount": "10000000"});
-        call(http, post.clone(), format!("{base}/v1/accounts/{firm}/transfers"), (&key.0, &key.1), Some(wire)).await?;
+        let wire = json!({"amount": "10000000"});
+        call(http, post.clone(), format!("{base}/admin/v1/accounts/{firm}/wires"), as_operator, Some(wire)).await?;
     }
     let mut customers = Vec::with_capacity(args.customers);
     for first in (0..args.customers).step_by(64) {
@@ -508,6 +526,7 @@ fn report(args: &BenchArgs, tally: &Tally, elapsed: f64, store: &str) -> Value {
             "hot_share": args.hot_share,
             "customers": args.customers,
             "cold_firms": args.cold_firms,
+            "flow": args.flow,
         },
         "requests": tally.requests,
         "journals": tally.journals,

@@ -44,6 +44,10 @@ fn bench_runs_batches_and_a_mixed_workload_and_writes_its_results() {
     let requests = mixed["requests"].as_u64().unwrap();
     assert!((100..=201).contains(&requests), "the open loop keeps to its rate: {mixed}");
     assert_eq!((mixed["journals"].as_u64(), &mixed["workload"]["loop"]), (Some(requests), &serde_json::json!("open")));
+    // On a correspondent of the v2 flow, set up for the run.
+    let (v2, _, _) = bench("v2", &["--flow", "v2", "--hot-share", "0.5"]);
+    assert_eq!(v2["workload"]["flow"], "v2");
+    assert!(v2["journals"].as_u64().unwrap() > 0, "{v2}");
 }
 
 #[test]
