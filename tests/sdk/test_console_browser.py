@@ -24,6 +24,8 @@ if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 @pytest.fixture()
@@ -37,6 +39,13 @@ def browser():
     os.makedirs(ARTIFACTS, exist_ok=True)
     yield driver
     driver.quit()
+
+
+def navigate(driver, element):
+    """Clicks what leads to another page, and waits until that page has replaced this one."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(page))
 
 
 def shot(driver, name):
@@ -83,12 +92,12 @@ def test_an_operator_approves_searches_and_reverses_in_the_browser(fresh_server,
     assert driver.current_url.endswith("/console/login")
     driver.find_element(By.NAME, "key_id").send_keys(sandbox["operator_key"])
     driver.find_element(By.NAME, "secret").send_keys("not the secret")
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    navigate(driver, driver.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     assert "do not sign in an operator" in flash(driver)
     driver.find_element(By.NAME, "key_id").send_keys(sandbox["operator_key"])
     driver.find_element(By.NAME, "secret").send_keys(sandbox["operator_secret"])
     shot(driver, "01-sign-in")
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    navigate(driver, driver.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     assert driver.current_url.endswith("/console/pending")
     assert "Signed in as" in flash(driver)
     cookie = driver.get_cookie("cashier_console")
@@ -102,7 +111,7 @@ def test_an_operator_approves_searches_and_reverses_in_the_browser(fresh_server,
     row = driver.find_element(By.CSS_SELECTOR, f'tr[data-journal="{held}"]')
     row.find_element(By.NAME, "reason").send_keys("known customer")
     shot(driver, "02-pending")
-    row.find_element(By.CSS_SELECTOR, 'button[value="approve"]').click()
+    navigate(driver, row.find_element(By.CSS_SELECTOR, 'button[value="approve"]'))
     assert "is now queued" in flash(driver)
     assert not driver.find_elements(By.CSS_SELECTOR, f'tr[data-journal="{held}"]'), "it left the queue"
     wait_until(lambda: status(server, held) == "executed", "the approved journal to execute")
@@ -116,18 +125,18 @@ def test_an_operator_approves_searches_and_reverses_in_the_browser(fresh_server,
         if option.text == "executed":
             option.click()
     form.find_element(By.NAME, "account").send_keys(sandbox["customer_account_ids"][0])
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    navigate(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     results = driver.find_element(By.ID, "results").text
     assert held in results and paid in results
     shot(driver, "04-search")
 
     # Reverse the executed journal of $30, with confirmation and a reason.
     driver.get(f"{server['url']}/console/journals/{paid}")
-    driver.find_element(By.CSS_SELECTOR, 'a[data-action="reverse"]').click()
+    navigate(driver, driver.find_element(By.CSS_SELECTOR, 'a[data-action="reverse"]'))
     assert "/confirm/reverse" in driver.current_url
     driver.find_element(By.NAME, "reason").send_keys("sent twice")
     shot(driver, "05-confirm-reverse")
-    driver.find_element(By.CSS_SELECTOR, "#confirm button[type=submit]").click()
+    navigate(driver, driver.find_element(By.CSS_SELECTOR, "#confirm button[type=submit]"))
     assert "is now canceled" in flash(driver)
     timeline = driver.find_element(By.ID, "timeline").text
     assert "executed → canceled" in timeline and "sent twice" in timeline
@@ -145,7 +154,7 @@ def test_an_operator_approves_searches_and_reverses_in_the_browser(fresh_server,
     shot(driver, "08-live-events")
 
     # Signing out ends the session.
-    driver.find_element(By.CSS_SELECTOR, "header form button").click()
+    navigate(driver, driver.find_element(By.CSS_SELECTOR, "header form button"))
     assert driver.current_url.endswith("/console/login")
     driver.get(f"{server['url']}/console/pending")
     assert driver.current_url.endswith("/console/login")
