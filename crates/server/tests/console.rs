@@ -121,6 +121,15 @@ async fn sign_in_sessions_and_csrf() {
     assert!(page.contains("do not sign in an operator"), "{page}");
     let (status, _) = desk.sign_in(&app.id("api_key"), &app.id("api_secret")).await;
     assert_eq!(status, 401, "a correspondent's key does not open the console");
+    // Guessing is slowed down: after five failures in a minute, even the right secret waits.
+    let (key, secret) = second_operator(&app).await;
+    for _ in 0..5 {
+        assert_eq!(desk.sign_in(&key, "guess").await.0, 401);
+    }
+    let (status, page) = desk.sign_in(&key, &secret).await;
+    assert_eq!(status, 429);
+    assert!(page.contains("Too many failed sign-ins"), "{page}");
+    assert!(desk.session.is_none());
     // Without the sign-in form's cookie (a form posted from elsewhere) nothing happens.
     let forged = desk
         .http

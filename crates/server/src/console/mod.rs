@@ -12,7 +12,7 @@
 mod html;
 mod pages;
 
-use crate::auth::{sha256, Caller};
+use crate::auth::{constant_time_eq, sha256, Caller};
 use crate::body::Fields;
 use crate::App;
 use axum::extract::{FromRequestParts, Path, State};
@@ -36,9 +36,16 @@ pub const STUCK_AFTER_DEFAULT: Duration = Duration::from_secs(15 * 60);
 const SESSION_COOKIE: &str = "cashier_console";
 const LOGIN_COOKIE: &str = "cashier_login";
 
-/// Signed-in operators, by session token.
+/// Failed sign-ins one key id may have within `SIGN_IN_WINDOW`; more are refused until it passes.
+const SIGN_IN_FAILURES_MAX: u32 = 5;
+const SIGN_IN_WINDOW: Duration = Duration::from_secs(60);
+
+/// Signed-in operators, by session token, and recent failed sign-ins, by key id.
 #[derive(Default)]
-pub struct Sessions(Mutex<HashMap<String, Session>>);
+pub struct Sessions {
+    live: Mutex<HashMap<String, Session>>,
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
 
 struct Session {
     key_id: String,
@@ -50,7 +57,23 @@ struct Session {
 
 impl Sessions {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, Instant)>> {
+        self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether this key id has failed to sign in too often lately.
+    fn throttled(&self, key_id: &str) -> bool {
+        self.failures().get(key_id).is_some_and(|(count, since)| *count >= SIGN_IN_FAILURES_MAX && since.elapsed() < SIGN_IN_WINDOW)
+    }
+
+    fn failed(&self, key_id: &str) {
+        let mut failures = self.failures();
+        failures.retain(|_, (_, since)| since.elapsed() < SIGN_IN_WINDOW);
+        let key: String = key_id.chars().take(64).collect();
+        failures.entry(key).or_insert((0, Instant::now())).0 += 1;
     }
 
     fn flash(&self, token: &str, error: bool, text: String) {
@@ -199,11 +222,17 @@ async fn login(State(app): State<Arc<App>>, headers: HeaderMap, Form(form): Form
     if !nonce_ok {
         return login_form(StatusCode::FORBIDDEN, Some("The sign-in form expired: please sign in again."));
     }
+    if app.console.throttled(field("key_id")) {
+        let message = "Too many failed sign-ins with this key: wait a minute and try again.";
+        return login_form(StatusCode::TOO_MANY_REQUESTS, Some(message));
+    }
     let key = app.sequencer.api_key(field("key_id")).filter(|k| !k.revoked && k.owner == KeyOwner::Operator);
-    let Some(key) = key.filter(|k| sha256(field("secret")) == k.secret_sha256) else {
+    let Some(key) = key.filter(|k| constant_time_eq(&sha256(field("secret")), &k.secret_sha256)) else {
         tracing::warn!(key_id = field("key_id"), "console sign-in refused");
+        app.console.failed(field("key_id"));
         return login_form(StatusCode::UNAUTHORIZED, Some("That key and secret do not sign in an operator."));
     };
+    app.console.failures().remove(&key.key_id);
     let session = token();
     let welcome = Some((false, format!("Signed in as {}.", key.key_id)));
     let mut sessions = app.console.lock();
