@@ -12,7 +12,7 @@
 mod html;
 mod pages;
 
-use crate::auth::{constant_time_eq, sha256, Caller};
+use crate::auth::{constant_time_eq, sha256};
 use crate::body::Fields;
 use crate::App;
 use axum::extract::{FromRequestParts, Path, State};
@@ -123,10 +123,6 @@ pub(crate) struct Operator {
 impl Operator {
     fn audit(&self) -> Audit {
         Audit { actor: Actor::Operator(self.key_id.clone()), reason: String::new() }
-    }
-
-    fn caller(&self) -> Caller {
-        Caller { key_id: self.key_id.clone(), owner: KeyOwner::Operator }
     }
 
     /// Checks a form's CSRF token against the session's: the page that refuses it, if it differs.
@@ -306,7 +302,7 @@ async fn act(
 /// The live event view's stream: every journal's status changes, starting a little in the past.
 async fn event_stream(State(app): State<Arc<App>>, operator: Operator) -> Response {
     let last = app.sequencer.stats().last_seq.load(std::sync::atomic::Ordering::SeqCst);
-    match crate::events::console_stream(app.clone(), &operator.caller().key_id, last.saturating_sub(pages::EVENTS_SHOWN)) {
+    match crate::events::console_stream(app.clone(), &operator.key_id, last.saturating_sub(pages::EVENTS_SHOWN)) {
         Ok(sse) => sse.into_response(),
         Err(error) => error.into_response(),
     }
