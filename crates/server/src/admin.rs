@@ -374,21 +374,31 @@ async fn get_reconciliation(State(app): State<Arc<App>>, caller: Caller) -> Resu
         .collect();
     let postings = json!({"balances_checked": check.balances, "balanced": mismatches.is_empty(), "mismatches": mismatches});
     let mut report = app.sequencer.read(|state| {
-        let mut totals: std::collections::BTreeMap<Asset, i128> = std::collections::BTreeMap::new();
-        for (_, holdings) in state.books() {
-            for (asset, balance) in holdings {
-                *totals.entry(*asset).or_default() += i128::from(balance.posted);
-            }
-        }
-        let books: Vec<Value> = totals.iter().map(|(asset, total)| json!({"asset": asset.to_string(), "sum_of_balances": total.to_string(), "balanced": *total == 0})).collect();
-        let waiting: Vec<Value> = [JournalStatus::Pending, JournalStatus::Queued, JournalStatus::SentToClearing]
-            .iter()
-            .flat_map(|&status| state.waiting(status))
-            .filter_map(|id| state.journal(id))
+        let books: Vec<Value> = books_per_asset(state).iter().map(|(asset, total)| json!({"asset": asset.to_string(), "sum_of_balances": total.to_string(), "balanced": *total == 0})).collect();
+        let waiting: Vec<Value> = waiting_journals(state)
             .map(|j| json!({"id": j.id.to_string(), "status": j.status.as_str(), "hold": j.hold.as_str(), "since": j.updated_at.to_string()}))
             .collect();
         json!({"business_date": state.business_date().to_string(), "books": books, "invariants": state.check_invariants().err().unwrap_or_else(|| "hold".into()), "waiting_journals": waiting})
     });
     report["balances_against_postings"] = postings;
     Ok(Json(report))
+}
+
+/// The sum of every book's balance, per asset: zero for each asset when the books balance.
+pub(crate) fn books_per_asset(state: &cashier_core::State) -> std::collections::BTreeMap<Asset, i128> {
+    let mut totals = std::collections::BTreeMap::new();
+    for (_, holdings) in state.books() {
+        for (asset, balance) in holdings {
+            *totals.entry(*asset).or_default() += i128::from(balance.posted);
+        }
+    }
+    totals
+}
+
+/// Journals in a status that waits (pending, queued, sent to clearing), each oldest first.
+pub(crate) fn waiting_journals(state: &cashier_core::State) -> impl Iterator<Item = &Journal> {
+    [JournalStatus::Pending, JournalStatus::Queued, JournalStatus::SentToClearing]
+        .into_iter()
+        .flat_map(|status| state.waiting(status))
+        .filter_map(|id| state.journal(id))
 }

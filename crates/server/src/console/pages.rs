@@ -518,20 +518,8 @@ pub(crate) async fn reconciliation(State(app): State<Arc<App>>, operator: Operat
     // At most about 19 years back: far enough for any question, short of overflowing.
     let cutoff = Timestamp(now.0.saturating_sub(minutes.min(10_000_000) as i64 * 60_000_000));
     let (totals, invariants, stuck) = app.sequencer.read(|s| {
-        let mut totals: std::collections::BTreeMap<Asset, i128> = std::collections::BTreeMap::new();
-        for (_, holdings) in s.books() {
-            for (asset, balance) in holdings {
-                *totals.entry(*asset).or_default() += i128::from(balance.posted);
-            }
-        }
-        let stuck: Vec<Journal> = [JournalStatus::Pending, JournalStatus::Queued, JournalStatus::SentToClearing]
-            .iter()
-            .flat_map(|&status| s.waiting(status))
-            .filter_map(|id| s.journal(id))
-            .filter(|j| j.updated_at <= cutoff)
-            .take(ROWS_MAX)
-            .cloned()
-            .collect();
+        let totals = crate::admin::books_per_asset(s);
+        let stuck: Vec<Journal> = crate::admin::waiting_journals(s).filter(|j| j.updated_at <= cutoff).take(ROWS_MAX).cloned().collect();
         (totals, s.check_invariants(), stuck)
     });
     let mut body =
