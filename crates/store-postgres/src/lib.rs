@@ -3,7 +3,8 @@
 //! Each table of a batch is written by one statement that takes its columns as arrays
 //! (`INSERT ... SELECT * FROM UNNEST($1::int8[], ...)`), so a commit costs a handful of round
 //! trips whatever its size. A commit returns once PostgreSQL reports it durable
-//! (`synchronous_commit = on`). Migrations run when the store connects.
+//! (`synchronous_commit = on`). Migrations run when the store connects. Ids are `uuid` columns;
+//! a `Value::Id` goes out as its 16 raw bytes, which is `uuid`'s binary form as well as `bytea`'s.
 //!
 //! **Invariant:** this crate knows PostgreSQL's dialect and nothing else: tables, codecs,
 //! loading and verification come from `cashier_store::sql`.
@@ -11,7 +12,7 @@
 use bytes::BytesMut;
 use cashier_store::sql::{self, ColumnRead, SqlBackend, Table, Value};
 use cashier_store::{Batch, Loaded, Store, StoreError};
-use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+use postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 use postgres::{Client, GenericClient, NoTls, Statement};
 use std::collections::HashMap;
 use std::error::Error;
@@ -21,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/002_api_keys.sql"),
     include_str!("../migrations/003_account_emails.sql"),
     include_str!("../migrations/004_postings_in_events.sql"),
+    include_str!("../migrations/005_narrow_rows.sql"),
 ];
 
 pub struct PostgresStore {
@@ -140,11 +142,11 @@ impl<C: GenericClient> SqlBackend for Dialect<'_, C> {
         self.client.execute(&statement, &refs).map(drop).map_err(StoreError::backend)
     }
 
-    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<(), StoreError> {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
         let params: Vec<Param> = params.iter().cloned().map(Param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         let statement = self.statement(sql)?;
-        self.client.execute(&statement, &refs).map(drop).map_err(StoreError::backend)
+        self.client.execute(&statement, &refs).map_err(StoreError::backend)
     }
 
     fn query(
@@ -215,9 +217,22 @@ impl Row {
     }
 }
 
+/// The bytes of a `bytea` or a `uuid` column: ids are `uuid` here, books and fingerprints `bytea`.
+struct Raw(Vec<u8>);
+
+impl<'a> FromSql<'a> for Raw {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Raw, Box<dyn Error + Sync + Send>> {
+        Ok(Raw(raw.to_vec()))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(*ty, Type::BYTEA | Type::UUID)
+    }
+}
+
 impl ColumnRead for Row {
     fn blob(&self, i: usize) -> Result<Vec<u8>, StoreError> {
-        self.get(i)
+        self.get::<Raw>(i).map(|raw| raw.0)
     }
     fn int(&self, i: usize) -> Result<i64, StoreError> {
         self.get(i)

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/002_api_keys.sql"),
     include_str!("../migrations/003_account_emails.sql"),
     include_str!("../migrations/004_postings_in_events.sql"),
+    include_str!("../migrations/005_no_stored_ulid.sql"),
 ];
 
 pub struct SqliteStore {
@@ -117,13 +118,13 @@ impl SqlBackend for Dialect<'_> {
         Ok(())
     }
 
-    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<(), StoreError> {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
         // `$n` is a name to SQLite; `?n` is the position.
         let sql = sql.replace('$', "?");
         self.0
             .prepare_cached(&sql)
             .and_then(|mut s| s.execute(params_from_iter(params.iter().map(Param))))
-            .map(drop)
+            .map(|rows| rows as u64)
             .map_err(StoreError::backend)
     }
 

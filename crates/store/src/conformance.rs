@@ -51,7 +51,7 @@ impl Driver {
 }
 
 fn same_ledger(a: &State, b: &State) -> bool {
-    format!("{:?}", a.to_parts()) == format!("{:?}", b.to_parts())
+    ledger_text(a) == ledger_text(b)
 }
 
 /// Builds a ledger that uses every kind of row, and returns the driver and a journal id.
@@ -115,6 +115,21 @@ fn scenario(driver: &mut Driver) -> JournalId {
     driver.ok(Command::SetAccountBlocks { account: bob, blocks: Blocks { trading_blocked: true, ..Default::default() } });
     driver.ok(Command::AdvanceBusinessDay { to: DAY0.next() });
     driver.ok(Command::RejectJournal { id: held, audit: audit("not today") }.clone()).journals.first().map(|j| j.id).unwrap_or(held)
+}
+
+/// Writes the suite's scenario into a fresh store and answers the ledger it committed, as text
+/// to compare with a ledger loaded later (for a backend's own migration tests).
+pub fn write_scenario(h: &mut impl Harness) -> String {
+    let mut driver = Driver { seq: start(h.fresh(), SequencerConfig::default()), records: Vec::new() };
+    scenario(&mut driver);
+    let expected = driver.expected_state();
+    driver.seq.shutdown();
+    ledger_text(&expected)
+}
+
+/// A ledger as text: two ledgers are the same when their texts are.
+pub fn ledger_text(state: &State) -> String {
+    format!("{:?}", state.to_parts())
 }
 
 /// An empty store loads as nothing, and a ledger started on it begins on the given day.

@@ -3,6 +3,7 @@
 //! its dialect through [`SqlBackend`].
 
 use crate::codec::*;
+use crate::mint::event_ulid;
 use crate::rows::Rows;
 use crate::store::{verify, Batch, Loaded, LogSummary, StoreError};
 use cashier_core::*;
@@ -57,26 +58,26 @@ macro_rules! table {
 }
 
 // An event's balanced pair of postings (it has at most one) is in its own row; `postings` is a
-// view of them.
-table!(EVENTS, "events", upsert: false, key: ["seq"], ["seq": "int8", "ulid": "bytea", "at": "int8", "kind": "text", "journal_id": "bytea",
+// view of them. Its ULID is not stored: it is made of its time and sequence number (`event_ulid`).
+table!(EVENTS, "events", upsert: false, key: ["seq"], ["seq": "int8", "at": "int8", "kind": "text", "journal_id": "uuid",
     "status_from": "text", "status_to": "text", "detail": "text", "asset": "text", "units": "int8", "from_book": "bytea", "to_book": "bytea"]);
-table!(CORRESPONDENTS, "correspondents", upsert: true, key: ["id"], ["id": "bytea", "code": "text", "name": "text", "config": "text", "created_at": "int8"]);
-table!(ACCOUNTS, "accounts", upsert: true, key: ["id"], ["id": "bytea", "correspondent": "bytea", "kind": "text", "status": "text",
+table!(CORRESPONDENTS, "correspondents", upsert: true, key: ["id"], ["id": "uuid", "code": "text", "name": "text", "config": "text", "created_at": "int8"]);
+table!(ACCOUNTS, "accounts", upsert: true, key: ["id"], ["id": "uuid", "correspondent": "uuid", "kind": "text", "status": "text",
     "account_number": "int8", "currency": "text", "blocks": "int8", "limits": "text", "created_at": "int8"]);
-table!(ASSETS, "assets", upsert: true, key: ["symbol"], ["symbol": "text", "id": "bytea", "name": "text", "exchange": "text", "class": "text",
+table!(ASSETS, "assets", upsert: true, key: ["symbol"], ["symbol": "text", "id": "uuid", "name": "text", "exchange": "text", "class": "text",
     "fractionable": "bool", "price": "int8"]);
 table!(BALANCES, "balances", upsert: true, key: ["book", "asset"], ["book": "bytea", "asset": "text", "posted": "int8", "held": "int8", "cost_nanos": "text"]);
-table!(JOURNALS, "journals", upsert: true, key: ["id"], ["id": "bytea", "correspondent": "bytea", "entry_type": "text", "from_account": "bytea",
-    "to_account": "bytea", "status": "text", "asset": "text", "units": "int8", "price": "int8", "description": "text", "extra": "text",
+table!(JOURNALS, "journals", upsert: true, key: ["id"], ["id": "uuid", "correspondent": "uuid", "entry_type": "text", "from_account": "uuid",
+    "to_account": "uuid", "status": "text", "asset": "text", "units": "int8", "price": "int8", "description": "text", "extra": "text",
     "flow": "text", "hold": "text", "limit_counted": "int8", "created_at": "int8", "updated_at": "int8", "booked_on": "int8", "ordinal": "int8"]);
-table!(TRANSFERS, "transfers", upsert: true, key: ["id"], ["id": "bytea", "account": "bytea", "correspondent": "bytea", "direction": "text",
+table!(TRANSFERS, "transfers", upsert: true, key: ["id"], ["id": "uuid", "account": "uuid", "correspondent": "uuid", "direction": "text",
     "kind": "text", "currency": "text", "amount": "int8", "status": "text", "created_at": "int8", "updated_at": "int8"]);
-table!(OVERDRAFTS, "overdrafts", upsert: true, key: ["account", "currency"], ["account": "bytea", "currency": "text", "units": "int8"]);
-table!(KEYS, "idempotency_keys", upsert: true, key: ["correspondent", "key"], ["correspondent": "bytea", "key": "text", "kind": "text",
+table!(OVERDRAFTS, "overdrafts", upsert: true, key: ["account", "currency"], ["account": "uuid", "currency": "text", "units": "int8"]);
+table!(KEYS, "idempotency_keys", upsert: true, key: ["correspondent", "key"], ["correspondent": "uuid", "key": "text", "kind": "text",
     "fingerprint": "bytea", "journals": "bytea", "created_at": "int8"]);
-table!(API_KEYS, "api_keys", upsert: true, key: ["key_id"], ["key_id": "text", "correspondent": "bytea", "role": "text",
+table!(API_KEYS, "api_keys", upsert: true, key: ["key_id"], ["key_id": "text", "correspondent": "uuid", "role": "text",
     "secret_sha256": "bytea", "created_at": "int8", "revoked": "bool"]);
-table!(DAILY, "daily_usage", upsert: true, key: ["account", "limit_key"], ["account": "bytea", "limit_key": "text", "used": "int8"]);
+table!(DAILY, "daily_usage", upsert: true, key: ["account", "limit_key"], ["account": "uuid", "limit_key": "text", "used": "int8"]);
 
 /// Reads one column of a result row.
 pub trait ColumnRead {
@@ -92,8 +93,9 @@ pub trait ColumnRead {
 pub trait SqlBackend {
     /// Writes rows into a table: upserts by its key, or plain inserts.
     fn write(&mut self, table: &Table, rows: Vec<Vec<Value>>) -> Result<(), StoreError>;
-    /// Runs a statement with positional parameters (`$1`, `$2`, ...).
-    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<(), StoreError>;
+    /// Runs a statement with positional parameters (`$1`, `$2`, ...); answers how many rows it
+    /// changed.
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError>;
     /// Runs a query and hands each row to `each`.
     fn query(
         &mut self,
@@ -132,7 +134,6 @@ pub fn write_batch(db: &mut dyn SqlBackend, batch: &Batch) -> Result<(), StoreEr
         let c = event_columns(&record.event);
         let mut row = vec![
             Value::Int(record.seq as i64),
-            id(record.ulid),
             Value::Int(record.event.at.0),
             name(c.kind),
             Value::BlobOpt(c.journal_id.map(|b| b.to_vec())),
@@ -148,11 +149,24 @@ pub fn write_batch(db: &mut dyn SqlBackend, batch: &Batch) -> Result<(), StoreEr
     }
     db.write(&EVENTS, events)?;
     write_rows(db, &batch.rows)?;
-    if let Some(last) = batch.records.last() {
-        db.execute(
-            "UPDATE meta SET last_seq = $1, last_at = $2, business_date = $3",
-            &[Value::Int(last.seq as i64), Value::Int(last.event.at.0), Value::Int(i64::from(batch.rows.business_date.0))],
+    if let (Some(first), Some(last)) = (batch.records.first(), batch.records.last()) {
+        // The log continues exactly where the store's last commit ended: a second writer, or a
+        // batch written twice, changes no row here and the whole transaction is refused.
+        let moved = db.execute(
+            "UPDATE meta SET last_seq = $1, last_at = $2, business_date = $3 WHERE last_seq = $4",
+            &[
+                Value::Int(last.seq as i64),
+                Value::Int(last.event.at.0),
+                Value::Int(i64::from(batch.rows.business_date.0)),
+                Value::Int(first.seq as i64 - 1),
+            ],
         )?;
+        if moved != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "the log does not end at event {}: another writer has committed to this store",
+                first.seq - 1
+            )));
+        }
     }
     Ok(())
 }
@@ -301,26 +315,41 @@ pub struct JournalEvent {
     pub status_to: JournalStatus,
 }
 
-/// Journal status changes after `after_seq`, oldest first, at most `limit`.
+/// Journal status changes after `after_seq`, oldest first, at most `limit`, as of the last commit
+/// when the call starts. The log is read in windows of `limit` sequence numbers (sequence numbers
+/// have no gaps), so a read costs its window, not the rest of the log, whatever index the backend
+/// keeps on `seq`.
 pub fn journal_events(db: &mut dyn SqlBackend, after_seq: u64, limit: usize) -> Result<Vec<JournalEvent>, StoreError> {
-    let sql = "SELECT e.seq, e.ulid, e.at, e.journal_id, j.correspondent, j.entry_type, e.status_from, e.status_to
+    let sql = "SELECT e.seq, e.at, e.journal_id, j.correspondent, j.entry_type, e.status_from, e.status_to
                FROM events e JOIN journals j ON j.id = e.journal_id
-               WHERE e.seq > $1 AND e.journal_id IS NOT NULL AND e.status_to IS NOT NULL ORDER BY e.seq LIMIT $2";
-    let mut out = Vec::new();
-    db.query(sql, &[Value::Int(after_seq as i64), Value::Int(limit as i64)], &mut |r| {
-        let status = |text: Option<String>| text.map(|t| named(&t, JournalStatus::parse, "journal status")).transpose();
-        out.push(JournalEvent {
-            seq: r.int(0)? as u64,
-            ulid: id_from(&r.blob(1)?)?,
-            at: Timestamp(r.int(2)?),
-            journal_id: JournalId(id_from(&r.blob(3)?)?),
-            correspondent: CorrespondentId(id_from(&r.blob(4)?)?),
-            entry_type: named(&r.text(5)?, EntryType::parse, "entry type")?,
-            status_from: status(r.text_opt(6)?)?,
-            status_to: status(Some(r.text(7)?))?.expect("a status"),
-        });
+               WHERE e.seq > $1 AND e.seq <= $2 AND e.journal_id IS NOT NULL AND e.status_to IS NOT NULL ORDER BY e.seq";
+    let mut last = 0u64;
+    db.query("SELECT last_seq FROM meta", &[], &mut |r| {
+        last = r.int(0)? as u64;
         Ok(())
     })?;
+    let mut out = Vec::new();
+    let mut from = after_seq;
+    while out.len() < limit && from < last {
+        let to = from.saturating_add(limit.max(1) as u64).min(last);
+        db.query(sql, &[Value::Int(from as i64), Value::Int(to as i64)], &mut |r| {
+            let status = |text: Option<String>| text.map(|t| named(&t, JournalStatus::parse, "journal status")).transpose();
+            let (seq, at) = (r.int(0)? as u64, Timestamp(r.int(1)?));
+            out.push(JournalEvent {
+                seq,
+                ulid: event_ulid(at, seq),
+                at,
+                journal_id: JournalId(id_from(&r.blob(2)?)?),
+                correspondent: CorrespondentId(id_from(&r.blob(3)?)?),
+                entry_type: named(&r.text(4)?, EntryType::parse, "entry type")?,
+                status_from: status(r.text_opt(5)?)?,
+                status_to: status(Some(r.text(6)?))?.expect("a status"),
+            });
+            Ok(())
+        })?;
+        from = to;
+    }
+    out.truncate(limit);
     Ok(out)
 }
 
