@@ -249,6 +249,22 @@ pub fn a_failed_commit_stops_and_recovers_from_the_store(h: &mut impl Harness) {
     assert!(driver.seq.stats().store_failures.load(Ordering::SeqCst) == 1);
 }
 
+/// Two ledgers writing one store: the second's commit does not continue the log where the
+/// store's ends, so it is refused whole and nothing it sent is kept; the store stays one log.
+pub fn a_second_writer_is_refused(h: &mut impl Harness) {
+    let code = |c: &str| Command::CreateCorrespondent { code: c.into(), name: c.into(), config: CorrespondentConfig::default() };
+    let mut first = Driver { seq: start(h.fresh(), SequencerConfig::default()), records: Vec::new() };
+    first.ok(code("ONE1"));
+    let second = start(h.reopen(), SequencerConfig::default());
+    first.ok(code("TWO2"));
+    assert_eq!(second.submit_blocking(code("LATE")).unwrap_err(), SubmitError::StoreFailed, "the second writer is refused");
+    first.seq.shutdown();
+    second.shutdown();
+    let loaded = h.reopen().load().expect("the store still verifies").expect("not empty");
+    assert!(same_ledger(&loaded.state, &first.expected_state()), "only the first writer's commits are in the store");
+    assert_eq!(h.sql("SELECT count(*) FROM correspondents WHERE code = 'LATE'"), Some(0));
+}
+
 /// A full queue answers `Busy` at once instead of growing.
 pub fn a_full_queue_answers_busy(h: &mut impl Harness) {
     let gate = Arc::new((Mutex::new(false), Condvar::new()));
@@ -335,6 +351,7 @@ macro_rules! conformance_tests {
             rejections_write_nothing,
             tampering_is_refused_at_start,
             a_failed_commit_stops_and_recovers_from_the_store,
+            a_second_writer_is_refused,
             a_full_queue_answers_busy,
         );
     };
