@@ -265,10 +265,64 @@ pub fn a_second_writer_is_refused(h: &mut impl Harness) {
     assert_eq!(h.sql("SELECT count(*) FROM correspondents WHERE code = 'LATE'"), Some(0));
 }
 
+/// Batches that waited for the committer are written together, in one transaction: every
+/// caller gets its own records back, a rejection stays a rejection, the rows of the later
+/// batches win, and the store reloads as exactly the ledger the callers were told about.
+pub fn waiting_batches_commit_together(h: &mut impl Harness) {
+    let gate = Arc::new((Mutex::new(true), Condvar::new()));
+    let commits = Arc::new(AtomicU64::new(0));
+    let store = Gated { inner: h.fresh(), gate: gate.clone(), commits: commits.clone() };
+    let seq = start(store, SequencerConfig { batch_max: 1, ..SequencerConfig::default() });
+    let create = |code: &str| Command::CreateCorrespondent { code: code.into(), name: code.into(), config: CorrespondentConfig::default() };
+    let opened = seq.submit_blocking(create("C000")).unwrap();
+    let mut records = opened.records().to_vec();
+    let c000 = opened.correspondents[0].id;
+    *gate.0.lock().unwrap() = false;
+    commits.store(0, Ordering::SeqCst);
+    // This batch holds the committer at the gate; the rest execute one by one meanwhile.
+    let held = seq.try_submit(create("C100")).unwrap();
+    let codes: Vec<String> = (1..=20).map(|i| format!("C{i:03}")).collect();
+    let mut waiting: Vec<_> = codes.iter().map(|code| seq.try_submit(create(code)).unwrap()).collect();
+    waiting.push(seq.try_submit(create("C001")).unwrap()); // taken by then: rejected
+    let config = CorrespondentConfig { fixtures: false, ..CorrespondentConfig::default() };
+    waiting.push(seq.try_submit(Command::ConfigureCorrespondent { id: c000, config }).unwrap()); // a row changed again
+    while seq.stats().commands.load(Ordering::SeqCst) < 24 {
+        std::thread::yield_now();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    {
+        let (open, wake) = &*gate;
+        *open.lock().unwrap() = true;
+        wake.notify_all();
+    }
+    records.extend(held.blocking_recv().unwrap().unwrap().records().iter().cloned());
+    let answers: Vec<_> = waiting.into_iter().map(|w| w.blocking_recv().unwrap()).collect();
+    for (answer, code) in answers.iter().zip(&codes) {
+        let outcome = answer.as_ref().expect("a new code is taken");
+        assert_eq!(outcome.correspondents.len(), 1);
+        assert_eq!(&outcome.correspondents[0].code, code, "each caller gets its own outcome");
+        assert!(matches!(&outcome.records()[0].event.kind, EventKind::CorrespondentCreated(c) if &c.code == code), "and its own records");
+        records.extend(outcome.records().iter().cloned());
+    }
+    assert!(matches!(answers[20], Err(SubmitError::Rejected(_))), "a taken code is still refused");
+    records.extend(answers[21].as_ref().expect("configures").records().iter().cloned());
+    // The held batch may have taken the others before reaching the gate: one or two commits.
+    assert!(commits.load(Ordering::SeqCst) <= 2, "the 22 batches that waited were written as one");
+    seq.shutdown();
+    records.sort_by_key(|r| r.seq);
+    assert!(records.windows(2).all(|w| w[1].seq == w[0].seq + 1), "the log has no gap");
+    let mut expected = State::new(DAY0);
+    for record in &records {
+        expected.apply(&record.event);
+    }
+    let loaded = h.reopen().load().expect("loads").expect("not empty");
+    assert!(same_ledger(&loaded.state, &expected), "the merged commit is the ledger the callers were told about");
+}
+
 /// A full queue answers `Busy` at once instead of growing.
 pub fn a_full_queue_answers_busy(h: &mut impl Harness) {
     let gate = Arc::new((Mutex::new(false), Condvar::new()));
-    let store = Gated { inner: h.fresh(), gate: gate.clone() };
+    let store = Gated { inner: h.fresh(), gate: gate.clone(), commits: Arc::new(AtomicU64::new(0)) };
     let seq = start(store, SequencerConfig { queue_capacity: 4, batch_max: 1, ..SequencerConfig::default() });
     let command =
         |i: usize| Command::CreateCorrespondent { code: format!("C{i}"), name: "c".into(), config: CorrespondentConfig::default() };
@@ -322,6 +376,7 @@ impl<S: Store> Store for Flaky<S> {
 struct Gated<S> {
     inner: S,
     gate: Arc<(Mutex<bool>, Condvar)>,
+    commits: Arc<AtomicU64>,
 }
 
 impl<S: Store> Store for Gated<S> {
@@ -336,6 +391,7 @@ impl<S: Store> Store for Gated<S> {
             guard = wake.wait(guard).unwrap();
         }
         drop(guard);
+        self.commits.fetch_add(1, Ordering::SeqCst);
         self.inner.commit(batch)
     }
 }
@@ -352,6 +408,7 @@ macro_rules! conformance_tests {
             tampering_is_refused_at_start,
             a_failed_commit_stops_and_recovers_from_the_store,
             a_second_writer_is_refused,
+            waiting_batches_commit_together,
             a_full_queue_answers_busy,
         );
     };

@@ -5,7 +5,8 @@ use cashier_core::{
     Account, AccountId, Asset, AssetInfo, Balance, Book, Correspondent, CorrespondentId, Currency, Date, EventKind, Journal, JournalId,
     KeyRecord, LimitKey, State, Timestamp, Transfer, TransferId,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::hash::Hash;
 
 /// Upserts (and a few deletions) for the queryable tables, derived from a batch's records and
 /// the state after applying them.
@@ -62,6 +63,53 @@ impl Rows {
             t.daily.iter().map(|&(a, key)| (a, key, state.daily_used(a, key))).collect()
         };
         rows
+    }
+}
+
+impl Rows {
+    /// Whether `later` can be written in one transaction after these rows: its deletions
+    /// (expired idempotency keys, a new business day's usage) run before every upsert of a
+    /// transaction, so they may only come first.
+    pub fn can_absorb(&self, later: &Rows) -> bool {
+        later.keys_expired_before.is_none() && !later.daily_reset
+    }
+
+    /// Adds the rows of a batch executed after this one: where both hold a row, the later
+    /// value wins, as if the two had been written one after the other.
+    pub fn absorb(&mut self, later: Rows) {
+        self.business_date = later.business_date;
+        merge_by(&mut self.correspondents, later.correspondents, |c| c.id);
+        merge_by(&mut self.accounts, later.accounts, |a| a.id);
+        self.profiles.extend(later.profiles);
+        merge_by(&mut self.assets, later.assets, |a| a.symbol);
+        merge_by(&mut self.balances, later.balances, |&(book, asset, _)| (book, asset));
+        merge_by(&mut self.journals, later.journals, |j| j.id);
+        merge_by(&mut self.transfers, later.transfers, |t| t.id);
+        merge_by(&mut self.overdrafts, later.overdrafts, |&(account, currency, _)| (account, currency));
+        merge_by(&mut self.keys, later.keys, |k| (k.correspondent, k.key.clone()));
+        merge_by(&mut self.daily, later.daily, |&(account, key, _)| (account, key));
+        merge_by(&mut self.api_keys, later.api_keys, |k| k.key_id.clone());
+    }
+}
+
+/// Appends `later` to `rows`, replacing the rows of the same key in place.
+fn merge_by<T, K: Eq + Hash>(rows: &mut Vec<T>, later: Vec<T>, key: impl Fn(&T) -> K) {
+    if later.is_empty() {
+        return;
+    }
+    if rows.is_empty() {
+        *rows = later;
+        return;
+    }
+    let mut at: HashMap<K, usize> = rows.iter().enumerate().map(|(i, row)| (key(row), i)).collect();
+    for row in later {
+        match at.get(&key(&row)) {
+            Some(&i) => rows[i] = row,
+            None => {
+                at.insert(key(&row), rows.len());
+                rows.push(row);
+            }
+        }
     }
 }
 
@@ -147,5 +195,31 @@ impl Touched {
                 self.keys_expired_before = Some(*created_before);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merged_rows_keep_the_later_value_in_the_earlier_place() {
+        let mut rows = vec![("firm", 1), ("alice", 5)];
+        merge_by(&mut rows, vec![("bob", 7), ("firm", 3), ("bob", 8)], |&(book, _)| book);
+        assert_eq!(rows, vec![("firm", 3), ("alice", 5), ("bob", 8)]);
+        let mut empty: Vec<(&str, i32)> = Vec::new();
+        merge_by(&mut empty, vec![("firm", 1)], |&(book, _)| book);
+        assert_eq!(empty, vec![("firm", 1)]);
+    }
+
+    #[test]
+    fn deletions_only_come_first_in_a_merged_commit() {
+        let plain = Rows::default();
+        let reset = Rows { daily_reset: true, ..Rows::default() };
+        let expiry = Rows { keys_expired_before: Some(Timestamp(1)), ..Rows::default() };
+        assert!(plain.can_absorb(&plain));
+        assert!(reset.can_absorb(&plain), "a new day's deletion runs before the later upserts");
+        assert!(!plain.can_absorb(&reset));
+        assert!(!plain.can_absorb(&expiry));
     }
 }

@@ -249,9 +249,13 @@ impl Drop for Sequencer {
     }
 }
 
-/// Batches executed but not yet durable, at most: the sequencer executes the next batch while
-/// the committer writes the last one.
-const COMMITS_IN_FLIGHT: usize = 2;
+/// Batches executed and waiting for the committer, at most. The sequencer goes on executing
+/// while a commit is being written; the committer then writes everything that waited in one
+/// transaction, so a commit's size follows the load and no caller waits for more than two.
+const COMMITS_IN_FLIGHT: usize = 64;
+
+/// Records written in one transaction at most when waiting batches are merged.
+const MERGED_RECORDS_MAX: usize = 65_536;
 
 type Answer = Result<Outcome, SubmitError>;
 type Pending = (oneshot::Sender<Answer>, Answer);
@@ -383,9 +387,32 @@ struct Committer {
 
 impl Committer {
     fn run(&mut self, jobs: Receiver<Job>) {
-        for job in jobs {
+        let mut next = None;
+        loop {
+            let job = match next.take() {
+                Some(job) => job,
+                None => match jobs.recv() {
+                    Ok(job) => job,
+                    Err(_) => return,
+                },
+            };
             match job {
-                Job::Commit { batch, answers } => self.commit(batch, answers),
+                Job::Commit { mut batch, mut answers } => {
+                    // Everything executed while the last commit was written goes in this one.
+                    while batch.records.len() < MERGED_RECORDS_MAX {
+                        match jobs.try_recv() {
+                            Ok(Job::Commit { batch: later, answers: later_answers }) if batch.rows.can_absorb(&later.rows) => {
+                                merge(&mut batch, &mut answers, *later, later_answers);
+                            }
+                            Ok(other) => {
+                                next = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.commit(batch, answers);
+                }
                 Job::Reload(reply) => {
                     let _ = reply.send(self.reload());
                 }
@@ -456,6 +483,21 @@ impl Committer {
             }
         }
     }
+}
+
+/// Appends a batch executed later to one waiting for the committer: its records follow, its
+/// rows win where both touched the same, and its callers' outcomes point into the merged log.
+fn merge(batch: &mut Batch, answers: &mut Vec<Pending>, later: Batch, later_answers: Vec<Pending>) {
+    let offset = batch.records.len();
+    if !later.records.is_empty() {
+        // A batch of rejections only has no rows (not even its business day).
+        batch.records.extend(later.records);
+        batch.rows.absorb(later.rows);
+    }
+    answers.extend(later_answers.into_iter().map(|(reply, answer)| {
+        let answer = answer.map(|outcome| Outcome { range: outcome.range.start + offset..outcome.range.end + offset, ..outcome });
+        (reply, answer)
+    }));
 }
 
 /// Answers a batch that did not commit: its commands' outcomes are unknown to their callers;
