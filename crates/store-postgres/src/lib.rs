@@ -10,7 +10,7 @@
 //! loading and verification come from `cashier_store::sql`.
 
 use bytes::BytesMut;
-use cashier_store::sql::{self, ColumnRead, SqlBackend, Table, Value};
+use cashier_store::sql::{self, ColumnRead, Op, SqlBackend, Table, Value};
 use cashier_store::{Batch, Loaded, Store, StoreError};
 use postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 use postgres::{Client, GenericClient, NoTls, Statement};
@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/003_account_emails.sql"),
     include_str!("../migrations/004_postings_in_events.sql"),
     include_str!("../migrations/005_narrow_rows.sql"),
+    include_str!("../migrations/006_one_statement_commits.sql"),
 ];
 
 pub struct PostgresStore {
@@ -39,15 +40,13 @@ impl PostgresStore {
     }
 
     fn connect_here(url: &str, schema: Option<&str>) -> Result<PostgresStore, StoreError> {
-        let mut client = Client::connect(url, NoTls).map_err(StoreError::backend)?;
-        client.batch_execute("SET synchronous_commit = on").map_err(StoreError::backend)?;
+        let mut client = Client::connect(url, NoTls).map_err(backend)?;
+        client.batch_execute("SET synchronous_commit = on").map_err(backend)?;
         if let Some(schema) = schema {
             if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                 return Err(StoreError::Backend(format!("schema name {schema:?} must be letters, digits and _")));
             }
-            client
-                .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"))
-                .map_err(StoreError::backend)?;
+            client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}")).map_err(backend)?;
         }
         let mut store = PostgresStore { client, statements: HashMap::new() };
         store.migrate()?;
@@ -60,15 +59,15 @@ impl PostgresStore {
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let mut tx = self.client.transaction().map_err(StoreError::backend)?;
+        let mut tx = self.client.transaction().map_err(backend)?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY); LOCK TABLE schema_migrations")
-            .map_err(StoreError::backend)?;
-        let done: i64 = tx.query_one("SELECT count(*) FROM schema_migrations", &[]).map_err(StoreError::backend)?.get(0);
+            .map_err(backend)?;
+        let done: i64 = tx.query_one("SELECT count(*) FROM schema_migrations", &[]).map_err(backend)?.get(0);
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(done as usize) {
-            tx.batch_execute(sql).map_err(StoreError::backend)?;
-            tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[&(i as i64 + 1)]).map_err(StoreError::backend)?;
+            tx.batch_execute(sql).map_err(backend)?;
+            tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[&(i as i64 + 1)]).map_err(backend)?;
         }
-        tx.commit().map_err(StoreError::backend)
+        tx.commit().map_err(backend)
     }
 }
 
@@ -80,17 +79,81 @@ impl Store for PostgresStore {
             .read_only(true)
             .isolation_level(postgres::IsolationLevel::RepeatableRead)
             .start()
-            .map_err(StoreError::backend)?;
+            .map_err(backend)?;
         let loaded = sql::load(&mut Dialect { client: &mut tx, statements: &mut self.statements })?;
-        tx.commit().map_err(StoreError::backend)?;
+        tx.commit().map_err(backend)?;
         Ok(loaded)
     }
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
-        let mut tx = self.client.transaction().map_err(StoreError::backend)?;
-        sql::write_batch(&mut Dialect { client: &mut tx, statements: &mut self.statements }, batch)?;
-        tx.commit().map_err(StoreError::backend)
+        let ops = sql::batch_ops(batch);
+        if ops.continues.is_some() && ops.ops.iter().all(|op| matches!(op, Op::Write(..))) {
+            return self.commit_in_one_statement(ops);
+        }
+        // Deletions and in-place updates must see the rows written before them: one statement
+        // each, in one transaction.
+        let mut tx = self.client.transaction().map_err(backend)?;
+        sql::write_ops(&mut Dialect { client: &mut tx, statements: &mut self.statements }, ops)?;
+        tx.commit().map_err(backend)
     }
+}
+
+impl PostgresStore {
+    /// A batch of upserts only (almost every batch) is one statement, and so one round trip and
+    /// its own transaction: each table's rows in a data-modifying `WITH` part, then the log's
+    /// end moved, and `cashier_log_continues` aborting the whole statement when the log does not
+    /// continue where the batch expects.
+    fn commit_in_one_statement(&mut self, batch: sql::BatchOps) -> Result<(), StoreError> {
+        let sql::BatchOps { ops, continues, after_seq } = batch;
+        let mut parts = Vec::with_capacity(ops.len() + 1);
+        let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+        for (i, op) in ops.into_iter().enumerate() {
+            let Op::Write(table, rows) = op else { unreachable!("only writes come in one statement") };
+            parts.push(format!("w{i} AS ({})", insert_sql(table, params.len())));
+            params.extend(columns(table, rows).into_iter().map(|c| Box::new(c) as Box<dyn ToSql + Sync>));
+        }
+        let moved = sql::continue_log_sql(params.len() + 1);
+        parts.push(format!("moved AS ({moved} RETURNING 1)"));
+        let after = params.len() + 4;
+        let text = format!("WITH {} SELECT cashier_log_continues((SELECT count(*) FROM moved), ${after})", parts.join(", "));
+        params
+            .extend(continues.expect("a batch that writes moves the log").into_iter().map(|v| Box::new(Param(v)) as Box<dyn ToSql + Sync>));
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
+        let statement = Dialect { client: &mut self.client, statements: &mut self.statements }.statement(&text)?;
+        match self.client.query(&statement, &refs) {
+            Ok(_) => Ok(()),
+            Err(error) if error.as_db_error().is_some_and(|e| e.message().contains("another writer")) => {
+                Err(sql::not_continuing(after_seq))
+            }
+            Err(error) => Err(backend(error)),
+        }
+    }
+}
+
+/// A PostgreSQL error as a store error, with the server's own message where it sent one.
+fn backend(error: postgres::Error) -> StoreError {
+    match error.as_db_error() {
+        Some(db) => StoreError::Backend(format!("{}: {}", db.code().code(), db.message())),
+        None => StoreError::backend(error),
+    }
+}
+
+/// `INSERT INTO table ... SELECT * FROM UNNEST(...)`, one array parameter per column, numbered
+/// after the `before` parameters that precede them.
+fn insert_sql(table: &Table, before: usize) -> String {
+    let arrays: Vec<String> = table.columns.iter().enumerate().map(|(i, (_, ty))| format!("${}::{ty}[]", before + i + 1)).collect();
+    format!("INSERT INTO {} ({}) SELECT * FROM UNNEST({}){}", table.name, table.column_list(), arrays.join(", "), table.conflict_clause())
+}
+
+/// Rows turned into one array per column.
+fn columns(table: &Table, rows: Vec<Vec<Value>>) -> Vec<Array> {
+    let mut columns: Vec<Vec<Value>> = (0..table.columns.len()).map(|_| Vec::with_capacity(rows.len())).collect();
+    for row in rows {
+        for (column, value) in columns.iter_mut().zip(row) {
+            column.push(value);
+        }
+    }
+    columns.into_iter().map(Array).collect()
 }
 
 impl cashier_store::sql::LogReader for PostgresStore {
@@ -110,7 +173,7 @@ impl<C: GenericClient> Dialect<'_, C> {
         if let Some(statement) = self.statements.get(sql) {
             return Ok(statement.clone());
         }
-        let statement = self.client.prepare(sql).map_err(StoreError::backend)?;
+        let statement = self.client.prepare(sql).map_err(backend)?;
         self.statements.insert(sql.to_owned(), statement.clone());
         Ok(statement)
     }
@@ -121,32 +184,17 @@ impl<C: GenericClient> SqlBackend for Dialect<'_, C> {
         if rows.is_empty() {
             return Ok(());
         }
-        // Transpose rows into one array per column.
-        let mut columns: Vec<Vec<Value>> = (0..table.columns.len()).map(|_| Vec::with_capacity(rows.len())).collect();
-        for row in rows {
-            for (column, value) in columns.iter_mut().zip(row) {
-                column.push(value);
-            }
-        }
-        let arrays: Vec<String> = table.columns.iter().enumerate().map(|(i, (_, ty))| format!("${}::{ty}[]", i + 1)).collect();
-        let sql = format!(
-            "INSERT INTO {} ({}) SELECT * FROM UNNEST({}){}",
-            table.name,
-            table.column_list(),
-            arrays.join(", "),
-            table.conflict_clause()
-        );
-        let params: Vec<Array> = columns.into_iter().map(Array).collect();
+        let params = columns(table, rows);
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        let statement = self.statement(&sql)?;
-        self.client.execute(&statement, &refs).map(drop).map_err(StoreError::backend)
+        let statement = self.statement(&insert_sql(table, 0))?;
+        self.client.execute(&statement, &refs).map(drop).map_err(backend)
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
         let params: Vec<Param> = params.iter().cloned().map(Param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         let statement = self.statement(sql)?;
-        self.client.execute(&statement, &refs).map_err(StoreError::backend)
+        self.client.execute(&statement, &refs).map_err(backend)
     }
 
     fn query(
@@ -158,7 +206,7 @@ impl<C: GenericClient> SqlBackend for Dialect<'_, C> {
         let params: Vec<Param> = params.iter().cloned().map(Param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         let statement = self.statement(sql)?;
-        for row in self.client.query(&statement, &refs).map_err(StoreError::backend)? {
+        for row in self.client.query(&statement, &refs).map_err(backend)? {
             each(&Row(row))?;
         }
         Ok(())
@@ -213,7 +261,7 @@ struct Row(postgres::Row);
 
 impl Row {
     fn get<'a, T: postgres::types::FromSql<'a>>(&'a self, i: usize) -> Result<T, StoreError> {
-        self.0.try_get(i).map_err(StoreError::backend)
+        self.0.try_get(i).map_err(backend)
     }
 }
 

@@ -127,8 +127,62 @@ fn asset(a: Asset) -> Value {
     }
 }
 
-/// Writes a batch's log and rows. The backend wraps it in its transaction.
+/// One step of writing a batch, in order.
+pub enum Op {
+    /// Rows upserted (or inserted) into a table; never empty.
+    Write(&'static Table, Vec<Vec<Value>>),
+    /// A statement that changes rows in place or deletes them.
+    Execute(&'static str, Vec<Value>),
+}
+
+/// Moves the end of the log, where the store's log still ends where the batch continues from.
+/// It must change exactly one row. Its four parameters (`BatchOps::continues`) are numbered from
+/// `$first`.
+pub fn continue_log_sql(first: usize) -> String {
+    let [a, b, c, d] = [first, first + 1, first + 2, first + 3];
+    format!("UPDATE meta SET last_seq = ${a}, last_at = ${b}, business_date = ${c} WHERE last_seq = ${d}")
+}
+
+/// What writing a batch takes: its steps in order, then the log's end moved (none for a batch
+/// of rejections only, which writes nothing).
+pub struct BatchOps {
+    pub ops: Vec<Op>,
+    pub continues: Option<[Value; 4]>,
+    /// The sequence number the batch continues from, for the refusal's message.
+    pub after_seq: u64,
+}
+
+/// The refusal of a commit that does not continue the store's log.
+pub fn not_continuing(after_seq: u64) -> StoreError {
+    StoreError::Corrupt(format!("the log does not end at event {after_seq}: another writer has committed to this store"))
+}
+
+/// Writes a batch's log and rows, one statement a step. The backend wraps it in its transaction.
 pub fn write_batch(db: &mut dyn SqlBackend, batch: &Batch) -> Result<(), StoreError> {
+    write_ops(db, batch_ops(batch))
+}
+
+/// Writes the steps of a batch one statement each, then moves the log's end.
+pub fn write_ops(db: &mut dyn SqlBackend, batch: BatchOps) -> Result<(), StoreError> {
+    let BatchOps { ops, continues, after_seq } = batch;
+    for op in ops {
+        match op {
+            Op::Write(table, rows) => db.write(table, rows)?,
+            Op::Execute(sql, params) => drop(db.execute(sql, &params)?),
+        }
+    }
+    // The log continues exactly where the store's last commit ended: a second writer, or a
+    // batch written twice, changes no row here and the whole transaction is refused.
+    if let Some(params) = continues {
+        if db.execute(&continue_log_sql(1), &params)? != 1 {
+            return Err(not_continuing(after_seq));
+        }
+    }
+    Ok(())
+}
+
+/// The steps that write a batch's log and rows.
+pub fn batch_ops(batch: &Batch) -> BatchOps {
     let mut events = Vec::with_capacity(batch.records.len());
     for record in &batch.records {
         let c = event_columns(&record.event);
@@ -147,54 +201,62 @@ pub fn write_batch(db: &mut dyn SqlBackend, batch: &Batch) -> Result<(), StoreEr
         }
         events.push(row);
     }
-    db.write(&EVENTS, events)?;
-    write_rows(db, &batch.rows)?;
-    if let (Some(first), Some(last)) = (batch.records.first(), batch.records.last()) {
-        // The log continues exactly where the store's last commit ended: a second writer, or a
-        // batch written twice, changes no row here and the whole transaction is refused.
-        let moved = db.execute(
-            "UPDATE meta SET last_seq = $1, last_at = $2, business_date = $3 WHERE last_seq = $4",
-            &[
-                Value::Int(last.seq as i64),
-                Value::Int(last.event.at.0),
-                Value::Int(i64::from(batch.rows.business_date.0)),
-                Value::Int(first.seq as i64 - 1),
-            ],
-        )?;
-        if moved != 1 {
-            return Err(StoreError::Corrupt(format!(
-                "the log does not end at event {}: another writer has committed to this store",
-                first.seq - 1
-            )));
-        }
-    }
-    Ok(())
+    let mut ops = Ops(Vec::new());
+    ops.write(&EVENTS, events);
+    row_ops(&mut ops, &batch.rows);
+    let after_seq = batch.records.first().map_or(0, |r| r.seq - 1);
+    let continues = batch.records.last().map(|last| {
+        [
+            Value::Int(last.seq as i64),
+            Value::Int(last.event.at.0),
+            Value::Int(i64::from(batch.rows.business_date.0)),
+            Value::Int(after_seq as i64),
+        ]
+    });
+    BatchOps { ops: ops.0, continues, after_seq }
 }
 
-fn write_rows(db: &mut dyn SqlBackend, rows: &Rows) -> Result<(), StoreError> {
-    db.write(&CORRESPONDENTS, rows.correspondents.iter().map(correspondent_values).collect())?;
-    db.write(&ACCOUNTS, rows.accounts.iter().map(account_values).collect())?;
+struct Ops(Vec<Op>);
+
+impl Ops {
+    fn write(&mut self, table: &'static Table, rows: Vec<Vec<Value>>) {
+        if !rows.is_empty() {
+            self.0.push(Op::Write(table, rows));
+        }
+    }
+
+    fn execute(&mut self, sql: &'static str, params: Vec<Value>) {
+        self.0.push(Op::Execute(sql, params));
+    }
+}
+
+fn row_ops(ops: &mut Ops, rows: &Rows) {
+    ops.write(&CORRESPONDENTS, rows.correspondents.iter().map(correspondent_values).collect());
+    ops.write(&ACCOUNTS, rows.accounts.iter().map(account_values).collect());
     for (account, profile, email) in &rows.profiles {
         let email = Value::TextOpt(email.clone());
-        db.execute("UPDATE accounts SET profile = $2, email = $3 WHERE id = $1", &[id(account.0), Value::Text(profile.clone()), email])?;
+        ops.execute("UPDATE accounts SET profile = $2, email = $3 WHERE id = $1", vec![id(account.0), Value::Text(profile.clone()), email]);
     }
-    db.write(&ASSETS, rows.assets.iter().map(asset_values).collect())?;
-    db.write(&BALANCES, rows.balances.iter().map(balance_values).collect())?;
-    db.write(&JOURNALS, rows.journals.iter().map(journal_values).collect())?;
-    db.write(&TRANSFERS, rows.transfers.iter().map(transfer_values).collect())?;
-    db.write(
+    ops.write(&ASSETS, rows.assets.iter().map(asset_values).collect());
+    ops.write(&BALANCES, rows.balances.iter().map(balance_values).collect());
+    ops.write(&JOURNALS, rows.journals.iter().map(journal_values).collect());
+    ops.write(&TRANSFERS, rows.transfers.iter().map(transfer_values).collect());
+    ops.write(
         &OVERDRAFTS,
         rows.overdrafts.iter().map(|(a, c, units)| vec![id(a.0), Value::Text(c.as_str().to_owned()), Value::Int(*units)]).collect(),
-    )?;
+    );
     if let Some(before) = rows.keys_expired_before {
-        db.execute("DELETE FROM idempotency_keys WHERE created_at < $1", &[Value::Int(before.0)])?;
+        ops.execute("DELETE FROM idempotency_keys WHERE created_at < $1", vec![Value::Int(before.0)]);
     }
-    db.write(&KEYS, rows.keys.iter().map(key_values).collect())?;
+    ops.write(&KEYS, rows.keys.iter().map(key_values).collect());
     if rows.daily_reset {
-        db.execute("DELETE FROM daily_usage", &[])?;
+        ops.execute("DELETE FROM daily_usage", Vec::new());
     }
-    db.write(&API_KEYS, rows.api_keys.iter().map(api_key_values).collect())?;
-    db.write(&DAILY, rows.daily.iter().map(|(a, key, used)| vec![id(a.0), Value::Text(limit_key_text(*key)), Value::Int(*used)]).collect())
+    ops.write(&API_KEYS, rows.api_keys.iter().map(api_key_values).collect());
+    ops.write(
+        &DAILY,
+        rows.daily.iter().map(|(a, key, used)| vec![id(a.0), Value::Text(limit_key_text(*key)), Value::Int(*used)]).collect(),
+    );
 }
 
 fn correspondent_values(c: &Correspondent) -> Vec<Value> {
