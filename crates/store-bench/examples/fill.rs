@@ -26,8 +26,11 @@ fn main() {
     let sequencer = Sequencer::start(store, SystemClock::default(), Date(20_000), SequencerConfig::default()).unwrap();
     let started = Instant::now();
     let config = CorrespondentConfig { jnlc_flow: JnlcFlow::V2, limits: Limits::unlimited(), ..Default::default() };
-    let correspondent =
-        sequencer.submit_blocking(Command::CreateCorrespondent { code: "FILL".into(), name: "Fill".into(), config }).unwrap().correspondents[0].id;
+    let correspondent = sequencer
+        .submit_blocking(Command::CreateCorrespondent { code: "FILL".into(), name: "Fill".into(), config })
+        .unwrap()
+        .correspondents[0]
+        .id;
     let ops = Actor::Operator("setup".into());
     let open = |kind| Command::open_account(ops.clone(), correspondent, kind, String::new());
     let firm = sequencer.submit_blocking(open(AccountKind::Firm)).unwrap().accounts[0].id;

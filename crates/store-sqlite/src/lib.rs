@@ -72,7 +72,25 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     fn load(&mut self) -> Result<Option<Loaded>, StoreError> {
-        sql::load(&mut Dialect(&self.conn))
+        // The log's summary (a pass over every event) is read on a second, read-only connection
+        // while this one reads the tables: nothing writes while a store loads.
+        let path = self.conn.path().map(std::path::PathBuf::from);
+        let Some(path) = path.filter(|p| !p.as_os_str().is_empty()) else { return sql::load(&mut Dialect(&self.conn)) };
+        std::thread::scope(|scope| {
+            let summary = scope.spawn(move || {
+                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let conn = Connection::open_with_flags(&path, flags).map_err(StoreError::backend)?;
+                sql::log_summary(&mut Dialect(&conn))
+            });
+            let mut summary = Some(summary);
+            sql::load_with(&mut Dialect(&self.conn), &mut |_| {
+                summary
+                    .take()
+                    .expect("summarized once")
+                    .join()
+                    .unwrap_or_else(|_| Err(StoreError::Corrupt("the log summary failed".into())))
+            })
+        })
     }
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {

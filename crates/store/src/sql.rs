@@ -551,6 +551,16 @@ pub enum ProfilesOf {
 
 /// Loads and verifies a store; `None` when it has never been committed to.
 pub fn load(db: &mut dyn SqlBackend) -> Result<Option<Loaded>, StoreError> {
+    load_with(db, &mut |db| log_summary(db))
+}
+
+/// Loads a store and verifies it against a summary of its log that `summary` reads, given the
+/// same connection or not: a backend may read the log on a second connection while this one
+/// reads the tables (on a large store the two take about as long as each other).
+pub fn load_with(
+    db: &mut dyn SqlBackend,
+    summary: &mut dyn FnMut(&mut dyn SqlBackend) -> Result<LogSummary, StoreError>,
+) -> Result<Option<Loaded>, StoreError> {
     let mut meta = None;
     db.query("SELECT last_seq, last_at, business_date FROM meta", &[], &mut |r| {
         meta = Some((r.int(0)?, r.int(1)?, r.int_opt(2)?));
@@ -673,7 +683,10 @@ pub fn load(db: &mut dyn SqlBackend) -> Result<Option<Loaded>, StoreError> {
         parts.emails.push((AccountId(id_from(&r.blob(0)?)?), r.text(1)?));
         Ok(())
     })?;
-    let log = log_summary(db, last_seq as u64)?;
+    let log = summary(db)?;
+    if log.last_seq != last_seq as u64 {
+        return Err(StoreError::Corrupt(format!("the log was summarized at event {} but the tables end at {last_seq}", log.last_seq)));
+    }
     verify(&parts, &log)?;
     let state = State::restore(parts).map_err(StoreError::Corrupt)?;
     Ok(Some(Loaded { state, last_seq: last_seq as u64, last_at: Timestamp(last_at), max_id }))
@@ -717,8 +730,14 @@ fn journal_from(
     })
 }
 
-fn log_summary(db: &mut dyn SqlBackend, last_seq: u64) -> Result<LogSummary, StoreError> {
-    let mut log = LogSummary { last_seq, ..LogSummary::default() };
+/// What the log says: where it ends, how many events and created journals it holds, and the sum
+/// of its postings per book and asset.
+pub fn log_summary(db: &mut dyn SqlBackend) -> Result<LogSummary, StoreError> {
+    let mut log = LogSummary::default();
+    db.query("SELECT last_seq FROM meta", &[], &mut |r| {
+        log.last_seq = r.int(0)? as u64;
+        Ok(())
+    })?;
     db.query("SELECT coalesce(max(seq), 0), count(*) FROM events", &[], &mut |r| {
         (log.max_seq, log.events) = (r.int(0)? as u64, r.int(1)? as u64);
         Ok(())
