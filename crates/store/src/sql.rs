@@ -385,11 +385,7 @@ pub fn journal_events(db: &mut dyn SqlBackend, after_seq: u64, limit: usize) -> 
     let sql = "SELECT e.seq, e.at, e.journal_id, j.correspondent, j.entry_type, e.status_from, e.status_to
                FROM events e JOIN journals j ON j.id = e.journal_id
                WHERE e.seq > $1 AND e.seq <= $2 AND e.journal_id IS NOT NULL AND e.status_to IS NOT NULL ORDER BY e.seq";
-    let mut last = 0u64;
-    db.query("SELECT last_seq FROM meta", &[], &mut |r| {
-        last = r.int(0)? as u64;
-        Ok(())
-    })?;
+    let last = one_int(db, "SELECT last_seq FROM meta")? as u64;
     let mut out = Vec::new();
     let mut from = after_seq;
     while out.len() < limit && from < last {
@@ -521,11 +517,7 @@ pub struct PostingCheck {
 /// The balances table against the postings, in one statement (one snapshot): the reconciliation
 /// an operator can also run by hand.
 pub fn balances_against_postings(db: &mut dyn SqlBackend) -> Result<PostingCheck, StoreError> {
-    let mut check = PostingCheck::default();
-    db.query("SELECT count(*) FROM balances", &[], &mut |r| {
-        check.balances = r.int(0)? as u64;
-        Ok(())
-    })?;
+    let mut check = PostingCheck { balances: one_int(db, "SELECT count(*) FROM balances")? as u64, ..PostingCheck::default() };
     let sql = "SELECT coalesce(b.book, p.book), coalesce(b.asset, p.asset), coalesce(b.posted, 0), CAST(coalesce(p.total, 0) AS TEXT)
                FROM balances b FULL OUTER JOIN (
                    SELECT book, asset, sum(units) AS total FROM (
@@ -730,26 +722,27 @@ fn journal_from(
     })
 }
 
+/// The first column of the first row of a query that answers one integer.
+fn one_int(db: &mut dyn SqlBackend, sql: &str) -> Result<i64, StoreError> {
+    let mut value = None;
+    db.query(sql, &[], &mut |r| {
+        value = Some(r.int(0)?);
+        Ok(())
+    })?;
+    value.ok_or_else(|| StoreError::Corrupt(format!("no answer to {sql}")))
+}
+
 /// What the log says: where it ends, how many events and created journals it holds, and the sum
 /// of its postings per book and asset.
 pub fn log_summary(db: &mut dyn SqlBackend) -> Result<LogSummary, StoreError> {
     let mut log = LogSummary::default();
-    db.query("SELECT last_seq FROM meta", &[], &mut |r| {
-        log.last_seq = r.int(0)? as u64;
-        Ok(())
-    })?;
+    log.last_seq = one_int(db, "SELECT last_seq FROM meta")? as u64;
     db.query("SELECT coalesce(max(seq), 0), count(*) FROM events", &[], &mut |r| {
         (log.max_seq, log.events) = (r.int(0)? as u64, r.int(1)? as u64);
         Ok(())
     })?;
-    db.query("SELECT count(*) FROM events WHERE kind = 'journal_created'", &[], &mut |r| {
-        log.journals_created = r.int(0)? as u64;
-        Ok(())
-    })?;
-    db.query("SELECT count(*) FROM journals", &[], &mut |r| {
-        log.journal_rows = r.int(0)? as u64;
-        Ok(())
-    })?;
+    log.journals_created = one_int(db, "SELECT count(*) FROM events WHERE kind = 'journal_created'")? as u64;
+    log.journal_rows = one_int(db, "SELECT count(*) FROM journals")? as u64;
     let mut sums: HashMap<(Book, Asset), i128> = HashMap::new();
     let sql = "SELECT book, asset, CAST(sum(units) AS TEXT) FROM (
                    SELECT to_book AS book, asset, units FROM postings
