@@ -735,8 +735,7 @@ fn one_int(db: &mut dyn SqlBackend, sql: &str) -> Result<i64, StoreError> {
 /// What the log says: where it ends, how many events and created journals it holds, and the sum
 /// of its postings per book and asset.
 pub fn log_summary(db: &mut dyn SqlBackend) -> Result<LogSummary, StoreError> {
-    let mut log = LogSummary::default();
-    log.last_seq = one_int(db, "SELECT last_seq FROM meta")? as u64;
+    let mut log = LogSummary { last_seq: one_int(db, "SELECT last_seq FROM meta")? as u64, ..LogSummary::default() };
     db.query("SELECT coalesce(max(seq), 0), count(*) FROM events", &[], &mut |r| {
         (log.max_seq, log.events) = (r.int(0)? as u64, r.int(1)? as u64);
         Ok(())
