@@ -162,7 +162,14 @@ async fn run_once(args: &BenchArgs, database_url: Option<&str>) -> Result<Value,
     let started = Instant::now();
     let tally = drive(&http, &target, args).await;
     let elapsed = started.elapsed().as_secs_f64().min(args.seconds.max(0.001));
-    let report = report(args, &tally, elapsed, server.as_ref().map_or("external", |s| s.store));
+    let mut report = report(args, &tally, elapsed, server.as_ref().map_or("external", |s| s.store));
+    let (backlog, drained) = drain(&http, &base).await;
+    report["clearing"] = json!({
+        "backlog_at_end": backlog,
+        "drained_after_seconds": drained,
+        // Accepted journals over the run plus the time clearing took to catch up.
+        "sustained_journals_per_second": drained.map(|d| tally.journals as f64 / (elapsed + d)),
+    });
     print_summary(&report);
     std::fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -175,6 +182,37 @@ async fn run_once(args: &BenchArgs, database_url: Option<&str>) -> Result<Value,
         server.stop();
     }
     Ok(report)
+}
+
+/// How long `drain` waits for the clearing worker to catch up after a run.
+const DRAIN_WAIT: Duration = Duration::from_secs(120);
+
+/// Journals accepted but not yet through clearing (`queued` or `sent_to_clearing`) when the run
+/// ended, and how long the server took to clear them: `None` when it did not within
+/// `DRAIN_WAIT` (or its metrics could not be read). A run's rate counts journals accepted; this
+/// says whether clearing kept up.
+async fn drain(http: &reqwest::Client, base: &str) -> (Option<u64>, Option<f64>) {
+    let started = Instant::now();
+    let mut at_end = None;
+    while started.elapsed() < DRAIN_WAIT {
+        let Some(waiting) = clearing_backlog(http, base).await else { return (at_end, None) };
+        at_end.get_or_insert(waiting);
+        if waiting == 0 {
+            return (at_end, Some(started.elapsed().as_secs_f64()));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (at_end, None)
+}
+
+/// `queued` plus `sent_to_clearing`, from the server's `/metrics`.
+async fn clearing_backlog(http: &reqwest::Client, base: &str) -> Option<u64> {
+    let text = http.get(format!("{base}/metrics")).send().await.ok()?.text().await.ok()?;
+    let count = |status: &str| {
+        let prefix = format!("cashier_journals_waiting{{status=\"{status}\"}} ");
+        text.lines().find_map(|line| line.strip_prefix(&prefix)?.trim().parse::<u64>().ok())
+    };
+    Some(count("queued")? + count("sent_to_clearing")?)
 }
 
 /// `--compare`: fsync probe, Cashier on SQLite, Cashier on PostgreSQL, the pgbench baseline.
@@ -584,6 +622,18 @@ fn print_summary(report: &Value) {
             }
         }
         _ => println!("errors: none"),
+    }
+    let clearing = &report["clearing"];
+    match (clearing["backlog_at_end"].as_u64(), clearing["drained_after_seconds"].as_f64()) {
+        (Some(0), _) => println!("clearing: kept up"),
+        (Some(backlog), Some(drained)) => println!(
+            "clearing: {backlog} journals still to clear at the end, cleared {drained:.1} s later: {:.0} journals/s sustained",
+            f(&clearing["sustained_journals_per_second"])
+        ),
+        (Some(backlog), None) => {
+            println!("clearing: {backlog} journals still to clear at the end, not cleared within {} s", DRAIN_WAIT.as_secs())
+        }
+        (None, _) => println!("clearing: unknown (the server's /metrics could not be read)"),
     }
 }
 

@@ -345,6 +345,11 @@ impl State {
         self.overdrafts.get(&(account, currency)).copied().unwrap_or(0)
     }
 
+    /// How many journals wait in `status` (`queued`, `sent_to_clearing` or `pending`).
+    pub fn waiting_count(&self, status: JournalStatus) -> usize {
+        waiting_slot(status).map_or(0, |slot| self.waiting[slot].len())
+    }
+
     /// Journals waiting in `status` (`queued`, `sent_to_clearing` or `pending`), oldest first.
     pub fn waiting(&self, status: JournalStatus) -> impl Iterator<Item = JournalId> + '_ {
         waiting_slot(status).into_iter().flat_map(move |slot| self.waiting[slot].iter().map(|position| self.journals[position].id))

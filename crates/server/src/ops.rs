@@ -7,6 +7,7 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use cashier_core::JournalStatus;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -127,6 +128,15 @@ async fn get_metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
     );
     for (i, class) in ["2xx", "3xx", "4xx", "5xx"].iter().enumerate() {
         let _ = writeln!(text, "cashier_http_requests_total{{class=\"{class}\"}} {}", load(&app.http.by_class[i]));
+    }
+    let _ = writeln!(
+        text,
+        "# HELP cashier_journals_waiting Journals waiting in a status, as committed.\n# TYPE cashier_journals_waiting gauge"
+    );
+    let statuses = [JournalStatus::Pending, JournalStatus::Queued, JournalStatus::SentToClearing];
+    let waiting = app.sequencer.read(|state| statuses.map(|status| state.waiting_count(status)));
+    for (status, count) in statuses.iter().zip(waiting) {
+        let _ = writeln!(text, "cashier_journals_waiting{{status=\"{}\"}} {count}", status.as_str());
     }
     let seconds = load(&app.http.latency_us_total) as f64 / 1e6;
     let _ = writeln!(text, "# HELP cashier_http_request_duration_seconds_sum Time spent answering requests, in seconds.");

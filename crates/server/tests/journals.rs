@@ -264,6 +264,25 @@ async fn transport_errors_use_the_envelope_and_are_counted() {
 }
 
 #[tokio::test]
+async fn metrics_count_the_journals_waiting_in_each_status() {
+    let app = TestApp::spawn("waiting-metrics").await;
+    let waiting = |metrics: &str, status: &str| -> u64 {
+        let prefix = format!("cashier_journals_waiting{{status=\"{status}\"}} ");
+        metrics.lines().find_map(|l| l.strip_prefix(prefix.as_str())).expect("the gauge is there").parse().unwrap()
+    };
+    let metrics = || async { app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap() };
+    app.pay("1", "").await;
+    app.pay("2", "").await;
+    app.pay("80", "").await; // over the sandbox's $50 limit: pending
+    let before = metrics().await;
+    assert_eq!((waiting(&before, "queued"), waiting(&before, "pending"), waiting(&before, "sent_to_clearing")), (2, 1, 0), "{before}");
+    app.clear().await;
+    let after = metrics().await;
+    assert_eq!((waiting(&after, "queued"), waiting(&after, "pending"), waiting(&after, "sent_to_clearing")), (0, 1, 0), "{after}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn clearing_finishes_after_a_restart_and_the_v2_flow_books_at_creation() {
     let dir = common::TempDir::new("clearing-restart");
     let config = common::config(&dir, None);
