@@ -19,8 +19,24 @@ pub async fn step(sequencer: &Sequencer) -> Result<usize, SubmitError> {
     Ok(outcome.records().len())
 }
 
-/// Steps until `stop` turns true, waiting `delay` after a step that moved something.
-pub fn spawn(sequencer: Arc<Sequencer>, delay: Duration, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+/// Clearing steps in flight at once. A step executes on the sequencer's state, which already
+/// holds the steps before it, so steps in flight never take the same journal; several in flight
+/// keep clearing from waiting on each commit (their commits merge).
+pub const CLEARING_STEPS_IN_FLIGHT: usize = 4;
+
+/// Steps until `stop` turns true, waiting `delay` after a step that moved something; with no
+/// delay, `CLEARING_STEPS_IN_FLIGHT` steppers run side by side.
+pub fn spawn(sequencer: Arc<Sequencer>, delay: Duration, stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    let steppers = if delay.is_zero() { CLEARING_STEPS_IN_FLIGHT } else { 1 };
+    let running: Vec<_> = (0..steppers).map(|_| stepper(sequencer.clone(), delay, stop.clone())).collect();
+    tokio::spawn(async move {
+        for one in running {
+            let _ = one.await;
+        }
+    })
+}
+
+fn stepper(sequencer: Arc<Sequencer>, delay: Duration, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while !*stop.borrow() {
             let pause = match step(&sequencer).await {
