@@ -1,8 +1,9 @@
 //! The production store: PostgreSQL, reached by a connection URL.
 //!
-//! Each table of a batch is written by one statement that takes its columns as arrays
-//! (`INSERT ... SELECT * FROM UNNEST($1::int8[], ...)`), so a commit costs a handful of round
-//! trips whatever its size. A commit returns once PostgreSQL reports it durable
+//! Each table of a batch is written by one insert that takes its columns as arrays
+//! (`INSERT ... SELECT * FROM UNNEST($1::int8[], ...)`), and a batch of upserts is one statement
+//! of such inserts (`commit_in_one_statement`): one round trip whatever its size. A commit
+//! returns once PostgreSQL reports it durable
 //! (`synchronous_commit = on`). Migrations run when the store connects. Ids are `uuid` columns;
 //! a `Value::Id` goes out as its 16 raw bytes, which is `uuid`'s binary form as well as `bytea`'s.
 //!
