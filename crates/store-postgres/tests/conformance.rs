@@ -82,3 +82,13 @@ async fn starts_and_commits_inside_an_async_runtime() {
     assert_eq!(outcome.expect("commits").correspondents.len(), 1);
     cashier_store::off_runtime(|| sequencer.shutdown());
 }
+
+/// The event streams' and the console's reads of the log: windows over a BRIN-indexed `seq`,
+/// histories by a `uuid` journal id.
+#[test]
+fn the_log_reads_back() {
+    let Some(mut harness) = Postgres::new("log_reads") else { return };
+    cashier_store::conformance::write_scenario(&mut harness);
+    let mut store = PostgresStore::connect(&url(), Some(&harness.schema)).expect("connects");
+    cashier_store::conformance::log_reads_back(&mut store);
+}

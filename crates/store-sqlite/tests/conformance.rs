@@ -46,3 +46,12 @@ impl Harness for Sqlite {
 }
 
 cashier_store::conformance_tests!(|name: &str| Some(Sqlite::new(name)));
+
+/// The event streams' and the console's reads of the log, on the read-only connection they use.
+#[test]
+fn the_log_reads_back() {
+    let mut harness = Sqlite::new("log_reads");
+    cashier_store::conformance::write_scenario(&mut harness);
+    let mut log = cashier_store_sqlite::SqliteLog::open_in(&harness.dir).expect("opens read-only");
+    cashier_store::conformance::log_reads_back(&mut log);
+}

@@ -127,6 +127,36 @@ pub fn write_scenario(h: &mut impl Harness) -> String {
     ledger_text(&expected)
 }
 
+/// The log reads back through a backend's [`crate::sql::LogReader`] over a store that holds the
+/// suite's scenario: journal events page by windows without loss or repeat whatever the page
+/// size, in order, and a journal's history starts with its creation and follows the log.
+pub fn log_reads_back(reader: &mut dyn crate::sql::LogReader) {
+    let all = reader.journal_events(0, 100_000).expect("reads the journal events");
+    assert!(all.len() >= 10, "the scenario changed journals: {}", all.len());
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq), "in log order");
+    for page in [1, 3, 7] {
+        let (mut paged, mut after) = (Vec::new(), 0);
+        loop {
+            let events = reader.journal_events(after, page).expect("reads a page");
+            assert!(events.len() <= page);
+            after = events.last().map_or(after, |e| e.seq);
+            let done = events.len() < page;
+            paged.extend(events);
+            if done {
+                break;
+            }
+        }
+        assert_eq!(paged, all, "pages of {page} read the same events");
+    }
+    let journal = all[0].journal_id;
+    let history = reader.journal_history(journal).expect("reads a history");
+    assert_eq!(history[0].kind, "journal_created");
+    let expected: Vec<u64> = all.iter().filter(|e| e.journal_id == journal).map(|e| e.seq).collect();
+    let seqs: Vec<u64> = history.iter().filter(|h| h.status_to.is_some()).map(|h| h.seq).collect();
+    assert_eq!(seqs, expected, "the history holds the journal's status changes, in order");
+    assert!(history.iter().any(|h| h.movement.is_some()), "and the postings it made");
+}
+
 /// A ledger as text: two ledgers are the same when their texts are.
 pub fn ledger_text(state: &State) -> String {
     format!("{:?}", state.to_parts())
