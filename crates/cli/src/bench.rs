@@ -499,15 +499,20 @@ async fn drive(http: &reqwest::Client, target: &Arc<Target>, args: &BenchArgs) -
         );
         bar
     });
-    // Open loop: a schedule of due times the clients take from; closed loop: none.
+    // Open loop: a schedule of due times the clients take from; closed loop: none. The pacer is
+    // a thread of its own sleeping to each due time: tokio's timers tick in whole milliseconds,
+    // which would release requests in bursts up to a millisecond late and count that lateness
+    // as the server's latency.
     let schedule = args.rate.map(|rate| {
         let (sender, receiver) = tokio::sync::mpsc::channel::<Instant>(1 << 16);
         let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
-        tokio::spawn(async move {
+        std::thread::spawn(move || {
             let mut due = start;
             while due < end {
-                tokio::time::sleep_until(due.into()).await;
-                if sender.send(due).await.is_err() {
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                if sender.blocking_send(due).is_err() {
                     return;
                 }
                 due += interval;
