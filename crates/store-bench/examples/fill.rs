@@ -8,7 +8,7 @@
 //! `cashier serve --data-dir DATA_DIR` then starts on it.
 
 use cashier_core::*;
-use cashier_store::{Sequencer, SequencerConfig, Store, SubmitError, SystemClock};
+use cashier_store::{CashPool, Sequencer, SequencerConfig, Store, SubmitError, SystemClock};
 use cashier_store_sqlite::SqliteStore;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -25,23 +25,8 @@ fn main() {
     let store = SqliteStore::open_in(&dir).unwrap();
     let sequencer = Sequencer::start(store, SystemClock::default(), Date(20_000), SequencerConfig::default()).unwrap();
     let started = Instant::now();
-    let config = CorrespondentConfig { jnlc_flow: JnlcFlow::V2, limits: Limits::unlimited(), ..Default::default() };
-    let correspondent = sequencer
-        .submit_blocking(Command::CreateCorrespondent { code: "FILL".into(), name: "Fill".into(), config })
-        .unwrap()
-        .correspondents[0]
-        .id;
-    let ops = Actor::Operator("setup".into());
-    let open = |kind| Command::open_account(ops.clone(), correspondent, kind, String::new());
-    let firm = sequencer.submit_blocking(open(AccountKind::Firm)).unwrap().accounts[0].id;
-    sequencer.submit_blocking(Command::wire_in(ops.clone(), firm, i64::MAX / 4)).unwrap();
-    let mut customers = Vec::with_capacity(accounts);
-    while customers.len() < accounts {
-        let n = CHUNK.min(accounts - customers.len());
-        for outcome in in_chunk(&sequencer, (0..n).map(|_| open(AccountKind::Customer))) {
-            customers.push(outcome.accounts[0].id);
-        }
-    }
+    let pool = CashPool::open(&sequencer, "FILL", accounts, i64::MAX / 4).expect("sets up");
+    let (correspondent, firm, customers) = (pool.correspondent, pool.firm, pool.customers);
     println!("{accounts} accounts in {:.1} s", started.elapsed().as_secs_f64());
     let actor = Actor::Correspondent(correspondent);
     let mut done = 0;

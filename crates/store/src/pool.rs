@@ -5,6 +5,9 @@
 use crate::sequencer::{Sequencer, SubmitError};
 use cashier_core::*;
 
+/// Commands in flight at once while setting up: well under the sequencer's queue.
+const CHUNK: usize = 32_768;
+
 #[derive(Clone, Debug)]
 pub struct CashPool {
     pub correspondent: CorrespondentId,
@@ -22,11 +25,15 @@ impl CashPool {
         let ops = Actor::Operator("setup".into());
         let open = |kind| Command::open_account(ops.clone(), correspondent, kind, String::new());
         let firm = sequencer.submit_blocking(open(AccountKind::Firm))?.accounts[0].id;
-        // Submitted together so that they commit in a few batches, then collected in order.
-        let pending = (0..customers).map(|_| sequencer.try_submit(open(AccountKind::Customer))).collect::<Result<Vec<_>, _>>()?;
+        // Submitted a chunk at a time so that they commit in a few batches without filling the
+        // queue, then collected in order.
         let mut opened = Vec::with_capacity(customers);
-        for receiver in pending {
-            opened.push(receiver.blocking_recv().unwrap_or(Err(SubmitError::Unavailable))?.accounts[0].id);
+        while opened.len() < customers {
+            let chunk = (customers - opened.len()).min(CHUNK);
+            let pending = (0..chunk).map(|_| sequencer.try_submit(open(AccountKind::Customer))).collect::<Result<Vec<_>, _>>()?;
+            for receiver in pending {
+                opened.push(receiver.blocking_recv().unwrap_or(Err(SubmitError::Unavailable))?.accounts[0].id);
+            }
         }
         let fund = Command::wire_in(ops, firm, funding);
         sequencer.submit_blocking(fund)?;
