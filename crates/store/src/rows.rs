@@ -67,11 +67,11 @@ impl Rows {
 }
 
 impl Rows {
-    /// Whether `later` can be written in one transaction after these rows: its deletions
-    /// (expired idempotency keys, a new business day's usage) run before every upsert of a
-    /// transaction, so they may only come first.
-    pub fn can_absorb(&self, later: &Rows) -> bool {
-        later.keys_expired_before.is_none() && !later.daily_reset
+    /// Whether these rows delete rows (expired idempotency keys, a new business day's usage).
+    /// Deletions run before every upsert of a transaction, so a batch that deletes can only
+    /// start a merged commit, never join one.
+    pub fn deletes(&self) -> bool {
+        self.keys_expired_before.is_some() || self.daily_reset
     }
 
     /// Adds the rows of a batch executed after this one: where both hold a row, the later
@@ -217,9 +217,8 @@ mod tests {
         let plain = Rows::default();
         let reset = Rows { daily_reset: true, ..Rows::default() };
         let expiry = Rows { keys_expired_before: Some(Timestamp(1)), ..Rows::default() };
-        assert!(plain.can_absorb(&plain));
-        assert!(reset.can_absorb(&plain), "a new day's deletion runs before the later upserts");
-        assert!(!plain.can_absorb(&reset));
-        assert!(!plain.can_absorb(&expiry));
+        assert!(!plain.deletes(), "upserts only: joins a merged commit");
+        assert!(reset.deletes(), "a new day's deletion only starts one");
+        assert!(expiry.deletes());
     }
 }

@@ -401,7 +401,7 @@ impl Committer {
                     // Everything executed while the last commit was written goes in this one.
                     while batch.records.len() < MERGED_RECORDS_MAX {
                         match jobs.try_recv() {
-                            Ok(Job::Commit { batch: later, answers: later_answers }) if batch.rows.can_absorb(&later.rows) => {
+                            Ok(Job::Commit { batch: later, answers: later_answers }) if !later.rows.deletes() => {
                                 merge(&mut batch, &mut answers, *later, later_answers);
                             }
                             Ok(other) => {
