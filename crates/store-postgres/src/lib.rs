@@ -27,6 +27,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/006_one_statement_commits.sql"),
 ];
 
+/// The SQLSTATE `cashier_log_continues` raises (migration 006).
+const LOG_DOES_NOT_CONTINUE: &str = "CX001";
+
 pub struct PostgresStore {
     client: Client,
     /// Prepared statements by SQL text: preparing costs a round trip and a plan each time.
@@ -123,7 +126,7 @@ impl PostgresStore {
         let statement = Dialect { client: &mut self.client, statements: &mut self.statements }.statement(&text)?;
         match self.client.query(&statement, &refs) {
             Ok(_) => Ok(()),
-            Err(error) if error.as_db_error().is_some_and(|e| e.message().contains("another writer")) => {
+            Err(error) if error.as_db_error().is_some_and(|e| e.code().code() == LOG_DOES_NOT_CONTINUE) => {
                 Err(sql::not_continuing(after_seq))
             }
             Err(error) => Err(backend(error)),
