@@ -6,6 +6,7 @@
 //! Latency is measured from when a request was due: in the open loop that is its scheduled
 //! time, so a server that falls behind shows it (no coordinated omission).
 
+use crate::wire;
 use hdrhistogram::Histogram;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -160,7 +161,7 @@ async fn run_once(args: &BenchArgs, database_url: Option<&str>) -> Result<Value,
         .map_err(|e| e.to_string())?;
     let target = Arc::new(prepare(&http, &base, &sandbox, args).await?);
     let started = Instant::now();
-    let tally = drive(&http, &target, args).await;
+    let tally = drive(&target, args).await?;
     let elapsed = started.elapsed().as_secs_f64().min(args.seconds.max(0.001));
     let mut report = report(args, &tally, elapsed, server.as_ref().map_or("external", |s| s.store));
     let (backlog, drained) = drain(&http, &base).await;
@@ -439,7 +440,7 @@ async fn prepare(http: &reqwest::Client, base: &str, sandbox: &Value, args: &Ben
 /// One request of the workload: its URL and JSON body, and how many journals it carries. The
 /// body is written as text directly (ids and amounts need no escaping): the generator shares the
 /// machine with the server, so it should cost as little as it can.
-fn next_request(target: &Target, args: &BenchArgs, rng: &mut impl Rng) -> (String, String, u64) {
+fn next_request(target: &Target, args: &BenchArgs, rng: &mut impl Rng) -> (&'static str, String, u64) {
     let securities = rng.random_bool(args.jnls_share.clamp(0.0, 1.0));
     // Shares come from the hot firm, which holds them; cash from the hot firm or a cold one.
     let firm = if securities || target.cold_firms.is_empty() || rng.random_bool(args.hot_share.clamp(0.0, 1.0)) {
@@ -458,36 +459,28 @@ fn next_request(target: &Target, args: &BenchArgs, rng: &mut impl Rng) -> (Strin
     let entry_type = if securities { "JNLS" } else { "JNLC" };
     if args.batch == 1 {
         let body = format!(r#"{{"entry_type":"{entry_type}","from_account":"{firm}",{}}}"#, entry(rng));
-        (format!("{}/v1/journals", target.base), body, 1)
+        ("/v1/journals", body, 1)
     } else {
         let entries: Vec<String> = (0..args.batch).map(|_| format!("{{{}}}", entry(rng))).collect();
         let body = format!(r#"{{"entry_type":"{entry_type}","from_account":"{firm}","entries":[{}]}}"#, entries.join(","));
-        (format!("{}/v1/journals/batch", target.base), body, args.batch as u64)
+        ("/v1/journals/batch", body, args.batch as u64)
     }
 }
 
-/// Posts one request of the workload. The answer is read whole (the connection is kept) but only
-/// parsed when it is an error, for its reason.
-async fn fire(http: &reqwest::Client, url: String, key: (&str, &str), body: String) -> Result<(), String> {
-    let response = http
-        .post(url)
-        .basic_auth(key.0, Some(key.1))
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| format!("transport: {e}"))?;
-    let status = response.status();
-    let bytes = response.bytes().await.map_err(|e| format!("transport: {e}"))?;
-    if status.is_success() {
+/// Posts one request of the workload; the answer is parsed only when it is an error, for its
+/// reason.
+async fn fire(connection: &mut wire::Connection, path: &str, body: String) -> Result<(), String> {
+    let answer = connection.post(path, body.as_bytes()).await?;
+    if (200..300).contains(&answer.status) {
         return Ok(());
     }
-    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Err(format!("{} {}", status.as_u16(), body["reason"].as_str().unwrap_or("")))
+    let body: Value = serde_json::from_slice(&answer.error_body).unwrap_or(Value::Null);
+    Err(format!("{} {}", answer.status, body["reason"].as_str().unwrap_or("")))
 }
 
 /// Runs the workload for the run's duration and collects what the clients measured.
-async fn drive(http: &reqwest::Client, target: &Arc<Target>, args: &BenchArgs) -> Tally {
+async fn drive(target: &Arc<Target>, args: &BenchArgs) -> Result<Tally, String> {
+    let endpoint = wire::Endpoint::new(&target.base, (&target.key.0, &target.key.1))?;
     let tally = Arc::new(Mutex::new(Tally::new()));
     let start = Instant::now();
     let end = start + Duration::from_secs_f64(args.seconds);
@@ -522,7 +515,8 @@ async fn drive(http: &reqwest::Client, target: &Arc<Target>, args: &BenchArgs) -
     });
     let mut clients = Vec::new();
     for _ in 0..args.clients {
-        let (http, target, args, tally, schedule) = (http.clone(), target.clone(), args.clone(), tally.clone(), schedule.clone());
+        let (target, args, tally, schedule) = (target.clone(), args.clone(), tally.clone(), schedule.clone());
+        let mut connection = wire::Connection::new(endpoint.clone());
         clients.push(tokio::spawn(async move {
             let mut rng = rand::rngs::StdRng::from_os_rng();
             loop {
@@ -536,8 +530,8 @@ async fn drive(http: &reqwest::Client, target: &Arc<Target>, args: &BenchArgs) -
                 if due >= end {
                     return;
                 }
-                let (url, body, journals) = next_request(&target, &args, &mut rng);
-                let outcome = fire(&http, url, (&target.key.0, &target.key.1), body).await.map(|()| journals);
+                let (path, body, journals) = next_request(&target, &args, &mut rng);
+                let outcome = fire(&mut connection, path, body).await.map(|()| journals);
                 let done = Instant::now();
                 let second = due.duration_since(start).as_secs() as usize;
                 tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner).record(second, (done - due).as_micros() as u64, outcome);
@@ -560,7 +554,7 @@ async fn drive(http: &reqwest::Client, target: &Arc<Target>, args: &BenchArgs) -
     for client in clients {
         let _ = client.await;
     }
-    Arc::try_unwrap(tally).ok().map(|m| m.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)).unwrap_or_else(Tally::new)
+    Ok(Arc::try_unwrap(tally).ok().map(|m| m.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)).unwrap_or_else(Tally::new))
 }
 
 fn ms(micros: u64) -> f64 {

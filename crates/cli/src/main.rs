@@ -2,6 +2,7 @@
 
 mod bench;
 mod ops;
+mod wire;
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
