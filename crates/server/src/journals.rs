@@ -7,6 +7,7 @@ use crate::{ApiError, App};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cashier_core::*;
 use serde_json::{json, Value};
@@ -55,17 +56,17 @@ pub fn routes(api: Api) -> Api {
         )
 }
 
-async fn create_journal(State(app): State<Arc<App>>, caller: Caller, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn create_journal(State(app): State<Arc<App>>, caller: Caller, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let fields = Fields::parse(&body)?;
     let request = fields.journal_request()?;
     let key = idempotency_key(&headers)?;
     let outcome = app.sequencer.submit(Command::CreateJournal { actor: caller.actor(), request, key }).await?;
     let journal = outcome.journals.first().ok_or_else(|| ApiError::internal("a created journal is missing from its outcome"))?;
-    Ok(Json(render(journal)))
+    Ok(Json(JournalView::of(journal)).into_response())
 }
 
 /// One firm account to many customers, all or nothing.
-async fn create_batch(State(app): State<Arc<App>>, caller: Caller, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn create_batch(State(app): State<Arc<App>>, caller: Caller, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let fields = Fields::parse(&body)?;
     let (entry_type, entries) = fields.batch("to_account")?;
     let from = fields.account("from_account")?;
@@ -74,12 +75,7 @@ async fn create_batch(State(app): State<Arc<App>>, caller: Caller, headers: Head
 }
 
 /// Many customers to one firm account, all or nothing.
-async fn create_reverse_batch(
-    State(app): State<Arc<App>>,
-    caller: Caller,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+async fn create_reverse_batch(State(app): State<Arc<App>>, caller: Caller, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let fields = Fields::parse(&body)?;
     let (entry_type, entries) = fields.batch("from_account")?;
     let to = fields.account("to_account")?;
@@ -87,9 +83,9 @@ async fn create_reverse_batch(
     rendered_journals(&app, command).await
 }
 
-async fn rendered_journals(app: &App, command: Command) -> Result<Json<Value>, ApiError> {
+async fn rendered_journals(app: &App, command: Command) -> Result<Response, ApiError> {
     let outcome = app.sequencer.submit(command).await?;
-    Ok(Json(Value::Array(outcome.journals.iter().map(render).collect())))
+    Ok(Json(outcome.journals.iter().map(JournalView::of).collect::<Vec<_>>()).into_response())
 }
 
 async fn delete_journal(State(app): State<Arc<App>>, caller: Caller, Path(journal_id): Path<String>) -> Result<StatusCode, ApiError> {
@@ -191,47 +187,91 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// A journal as the Broker API shows it. Absent values are `null`, never `""`.
+/// A journal as the Broker API shows it. Absent values are `null`, never `""`; the transmitter's
+/// fields appear only when given.
 pub(crate) fn render(j: &Journal) -> Value {
-    let date = j.booked_on.map(|d| d.to_string());
-    let (symbol, qty, price, net_amount, currency) = match j.asset {
-        Asset::Cash(currency) => (None, None, None, Some(currency.format_amount(j.units)), currency),
-        Asset::Security(symbol) => {
-            let price = j.price.map(|p| decimal::format(p, money::PRICE_SCALE));
-            (Some(symbol.to_string()), Some(money::format_qty(j.units)), price, None, Currency::USD)
-        }
-    };
-    let mut value = json!({
-        "id": j.id.to_string(),
-        "entry_type": j.entry_type.as_str(),
-        "from_account": j.from.to_string(),
-        "to_account": j.to.to_string(),
-        "status": j.status.as_str(),
-        "symbol": symbol,
-        "qty": qty,
-        "price": price,
-        "net_amount": net_amount,
-        "settle_date": date,
-        "system_date": date,
-        "description": j.description,
-        "currency": currency.as_str(),
-        "created_at": j.created_at.to_string(),
-    });
-    if let Some(t) = j.transmitter() {
-        let object = value.as_object_mut().expect("an object");
-        for (name, field) in [
-            ("transmitter_name", &t.name),
-            ("transmitter_account_number", &t.account_number),
-            ("transmitter_address", &t.address),
-            ("transmitter_financial_institution", &t.financial_institution),
-        ] {
-            if let Some(text) = field {
-                object.insert(name.into(), json!(text));
+    serde_json::to_value(JournalView::of(j)).expect("a journal view serializes")
+}
+
+/// A journal's answer, serialized straight into the response: ids, dates and times are written
+/// by their `Display`, with no text built for them first.
+#[derive(serde::Serialize)]
+pub(crate) struct JournalView<'a> {
+    #[serde(serialize_with = "shown")]
+    id: JournalId,
+    entry_type: &'static str,
+    #[serde(serialize_with = "shown")]
+    from_account: AccountId,
+    #[serde(serialize_with = "shown")]
+    to_account: AccountId,
+    status: &'static str,
+    #[serde(serialize_with = "shown_or_null")]
+    symbol: Option<Symbol>,
+    qty: Option<String>,
+    price: Option<String>,
+    net_amount: Option<String>,
+    #[serde(serialize_with = "shown_or_null")]
+    settle_date: Option<Date>,
+    #[serde(serialize_with = "shown_or_null")]
+    system_date: Option<Date>,
+    description: &'a str,
+    #[serde(serialize_with = "shown")]
+    currency: Currency,
+    #[serde(serialize_with = "shown")]
+    created_at: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transmitter_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transmitter_account_number: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transmitter_address: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transmitter_financial_institution: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "shown_or_null")]
+    transmitter_timestamp: Option<Timestamp>,
+}
+
+impl<'a> JournalView<'a> {
+    pub(crate) fn of(j: &'a Journal) -> JournalView<'a> {
+        let (symbol, qty, price, net_amount, currency) = match j.asset {
+            Asset::Cash(currency) => (None, None, None, Some(currency.format_amount(j.units)), currency),
+            Asset::Security(symbol) => {
+                let price = j.price.map(|p| decimal::format(p, money::PRICE_SCALE));
+                (Some(symbol), Some(money::format_qty(j.units)), price, None, Currency::USD)
             }
-        }
-        if let Some(ts) = t.timestamp {
-            object.insert("transmitter_timestamp".into(), json!(ts.to_string()));
+        };
+        let t = j.transmitter();
+        JournalView {
+            id: j.id,
+            entry_type: j.entry_type.as_str(),
+            from_account: j.from,
+            to_account: j.to,
+            status: j.status.as_str(),
+            symbol,
+            qty,
+            price,
+            net_amount,
+            settle_date: j.booked_on,
+            system_date: j.booked_on,
+            description: &j.description,
+            currency,
+            created_at: j.created_at,
+            transmitter_name: t.and_then(|t| t.name.as_deref()),
+            transmitter_account_number: t.and_then(|t| t.account_number.as_deref()),
+            transmitter_address: t.and_then(|t| t.address.as_deref()),
+            transmitter_financial_institution: t.and_then(|t| t.financial_institution.as_deref()),
+            transmitter_timestamp: t.and_then(|t| t.timestamp),
         }
     }
-    value
+}
+
+fn shown<S: serde::Serializer>(value: &impl std::fmt::Display, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
+
+fn shown_or_null<S: serde::Serializer>(value: &Option<impl std::fmt::Display>, serializer: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => serializer.collect_str(value),
+        None => serializer.serialize_none(),
+    }
 }

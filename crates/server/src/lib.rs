@@ -158,6 +158,17 @@ impl Running {
     }
 }
 
+/// Connections waiting to be accepted, at most: the platform's usual 128 drops the connections of
+/// a few hundred clients starting at once, and each dropped one retries a second later.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if address.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Opens the store and the sequencer, bootstraps the sandbox, binds the listener, and serves in
 /// a task of its own.
 pub async fn start(config: Config) -> Result<Running, ServeError> {
@@ -172,7 +183,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     } else if sequencer.started_empty() {
         sandbox::first_operator_key(&sequencer, &config.data_dir).await.map_err(|e| ServeError::Sandbox(e.to_string()))?;
     }
-    let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| ServeError::Listen(config.listen, e))?;
+    let listener = listen(config.listen).map_err(|e| ServeError::Listen(config.listen, e))?;
     let addr = listener.local_addr()?;
     let log = log_opener(&config);
     let (stop_all, stopping) = tokio::sync::watch::channel(false);

@@ -25,12 +25,14 @@ pub struct HttpStats {
 /// oversized body or a wrong method) into the error envelope.
 pub async fn observe(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    // What the log line needs is copied only when that line is written.
+    let logged = tracing::enabled!(target: "cashier::http", tracing::Level::INFO);
+    let request_line = logged.then(|| (request.method().clone(), request.uri().path().to_owned()));
     let quota = crate::limits::QuotaSlot::default();
     request.extensions_mut().insert(quota.clone());
     let mut response = next.run(request).await;
     let status = response.status();
-    let content_type = response.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes().to_vec()).unwrap_or_default();
+    let content_type = response.headers().get(header::CONTENT_TYPE).map_or(&b""[..], |v| v.as_bytes());
     let bare = !content_type.starts_with(b"application/json")
         && !content_type.starts_with(b"text/event-stream")
         && !content_type.starts_with(b"text/html");
@@ -55,7 +57,9 @@ pub async fn observe(State(app): State<Arc<App>>, mut request: Request, next: Ne
     }
     let micros = started.elapsed().as_micros() as u64;
     app.http.latency_us_total.fetch_add(micros, Ordering::Relaxed);
-    tracing::info!(target: "cashier::http", %method, path, status = status.as_u16(), micros, "request");
+    if let Some((method, path)) = request_line {
+        tracing::info!(target: "cashier::http", %method, path, status = status.as_u16(), micros, "request");
+    }
     response
 }
 
