@@ -331,3 +331,33 @@ async fn clearing_finishes_after_a_restart_and_the_v2_flow_books_at_creation() {
     assert_eq!((code, journal["status"].as_str()), (200, Some("executed")), "{journal}");
     running.stop().await.unwrap();
 }
+
+/// The answer's shape: transmitter fields only when given, cash fields null on a share journal,
+/// and the created journal read back the same.
+#[tokio::test]
+async fn journal_answers_carry_their_transmitter_and_asset_fields() {
+    let app = TestApp::spawn("journal-shape").await;
+    let (firm, alice) = (app.id("firm_account_id"), app.customer(0));
+    let mut body = cash(&firm, &alice, json!("12.34"));
+    body["transmitter_name"] = json!("Jane \"JJ\" Doe");
+    body["transmitter_timestamp"] = json!("2026-11-30T10:00:00Z");
+    body["description"] = json!("line\nbreak");
+    let (status, j) = read(app.as_correspondent(Method::POST, "/v1/journals").json(&body).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{j}");
+    assert_eq!(j["transmitter_name"], "Jane \"JJ\" Doe");
+    assert_eq!(j["description"], "line\nbreak");
+    assert!(j["transmitter_timestamp"].as_str().unwrap().starts_with("2026-11-30T10:00:00"), "{j}");
+    for absent in ["transmitter_address", "transmitter_account_number", "transmitter_financial_institution"] {
+        assert!(j.get(absent).is_none(), "{absent} is left out when not given: {j}");
+    }
+    let path = format!("/v1/journals/{}", j["id"].as_str().unwrap());
+    let (_, again) = read(app.as_correspondent(Method::GET, &path).send().await.unwrap()).await;
+    assert_eq!(again["transmitter_name"], j["transmitter_name"]);
+    assert_eq!(again["created_at"], j["created_at"]);
+    let shares = json!({"entry_type": "JNLS", "from_account": firm, "to_account": alice, "symbol": "AAPL", "qty": "0.5"});
+    let (status, s) = read(app.as_correspondent(Method::POST, "/v1/journals").json(&shares).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{s}");
+    assert_eq!((s["symbol"].as_str(), s["qty"].as_str(), s["currency"].as_str()), (Some("AAPL"), Some("0.5"), Some("USD")));
+    assert!(s["net_amount"].is_null() && s.get("transmitter_name").is_none(), "{s}");
+    app.stop().await;
+}
