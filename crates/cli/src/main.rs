@@ -60,11 +60,12 @@ enum Role {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let log_json = match &cli.command {
-        Role::Serve { log_json, .. } => log_json,
-        Role::Bench(_) | Role::Ops(_) => &false,
+    // The server logs what it does; the tools print their own results and log only trouble.
+    let (log_json, level) = match &cli.command {
+        Role::Serve { log_json, .. } => (log_json, "info"),
+        Role::Bench(_) | Role::Ops(_) => (&false, "warn"),
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into());
     if *log_json {
         tracing_subscriber::fmt().json().with_env_filter(filter).init();
     } else {

@@ -142,11 +142,13 @@ fn backend(error: postgres::Error) -> StoreError {
     }
 }
 
-/// `INSERT INTO table ... SELECT * FROM UNNEST(...)`, one array parameter per column, numbered
-/// after the `before` parameters that precede them.
+/// `INSERT INTO table ... SELECT unnest(...), unnest(...), ...`, one array parameter per column,
+/// numbered after the `before` parameters that precede them. The arrays have the same length, so
+/// the set-returning calls in the select list advance together, row by row; `FROM UNNEST(...)`
+/// would first copy every row into a tuple store.
 fn insert_sql(table: &Table, before: usize) -> String {
-    let arrays: Vec<String> = table.columns.iter().enumerate().map(|(i, (_, ty))| format!("${}::{ty}[]", before + i + 1)).collect();
-    format!("INSERT INTO {} ({}) SELECT * FROM UNNEST({}){}", table.name, table.column_list(), arrays.join(", "), table.conflict_clause())
+    let arrays: Vec<String> = table.columns.iter().enumerate().map(|(i, (_, ty))| format!("unnest(${}::{ty}[])", before + i + 1)).collect();
+    format!("INSERT INTO {} ({}) SELECT {}{}", table.name, table.column_list(), arrays.join(", "), table.conflict_clause())
 }
 
 /// Rows turned into one array per column.
