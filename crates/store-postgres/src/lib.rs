@@ -225,17 +225,7 @@ struct Param(Value);
 
 impl ToSql for Param {
     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
-        match &self.0 {
-            Value::Id(b) => b.as_slice().to_sql(ty, out),
-            Value::Static(t) => t.to_sql(ty, out),
-            Value::Blob(b) => b.to_sql(ty, out),
-            Value::BlobOpt(b) => b.to_sql(ty, out),
-            Value::Int(i) => i.to_sql(ty, out),
-            Value::IntOpt(i) => i.to_sql(ty, out),
-            Value::Text(t) => t.to_sql(ty, out),
-            Value::TextOpt(t) => t.to_sql(ty, out),
-            Value::Bool(b) => b.to_sql(ty, out),
-        }
+        Borrowed(&self.0).to_sql(ty, out)
     }
 
     fn accepts(_: &Type) -> bool {
@@ -246,14 +236,41 @@ impl ToSql for Param {
     to_sql_checked!();
 }
 
-/// A column of values as one array parameter.
+/// A value written where it is, as a parameter or an array's element.
+#[derive(Debug)]
+struct Borrowed<'v>(&'v Value);
+
+impl ToSql for Borrowed<'_> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+        match self.0 {
+            Value::Id(b) => b.as_slice().to_sql(ty, out),
+            Value::Static(t) => t.to_sql(ty, out),
+            Value::Blob(b) => b.to_sql(ty, out),
+            Value::BlobOpt(b) => b.to_sql(ty, out),
+            Value::Int(i) => i.to_sql(ty, out),
+            Value::IntOpt(i) => i.to_sql(ty, out),
+            Value::Text(t) => t.to_sql(ty, out),
+            Value::TextOpt(t) => t.to_sql(ty, out),
+            Value::Bool(b) => b.to_sql(ty, out),
+            Value::Null => Ok(IsNull::Yes),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+/// One column's values, as an array parameter.
 #[derive(Debug)]
 struct Array(Vec<Value>);
 
 impl ToSql for Array {
     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
-        let params: Vec<Param> = self.0.iter().cloned().map(Param).collect();
-        params.to_sql(ty, out)
+        let elements: Vec<Borrowed<'_>> = self.0.iter().map(Borrowed).collect();
+        elements.to_sql(ty, out)
     }
 
     fn accepts(ty: &Type) -> bool {

@@ -178,6 +178,7 @@ impl ToSql for Param<'_> {
                 t.as_deref().map_or(ToSqlOutput::Borrowed(ValueRef::Null), |t| ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())))
             }
             Value::Bool(b) => ToSqlOutput::from(*b),
+            Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
         })
     }
 }

@@ -23,6 +23,8 @@ pub enum Value {
     Text(String),
     TextOpt(Option<String>),
     Bool(bool),
+    /// NULL, in a column of any type.
+    Null,
 }
 
 /// A table as the writer sees it: its columns (with their PostgreSQL types), its key, and
@@ -190,14 +192,14 @@ pub fn batch_ops(batch: &Batch) -> BatchOps {
             Value::Int(record.seq as i64),
             Value::Int(record.event.at.0),
             name(c.kind),
-            Value::BlobOpt(c.journal_id.map(|b| b.to_vec())),
-            Value::TextOpt(c.status_from.map(str::to_owned)),
-            Value::TextOpt(c.status_to.map(str::to_owned)),
+            c.journal_id.map_or(Value::Null, Value::Id),
+            c.status_from.map_or(Value::Null, Value::Static),
+            c.status_to.map_or(Value::Null, Value::Static),
             Value::TextOpt(c.detail),
         ];
         match record.event.movement() {
-            Some(m) => row.extend([asset(m.asset), Value::Int(m.units), Value::Blob(book_bytes(m.from)), Value::Blob(book_bytes(m.to))]),
-            None => row.extend([Value::TextOpt(None), Value::IntOpt(None), Value::BlobOpt(None), Value::BlobOpt(None)]),
+            Some(m) => row.extend([asset(m.asset), Value::Int(m.units), book(m.from), book(m.to)]),
+            None => row.extend([Value::Null, Value::Null, Value::Null, Value::Null]),
         }
         events.push(row);
     }
