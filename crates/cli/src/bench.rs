@@ -258,6 +258,7 @@ async fn compare(args: BenchArgs) -> Result<(), String> {
         "sqlite": sqlite,
         "postgres": postgres,
         "pgbench": {"clients": baseline_clients, "transactions_per_second": tps},
+        "through_clearing": {"sqlite": rate(&sqlite), "postgres": rate(&postgres)},
         "ratios": {"sqlite_to_pgbench": rate(&sqlite) / tps, "postgres_to_pgbench": rate(&postgres) / tps},
     });
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());

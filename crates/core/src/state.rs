@@ -1,5 +1,6 @@
 //! The ledger state and `apply`, the only code that changes it.
 
+use crate::chunked::Chunked;
 use crate::event::{Book, Event, EventKind, KeyRecord, Movement, StatusChange};
 use crate::ids::{AccountId, CorrespondentId, Date, JournalId, Timestamp, TransferId};
 use crate::model::{Account, AccountKind, ApiKey, AssetInfo, Correspondent, Hold, Journal, Limits, Transfer};
@@ -81,8 +82,9 @@ pub struct State {
     pub(crate) books: FxHashMap<Book, Vec<(Asset, Balance)>>,
     pub(crate) assets: FxHashMap<Symbol, AssetInfo>,
     /// Journals in creation order, which is also id order (ids from `IdSource` increase), so
-    /// the vector is its own index: see `journal_position`.
-    pub(crate) journals: Vec<Journal>,
+    /// the vector is its own index: see `journal_position`. In chunks a clone of the state
+    /// shares until one side changes them (the committed replica is such a clone).
+    pub(crate) journals: Chunked<Journal>,
     pub(crate) transfers: FxHashMap<TransferId, Transfer>,
     /// Journals in each status that still moves on its own, by creation order.
     /// Positions (in `journals`) of the journals in each status that still moves on its own.
@@ -117,7 +119,7 @@ impl State {
             accounts: FxHashMap::default(),
             books: FxHashMap::default(),
             assets: FxHashMap::default(),
-            journals: Vec::new(),
+            journals: Chunked::default(),
             transfers: FxHashMap::default(),
             waiting: Default::default(),
             daily_used: FxHashMap::default(),
@@ -158,7 +160,7 @@ impl State {
                 state.waiting[slot].insert(position);
             }
         }
-        state.journals = parts.journals;
+        state.journals = parts.journals.into();
         state.transfers = parts.transfers.into_iter().map(|t| (t.id, t)).collect();
         state.overdrafts = parts.overdrafts.into_iter().map(|(a, c, units)| ((a, c), units)).collect();
         state.keys = parts.keys.into_iter().map(|k| ((k.correspondent, k.key.clone()), k)).collect();
@@ -183,7 +185,7 @@ impl State {
             accounts: self.accounts.values().cloned().collect(),
             assets: self.assets.values().cloned().collect(),
             balances: self.books.iter().flat_map(|(book, list)| list.iter().map(|(a, b)| (*book, *a, *b))).collect(),
-            journals: self.journals.clone(),
+            journals: self.journals.iter().cloned().collect(),
             transfers: self.transfers.values().cloned().collect(),
             overdrafts: self.overdrafts().collect(),
             keys: self.keys.values().cloned().collect(),
@@ -245,7 +247,7 @@ impl State {
     }
 
     pub fn journal(&self, id: JournalId) -> Option<&Journal> {
-        self.journal_position(id).map(|i| &self.journals[i])
+        self.journal_position(id).and_then(|i| self.journals.get(i))
     }
 
     /// Where a journal is, by a galloping search from the newest: journals that still change are
@@ -259,13 +261,14 @@ impl State {
         let (mut end, mut step) = (journals.len(), 1);
         let start = loop {
             let probe = end.saturating_sub(step);
-            if probe == 0 || journals[probe].id <= id {
+            if probe == 0 || journals.get(probe).is_some_and(|j| j.id <= id) {
                 break probe;
             }
             end = probe;
             step *= 2;
         };
-        journals[start..end].binary_search_by_key(&id, |j| j.id).ok().map(|i| start + i)
+        let found = journals.partition_point(start..end, |j| j.id < id);
+        journals.get(found).filter(|j| j.id == id).map(|_| found)
     }
 
     /// Every journal, in creation order.
@@ -275,7 +278,7 @@ impl State {
 
     fn journal_mut(&mut self, id: JournalId) -> &mut Journal {
         let index = self.journal_position(id).expect("event names a known journal");
-        &mut self.journals[index]
+        self.journals.get_mut(index).expect("a position found is in range")
     }
 
     pub fn transfer(&self, id: TransferId) -> Option<&Transfer> {
@@ -352,7 +355,9 @@ impl State {
 
     /// Journals waiting in `status` (`queued`, `sent_to_clearing` or `pending`), oldest first.
     pub fn waiting(&self, status: JournalStatus) -> impl Iterator<Item = JournalId> + '_ {
-        waiting_slot(status).into_iter().flat_map(move |slot| self.waiting[slot].iter().map(|position| self.journals[position].id))
+        waiting_slot(status)
+            .into_iter()
+            .flat_map(move |slot| self.waiting[slot].iter().filter_map(|position| Some(self.journals.get(position)?.id)))
     }
 
     pub fn overdrafts(&self) -> impl Iterator<Item = (AccountId, Currency, i64)> + '_ {
@@ -430,7 +435,7 @@ impl State {
             EventKind::JournalStatusChanged(change) => self.apply_status_change(change, at),
             EventKind::ActionRequested { id, request } => {
                 let position = self.journal_position(*id).expect("event names a known journal");
-                self.journals[position].extra_mut().request = Some((**request).clone());
+                self.journals.get_mut(position).expect("a position found is in range").extra_mut().request = Some((**request).clone());
             }
             EventKind::IdempotencyKeyStored(record) => {
                 self.keys.insert((record.correspondent, record.key.clone()), (**record).clone());
@@ -525,7 +530,7 @@ impl State {
 
     fn apply_status_change(&mut self, change: &StatusChange, at: Timestamp) {
         let position = self.journal_position(change.id).expect("event names a known journal");
-        let journal = &mut self.journals[position];
+        let journal = self.journals.get_mut(position).expect("a position found is in range");
         debug_assert_eq!(journal.status, change.from);
         journal.status = change.to;
         journal.updated_at = at;
