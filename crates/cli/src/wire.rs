@@ -105,7 +105,8 @@ impl Connection {
                             close = header.value.eq_ignore_ascii_case(b"close");
                         }
                     }
-                    break (status, length.unwrap_or(0), close, head_len);
+                    // Without a length the answer ends where the connection does: not reused.
+                    break (status, length.unwrap_or(0), close || length.is_none(), head_len);
                 }
                 Ok(httparse::Status::Partial) if self.input.len() < HEAD_BYTES_MAX => read_more(stream, &mut self.input).await?,
                 Ok(httparse::Status::Partial) => return Err("transport: an answer's head is too long".into()),
