@@ -80,7 +80,7 @@ impl Store for SqliteStore {
             let summary = scope.spawn(move || {
                 let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
                 let conn = Connection::open_with_flags(&path, flags).map_err(StoreError::backend)?;
-                sql::log_summary(&mut Dialect(&conn))
+                sql::log_summary(&mut Dialect(&conn), sql::Summing::Streamed)
             });
             let mut summary = Some(summary);
             sql::load_with(&mut Dialect(&self.conn), &mut |_| {
@@ -188,6 +188,14 @@ struct Row<'r, 's>(&'r rusqlite::Row<'s>);
 impl ColumnRead for Row<'_, '_> {
     fn blob(&self, i: usize) -> Result<Vec<u8>, StoreError> {
         self.0.get(i).map_err(StoreError::backend)
+    }
+    fn blob_ref(&self, i: usize) -> Result<std::borrow::Cow<'_, [u8]>, StoreError> {
+        let value = self.0.get_ref(i).map_err(StoreError::backend)?;
+        value.as_blob().map(std::borrow::Cow::Borrowed).map_err(StoreError::backend)
+    }
+    fn text_ref(&self, i: usize) -> Result<std::borrow::Cow<'_, str>, StoreError> {
+        let value = self.0.get_ref(i).map_err(StoreError::backend)?;
+        value.as_str().map(std::borrow::Cow::Borrowed).map_err(StoreError::backend)
     }
     fn int(&self, i: usize) -> Result<i64, StoreError> {
         self.0.get(i).map_err(StoreError::backend)

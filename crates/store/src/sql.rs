@@ -7,6 +7,7 @@ use crate::mint::event_ulid;
 use crate::rows::Rows;
 use crate::store::{verify, Batch, Loaded, LogSummary, StoreError};
 use cashier_core::*;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// A column value on its way to the database.
@@ -84,6 +85,14 @@ table!(DAILY, "daily_usage", upsert: true, key: ["account", "limit_key"], ["acco
 /// Reads one column of a result row.
 pub trait ColumnRead {
     fn blob(&self, i: usize) -> Result<Vec<u8>, StoreError>;
+    /// A blob where the row holds it, for a value parsed rather than kept (an id, a book).
+    fn blob_ref(&self, i: usize) -> Result<Cow<'_, [u8]>, StoreError> {
+        self.blob(i).map(Cow::Owned)
+    }
+    /// A text where the row holds it, for a value parsed rather than kept (a status, an asset).
+    fn text_ref(&self, i: usize) -> Result<Cow<'_, str>, StoreError> {
+        self.text(i).map(Cow::Owned)
+    }
     fn int(&self, i: usize) -> Result<i64, StoreError>;
     fn int_opt(&self, i: usize) -> Result<Option<i64>, StoreError>;
     fn text(&self, i: usize) -> Result<String, StoreError>;
@@ -399,9 +408,9 @@ pub fn journal_events(db: &mut dyn SqlBackend, after_seq: u64, limit: usize) -> 
                 seq,
                 ulid: event_ulid(at, seq),
                 at,
-                journal_id: JournalId(id_from(&r.blob(2)?)?),
-                correspondent: CorrespondentId(id_from(&r.blob(3)?)?),
-                entry_type: named(&r.text(4)?, EntryType::parse, "entry type")?,
+                journal_id: JournalId(id_from(&r.blob_ref(2)?)?),
+                correspondent: CorrespondentId(id_from(&r.blob_ref(3)?)?),
+                entry_type: named(&r.text_ref(4)?, EntryType::parse, "entry type")?,
                 status_from: status(r.text_opt(5)?)?,
                 status_to: status(Some(r.text(6)?))?.expect("a status"),
             });
@@ -435,7 +444,7 @@ pub fn journal_history(db: &mut dyn SqlBackend, journal: JournalId) -> Result<Ve
     db.query(sql, &[id(journal.0)], &mut |r| {
         let movement = match (r.text_opt(6)?, r.int_opt(7)?) {
             (Some(asset), Some(units)) => {
-                Some(Movement { asset: asset_from(&asset)?, units, from: book_from(&r.blob(8)?)?, to: book_from(&r.blob(9)?)? })
+                Some(Movement { asset: asset_from(&asset)?, units, from: book_from(&r.blob_ref(8)?)?, to: book_from(&r.blob_ref(9)?)? })
             }
             _ => None,
         };
@@ -499,7 +508,7 @@ pub trait LogReader: Send {
         let mut out = Vec::new();
         self.with_sql(&mut |db| {
             db.query(&sql, &params, &mut |r| {
-                out.push((AccountId(id_from(&r.blob(0)?)?), r.text(1)?));
+                out.push((AccountId(id_from(&r.blob_ref(0)?)?), r.text(1)?));
                 Ok(())
             })
         })?;
@@ -529,7 +538,7 @@ pub fn balances_against_postings(db: &mut dyn SqlBackend) -> Result<PostingCheck
                WHERE coalesce(b.posted, 0) <> coalesce(p.total, 0) LIMIT 100";
     db.query(sql, &[], &mut |r| {
         let total: i128 = r.text(3)?.parse().map_err(|_| StoreError::Corrupt("unreadable posting sum".into()))?;
-        check.mismatches.push((book_from(&r.blob(0)?)?, asset_from(&r.text(1)?)?, r.int(2)?, total));
+        check.mismatches.push((book_from(&r.blob_ref(0)?)?, asset_from(&r.text_ref(1)?)?, r.int(2)?, total));
         Ok(())
     })?;
     Ok(check)
@@ -545,7 +554,7 @@ pub enum ProfilesOf {
 
 /// Loads and verifies a store; `None` when it has never been committed to.
 pub fn load(db: &mut dyn SqlBackend) -> Result<Option<Loaded>, StoreError> {
-    load_with(db, &mut |db| log_summary(db))
+    load_with(db, &mut |db| log_summary(db, Summing::InSql))
 }
 
 /// Loads a store and verifies it against a summary of its log that `summary` reads, given the
@@ -564,7 +573,7 @@ pub fn load_with(
     let mut parts = StateParts { business_date: Date(business_date as i32), events_applied: last_seq as u64, ..StateParts::default() };
     let mut max_id = 0u128;
     let mut read_id = |r: &dyn ColumnRead, i: usize| -> Result<u128, StoreError> {
-        let id = id_from(&r.blob(i)?)?;
+        let id = id_from(&r.blob_ref(i)?)?;
         max_id = max_id.max(id);
         Ok(id)
     };
@@ -583,10 +592,10 @@ pub fn load_with(
         parts.accounts.push(Account {
             id: AccountId(read_id(r, 0)?),
             correspondent: CorrespondentId(read_id(r, 1)?),
-            kind: named(&r.text(2)?, AccountKind::parse, "account kind")?,
-            status: named(&r.text(3)?, AccountStatus::parse, "account status")?,
+            kind: named(&r.text_ref(2)?, AccountKind::parse, "account kind")?,
+            status: named(&r.text_ref(3)?, AccountStatus::parse, "account status")?,
             account_number: r.int(4)? as u64,
-            currency: currency(&r.text(5)?)?,
+            currency: currency(&r.text_ref(5)?)?,
             blocks: blocks_from(r.int(6)?),
             limits: r.text_opt(7)?.as_deref().map(limits_from).transpose()?,
             created_at: Timestamp(r.int(8)?),
@@ -618,8 +627,8 @@ pub fn load_with(
             None => 0,
         };
         parts.balances.push((
-            book_from(&r.blob(0)?)?,
-            asset_from(&r.text(1)?)?,
+            book_from(&r.blob_ref(0)?)?,
+            asset_from(&r.text_ref(1)?)?,
             Balance { posted: r.int(2)?, held: r.int(3)?, cost_nanos },
         ));
         Ok(())
@@ -629,39 +638,39 @@ pub fn load_with(
             id: TransferId(read_id(r, 0)?),
             account: AccountId(read_id(r, 1)?),
             correspondent: CorrespondentId(read_id(r, 2)?),
-            direction: named(&r.text(3)?, TransferDirection::parse, "direction")?,
-            kind: named(&r.text(4)?, TransferKind::parse, "transfer kind")?,
-            currency: currency(&r.text(5)?)?,
+            direction: named(&r.text_ref(3)?, TransferDirection::parse, "direction")?,
+            kind: named(&r.text_ref(4)?, TransferKind::parse, "transfer kind")?,
+            currency: currency(&r.text_ref(5)?)?,
             amount: r.int(6)?,
-            status: named(&r.text(7)?, TransferStatus::parse, "transfer status")?,
+            status: named(&r.text_ref(7)?, TransferStatus::parse, "transfer status")?,
             created_at: Timestamp(r.int(8)?),
             updated_at: Timestamp(r.int(9)?),
         });
         Ok(())
     })?;
     load_all(db, &OVERDRAFTS, &mut |r| {
-        parts.overdrafts.push((AccountId(read_id(r, 0)?), currency(&r.text(1)?)?, r.int(2)?));
+        parts.overdrafts.push((AccountId(read_id(r, 0)?), currency(&r.text_ref(1)?)?, r.int(2)?));
         Ok(())
     })?;
     load_all(db, &KEYS, &mut |r| {
         parts.keys.push(KeyRecord {
             correspondent: CorrespondentId(read_id(r, 0)?),
             key: r.text(1)?,
-            kind: named(&r.text(2)?, KeyKind::parse, "key kind")?,
-            fingerprint: id_from(&r.blob(3)?)?,
+            kind: named(&r.text_ref(2)?, KeyKind::parse, "key kind")?,
+            fingerprint: id_from(&r.blob_ref(3)?)?,
             journals: ids_from(&r.blob(4)?)?,
             created_at: Timestamp(r.int(5)?),
         });
         Ok(())
     })?;
     load_all(db, &DAILY, &mut |r| {
-        parts.daily_used.push((AccountId(read_id(r, 0)?), limit_key_from(&r.text(1)?)?, r.int(2)?));
+        parts.daily_used.push((AccountId(read_id(r, 0)?), limit_key_from(&r.text_ref(1)?)?, r.int(2)?));
         Ok(())
     })?;
     load_all(db, &API_KEYS, &mut |r| {
         let owner = match r.text(2)?.as_str() {
             "operator" => KeyOwner::Operator,
-            _ => KeyOwner::Correspondent(CorrespondentId(id_from(&r.blob(1)?)?)),
+            _ => KeyOwner::Correspondent(CorrespondentId(id_from(&r.blob_ref(1)?)?)),
         };
         let secret: [u8; 32] = r.blob(3)?.try_into().map_err(|_| StoreError::Corrupt("unreadable key hash".into()))?;
         parts.api_keys.push(ApiKey {
@@ -674,7 +683,7 @@ pub fn load_with(
         Ok(())
     })?;
     db.query("SELECT id, email FROM accounts WHERE email IS NOT NULL", &[], &mut |r| {
-        parts.emails.push((AccountId(id_from(&r.blob(0)?)?), r.text(1)?));
+        parts.emails.push((AccountId(id_from(&r.blob_ref(0)?)?), r.text(1)?));
         Ok(())
     })?;
     let log = summary(db)?;
@@ -705,17 +714,17 @@ fn journal_from(
     Ok(Journal {
         id: JournalId(read_id(r, 0)?),
         correspondent: CorrespondentId(read_id(r, 1)?),
-        entry_type: named(&r.text(2)?, EntryType::parse, "entry type")?,
+        entry_type: named(&r.text_ref(2)?, EntryType::parse, "entry type")?,
         from: AccountId(read_id(r, 3)?),
         to: AccountId(read_id(r, 4)?),
-        status: named(&r.text(5)?, JournalStatus::parse, "journal status")?,
-        asset: asset_from(&r.text(6)?)?,
+        status: named(&r.text_ref(5)?, JournalStatus::parse, "journal status")?,
+        asset: asset_from(&r.text_ref(6)?)?,
         units: r.int(7)?,
         price: r.int_opt(8)?,
         description: r.text(9)?,
         extra: journal_extra_from(r.text_opt(10)?.as_deref())?,
-        flow: named(&r.text(11)?, JnlcFlow::parse, "flow")?,
-        hold: named(&r.text(12)?, Hold::parse, "hold")?,
+        flow: named(&r.text_ref(11)?, JnlcFlow::parse, "flow")?,
+        hold: named(&r.text_ref(12)?, Hold::parse, "hold")?,
         limit_counted: r.int(13)?,
         created_at: Timestamp(r.int(14)?),
         updated_at: Timestamp(r.int(15)?),
@@ -736,7 +745,7 @@ fn one_int(db: &mut dyn SqlBackend, sql: &str) -> Result<i64, StoreError> {
 
 /// What the log says: where it ends, how many events and created journals it holds, and the sum
 /// of its postings per book and asset.
-pub fn log_summary(db: &mut dyn SqlBackend) -> Result<LogSummary, StoreError> {
+pub fn log_summary(db: &mut dyn SqlBackend, summing: Summing) -> Result<LogSummary, StoreError> {
     let mut log = LogSummary { last_seq: one_int(db, "SELECT last_seq FROM meta")? as u64, ..LogSummary::default() };
     db.query("SELECT coalesce(max(seq), 0), count(*) FROM events", &[], &mut |r| {
         (log.max_seq, log.events) = (r.int(0)? as u64, r.int(1)? as u64);
@@ -745,16 +754,38 @@ pub fn log_summary(db: &mut dyn SqlBackend) -> Result<LogSummary, StoreError> {
     log.journals_created = one_int(db, "SELECT count(*) FROM events WHERE kind = 'journal_created'")? as u64;
     log.journal_rows = one_int(db, "SELECT count(*) FROM journals")? as u64;
     let mut sums: HashMap<(Book, Asset), i128> = HashMap::new();
-    let sql = "SELECT book, asset, CAST(sum(units) AS TEXT) FROM (
-                   SELECT to_book AS book, asset, units FROM postings
-                   UNION ALL SELECT from_book AS book, asset, -units AS units FROM postings) AS p
-               GROUP BY book, asset";
-    db.query(sql, &[], &mut |r| {
-        // As text: PostgreSQL sums bigints as numeric, which may exceed 64 bits.
-        let sum: i128 = r.text(2)?.parse().map_err(|_| StoreError::Corrupt("unreadable posting sum".into()))?;
-        sums.insert((book_from(&r.blob(0)?)?, asset_from(&r.text(1)?)?), sum);
-        Ok(())
-    })?;
+    match summing {
+        Summing::InSql => {
+            let sql = "SELECT book, asset, CAST(sum(units) AS TEXT) FROM (
+                           SELECT to_book AS book, asset, units FROM postings
+                           UNION ALL SELECT from_book AS book, asset, -units AS units FROM postings) AS p
+                       GROUP BY book, asset";
+            db.query(sql, &[], &mut |r| {
+                // As text: PostgreSQL sums bigints as numeric, which may exceed 64 bits.
+                let sum: i128 = r.text(2)?.parse().map_err(|_| StoreError::Corrupt("unreadable posting sum".into()))?;
+                sums.insert((book_from(&r.blob_ref(0)?)?, asset_from(&r.text_ref(1)?)?), sum);
+                Ok(())
+            })?;
+        }
+        Summing::Streamed => {
+            db.query("SELECT asset, units, from_book, to_book FROM postings", &[], &mut |r| {
+                let (asset, units) = (asset_from(&r.text_ref(0)?)?, i128::from(r.int(1)?));
+                *sums.entry((book_from(&r.blob_ref(2)?)?, asset)).or_default() -= units;
+                *sums.entry((book_from(&r.blob_ref(3)?)?, asset)).or_default() += units;
+                Ok(())
+            })?;
+        }
+    }
     log.posting_sums = sums;
     Ok(log)
+}
+
+/// How [`log_summary`] sums the postings per book and asset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Summing {
+    /// A `GROUP BY` in the database: PostgreSQL aggregates by hash, on the server.
+    InSql,
+    /// Every posting read once and summed here: SQLite's `GROUP BY` sorts the rows first (20 M
+    /// postings: 20.9 s, where reading them takes 1.2 s).
+    Streamed,
 }
