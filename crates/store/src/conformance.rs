@@ -27,6 +27,26 @@ fn start(store: impl Store, config: SequencerConfig) -> Sequencer {
     Sequencer::start(store, clock, DAY0, config).expect("the store loads")
 }
 
+/// How long a test waits for the sequencer's answer before it fails: a sequencer that cannot
+/// recover (a reload the store keeps refusing) would otherwise leave the test waiting forever.
+const ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Submits `command` and waits for its durable outcome, at most `ANSWER_WAIT`.
+fn answered(seq: &Sequencer, command: Command) -> Result<Outcome, SubmitError> {
+    let mut receiver = seq.try_submit(command)?;
+    let deadline = std::time::Instant::now() + ANSWER_WAIT;
+    loop {
+        match receiver.try_recv() {
+            Ok(outcome) => return outcome,
+            Err(tokio::sync::oneshot::error::TryRecvError::Closed) => return Err(SubmitError::Unavailable),
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {
+                assert!(std::time::Instant::now() < deadline, "no answer within {ANSWER_WAIT:?}: the sequencer is stuck");
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+    }
+}
+
 /// Drives commands and keeps every record it was answered with, to replay.
 struct Driver {
     seq: Sequencer,
@@ -36,7 +56,7 @@ struct Driver {
 impl Driver {
     fn ok(&mut self, command: Command) -> Outcome {
         let shown = format!("{command:?}");
-        let outcome = self.seq.submit_blocking(command).unwrap_or_else(|e| panic!("{shown}: {e}"));
+        let outcome = answered(&self.seq, command).unwrap_or_else(|e| panic!("{shown}: {e}"));
         self.records.extend(outcome.records().iter().cloned());
         outcome
     }
@@ -215,11 +235,14 @@ pub fn idempotency_survives_restart(h: &mut impl Harness) {
     });
     assert!(replay.records().is_empty(), "a replay writes nothing");
     assert_eq!(replay.journals.iter().map(|j| j.id).collect::<Vec<_>>(), key_journals);
-    let conflict = again.seq.submit_blocking(Command::CreateJournal {
-        actor: Actor::Correspondent(corr),
-        request: JournalRequest::cash(firm, alice, 2_501),
-        key: Some("k-1".into()),
-    });
+    let conflict = answered(
+        &again.seq,
+        Command::CreateJournal {
+            actor: Actor::Correspondent(corr),
+            request: JournalRequest::cash(firm, alice, 2_501),
+            key: Some("k-1".into()),
+        },
+    );
     assert!(matches!(conflict, Err(SubmitError::Rejected(r)) if r.code == Code::IdempotencyKeyReused));
 }
 
@@ -228,11 +251,10 @@ pub fn rejections_write_nothing(h: &mut impl Harness) {
     let mut driver = Driver { seq: start(h.fresh(), SequencerConfig::default()), records: Vec::new() };
     scenario(&mut driver);
     let events = h.sql("SELECT count(*) FROM events");
-    let result = driver.seq.submit_blocking(Command::CreateCorrespondent {
-        code: "LPCA".into(),
-        name: "dup".into(),
-        config: CorrespondentConfig::default(),
-    });
+    let result = answered(
+        &driver.seq,
+        Command::CreateCorrespondent { code: "LPCA".into(), name: "dup".into(), config: CorrespondentConfig::default() },
+    );
     assert!(matches!(result, Err(SubmitError::Rejected(r)) if r.code == Code::AlreadyExists));
     assert_eq!(h.sql("SELECT count(*) FROM events"), events);
 }
@@ -262,11 +284,10 @@ pub fn a_failed_commit_stops_and_recovers_from_the_store(h: &mut impl Harness) {
     scenario(&mut driver);
     let corr = driver.expected_state().correspondents().next().unwrap().id;
     fail_at.store(0, Ordering::SeqCst); // the next commit fails
-    let lost = driver.seq.submit_blocking(Command::CreateCorrespondent {
-        code: "LOST".into(),
-        name: "Lost".into(),
-        config: CorrespondentConfig::default(),
-    });
+    let lost = answered(
+        &driver.seq,
+        Command::CreateCorrespondent { code: "LOST".into(), name: "Lost".into(), config: CorrespondentConfig::default() },
+    );
     assert_eq!(lost.unwrap_err(), SubmitError::StoreFailed);
     // The ledger was rebuilt from the store: the lost correspondent is not there, and the code
     // can be used again.
@@ -287,7 +308,7 @@ pub fn a_second_writer_is_refused(h: &mut impl Harness) {
     first.ok(code("ONE1"));
     let second = start(h.reopen(), SequencerConfig::default());
     first.ok(code("TWO2"));
-    assert_eq!(second.submit_blocking(code("LATE")).unwrap_err(), SubmitError::StoreFailed, "the second writer is refused");
+    assert_eq!(answered(&second, code("LATE")).unwrap_err(), SubmitError::StoreFailed, "the second writer is refused");
     first.seq.shutdown();
     second.shutdown();
     let loaded = h.reopen().load().expect("the store still verifies").expect("not empty");
@@ -304,7 +325,7 @@ pub fn waiting_batches_commit_together(h: &mut impl Harness) {
     let store = Gated { inner: h.fresh(), gate: gate.clone(), commits: commits.clone() };
     let seq = start(store, SequencerConfig { batch_max: 1, ..SequencerConfig::default() });
     let create = |code: &str| Command::CreateCorrespondent { code: code.into(), name: code.into(), config: CorrespondentConfig::default() };
-    let opened = seq.submit_blocking(create("C000")).unwrap();
+    let opened = answered(&seq, create("C000")).unwrap();
     let mut records = opened.records().to_vec();
     let c000 = opened.correspondents[0].id;
     *gate.0.lock().unwrap() = false;

@@ -123,6 +123,8 @@ pub struct Sequencer {
     publisher: broadcast::Sender<Arc<Vec<Record>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     replica: Replica,
+    /// Set by `shutdown`: a committer retrying a reload from a failing store gives up.
+    closing: Arc<AtomicBool>,
 }
 
 impl Sequencer {
@@ -144,7 +146,9 @@ impl Sequencer {
         let (jobs, job_receiver) = sync_channel(COMMITS_IN_FLIGHT);
         let (failures, failure_receiver) = std::sync::mpsc::channel();
         let replica: Replica = Arc::new(std::sync::RwLock::new(loaded.state.clone()));
+        let closing = Arc::new(AtomicBool::new(false));
         let mut committer = Committer {
+            closing: closing.clone(),
             store: Box::new(store),
             stats: stats.clone(),
             publisher: publisher.clone(),
@@ -176,6 +180,7 @@ impl Sequencer {
             publisher,
             threads: Mutex::new(vec![sequencing, committing]),
             replica,
+            closing,
         })
     }
 
@@ -236,6 +241,7 @@ impl Sequencer {
 
     /// Stops taking commands, finishes those queued, and waits for the threads.
     pub fn shutdown(&self) {
+        self.closing.store(true, Ordering::SeqCst);
         self.sender.lock().expect("sender lock").take();
         for thread in self.threads.lock().expect("threads lock").drain(..) {
             let _ = thread.join();
@@ -375,6 +381,7 @@ impl Writer {
 
 /// The committer thread: owns the store, writes batches in order, answers once durable.
 struct Committer {
+    closing: Arc<AtomicBool>,
     store: Box<dyn Store>,
     stats: Arc<Stats>,
     publisher: broadcast::Sender<Arc<Vec<Record>>>,
@@ -413,9 +420,14 @@ impl Committer {
                     }
                     self.commit(batch, answers);
                 }
-                Job::Reload(reply) => {
-                    let _ = reply.send(self.reload());
-                }
+                Job::Reload(reply) => match self.reload() {
+                    Some(loaded) => {
+                        let _ = reply.send(loaded);
+                    }
+                    // Shutting down with the store still failing: the committer goes, and with
+                    // it the writer (its next hand-over fails) and every caller still waiting.
+                    None => return,
+                },
             }
         }
     }
@@ -461,8 +473,9 @@ impl Committer {
         }
     }
 
-    /// Loads from the store until it answers, then takes writes again.
-    fn reload(&mut self) -> Option<Loaded> {
+    /// Loads from the store until it answers, then takes writes again; `None` when the
+    /// sequencer is shutting down before the store answered.
+    fn reload(&mut self) -> Option<Option<Loaded>> {
         loop {
             match self.store.load() {
                 Ok(loaded) => {
@@ -474,7 +487,11 @@ impl Committer {
                     if let Some(l) = &loaded {
                         self.stats.last_seq.store(l.last_seq, Ordering::SeqCst);
                     }
-                    return loaded;
+                    return Some(loaded);
+                }
+                Err(error) if self.closing.load(Ordering::SeqCst) => {
+                    eprintln!("cashier: reloading from the store failed ({error}); stopping");
+                    return None;
                 }
                 Err(error) => {
                     eprintln!("cashier: reloading from the store failed ({error}); retrying");
