@@ -32,14 +32,6 @@ impl<T: Clone> Chunked<T> {
         (index < self.len).then(|| &self.chunks[index / CHUNK][index % CHUNK])
     }
 
-    /// The item at `index`, copying its chunk first if a clone shares it.
-    pub fn get_mut(&mut self, index: usize) -> Option<&mut T> {
-        if index >= self.len {
-            return None;
-        }
-        Some(&mut Arc::make_mut(&mut self.chunks[index / CHUNK])[index % CHUNK])
-    }
-
     pub fn last(&self) -> Option<&T> {
         self.len.checked_sub(1).and_then(|i| self.get(i))
     }
@@ -75,6 +67,22 @@ impl<T: Clone> Chunked<T> {
 
 /// Chunks moved out of a vector between two returns of its memory.
 const SHRINK_EVERY: usize = 16;
+
+impl<T: Clone> std::ops::Index<usize> for Chunked<T> {
+    type Output = T;
+
+    fn index(&self, index: usize) -> &T {
+        self.get(index).unwrap_or_else(|| panic!("index {index} of {} items", self.len))
+    }
+}
+
+impl<T: Clone> std::ops::IndexMut<usize> for Chunked<T> {
+    /// The item at `index`, its chunk copied first if a clone shares it.
+    fn index_mut(&mut self, index: usize) -> &mut T {
+        assert!(index < self.len, "index {index} of {} items", self.len);
+        &mut Arc::make_mut(&mut self.chunks[index / CHUNK])[index % CHUNK]
+    }
+}
 
 impl<T: Clone> From<Vec<T>> for Chunked<T> {
     /// Moves the items into chunks from the back, giving the vector's memory back as they go,
@@ -119,7 +127,7 @@ mod tests {
         assert_eq!(a.get(a.len()), None);
         let b = a.clone();
         assert!(a.chunks.iter().zip(&b.chunks).all(|(x, y)| Arc::ptr_eq(x, y)), "a clone copies no item");
-        *a.get_mut(CHUNK + 1).unwrap() = 99;
+        a[CHUNK + 1] = 99;
         a.push(1_000_000);
         assert_eq!(b.get(CHUNK + 1), Some(&(CHUNK as u64 + 1)), "the clone does not see the write");
         assert_eq!(a.get(CHUNK + 1), Some(&99));

@@ -247,7 +247,7 @@ impl State {
     }
 
     pub fn journal(&self, id: JournalId) -> Option<&Journal> {
-        self.journal_position(id).and_then(|i| self.journals.get(i))
+        self.journal_position(id).map(|i| &self.journals[i])
     }
 
     /// Where a journal is, by a galloping search from the newest: journals that still change are
@@ -261,7 +261,7 @@ impl State {
         let (mut end, mut step) = (journals.len(), 1);
         let start = loop {
             let probe = end.saturating_sub(step);
-            if probe == 0 || journals.get(probe).is_some_and(|j| j.id <= id) {
+            if probe == 0 || journals[probe].id <= id {
                 break probe;
             }
             end = probe;
@@ -278,7 +278,7 @@ impl State {
 
     fn journal_mut(&mut self, id: JournalId) -> &mut Journal {
         let index = self.journal_position(id).expect("event names a known journal");
-        self.journals.get_mut(index).expect("a position found is in range")
+        &mut self.journals[index]
     }
 
     pub fn transfer(&self, id: TransferId) -> Option<&Transfer> {
@@ -355,9 +355,7 @@ impl State {
 
     /// Journals waiting in `status` (`queued`, `sent_to_clearing` or `pending`), oldest first.
     pub fn waiting(&self, status: JournalStatus) -> impl Iterator<Item = JournalId> + '_ {
-        waiting_slot(status)
-            .into_iter()
-            .flat_map(move |slot| self.waiting[slot].iter().filter_map(|position| Some(self.journals.get(position)?.id)))
+        waiting_slot(status).into_iter().flat_map(move |slot| self.waiting[slot].iter().map(|position| self.journals[position].id))
     }
 
     pub fn overdrafts(&self) -> impl Iterator<Item = (AccountId, Currency, i64)> + '_ {
@@ -435,7 +433,7 @@ impl State {
             EventKind::JournalStatusChanged(change) => self.apply_status_change(change, at),
             EventKind::ActionRequested { id, request } => {
                 let position = self.journal_position(*id).expect("event names a known journal");
-                self.journals.get_mut(position).expect("a position found is in range").extra_mut().request = Some((**request).clone());
+                self.journals[position].extra_mut().request = Some((**request).clone());
             }
             EventKind::IdempotencyKeyStored(record) => {
                 self.keys.insert((record.correspondent, record.key.clone()), (**record).clone());
@@ -530,7 +528,7 @@ impl State {
 
     fn apply_status_change(&mut self, change: &StatusChange, at: Timestamp) {
         let position = self.journal_position(change.id).expect("event names a known journal");
-        let journal = self.journals.get_mut(position).expect("a position found is in range");
+        let journal = &mut self.journals[position];
         debug_assert_eq!(journal.status, change.from);
         journal.status = change.to;
         journal.updated_at = at;
