@@ -71,7 +71,13 @@ fn main() -> ExitCode {
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    // Threads named by role, so that a profile of the machine tells the server from its load.
+    let threads = match cli.command {
+        Role::Serve { .. } => "cashier-http",
+        Role::Bench(_) => "cashier-bench",
+        Role::Ops(_) => "cashier-ops",
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().thread_name(threads).enable_all().build().expect("a tokio runtime");
     let result = match cli.command {
         Role::Serve {
             data_dir,
