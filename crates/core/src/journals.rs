@@ -427,7 +427,7 @@ fn new_journal(
         asset: draft.asset,
         units: draft.units,
         price,
-        description: r.description.clone(),
+        description: r.description.as_str().into(),
         extra: (r.transmitter.is_some() || key.is_some())
             .then(|| Box::new(JournalExtra { transmitter: r.transmitter.as_deref().cloned(), key, ..Default::default() })),
         flow,

@@ -156,8 +156,9 @@ pub struct Account {
     pub account_number: u64,
     pub currency: Currency,
     pub blocks: Blocks,
-    /// Replaces the correspondent's limits for this account when set.
-    pub limits: Option<Limits>,
+    /// Replaces the correspondent's limits for this account when set. Boxed: few accounts have
+    /// their own, and inline they would be half of every account's size.
+    pub limits: Option<Box<Limits>>,
     pub created_at: Timestamp,
 }
 
@@ -215,7 +216,9 @@ pub struct Journal {
     pub units: i64,
     /// JNLS: the price booked at, 1e-9 USD. Set when executed.
     pub price: Option<i64>,
-    pub description: String,
+    /// Boxed rather than a `String`: a journal's text never grows, and the capacity a `String`
+    /// carries would cost every journal held in memory 8 bytes more.
+    pub description: Box<str>,
     /// What few journals carry, kept out of line so that the rest stay small.
     pub extra: Option<Box<JournalExtra>>,
     pub flow: JnlcFlow,
@@ -364,4 +367,18 @@ impl ApiKey {
 pub struct Audit {
     pub actor: Actor,
     pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every journal and every account is held in memory (twice for accounts: the sequencer's
+    /// state and the committed replica), so their size is the ledger's memory: 10 M journals at
+    /// 176 bytes are 1.76 GB. A field that grows them should be a decision, not an accident.
+    #[test]
+    fn journals_and_accounts_keep_their_size() {
+        assert_eq!(std::mem::size_of::<Journal>(), 176, "Journal");
+        assert_eq!(std::mem::size_of::<Account>(), 64, "Account");
+    }
 }

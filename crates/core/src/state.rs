@@ -389,7 +389,7 @@ impl State {
 
     /// The limits that apply to an account: its own, else its correspondent's.
     pub fn limits_for<'s>(&'s self, account: &'s Account) -> Option<&'s Limits> {
-        account.limits.as_ref().or_else(|| self.correspondents.get(&account.correspondent).map(|c| &c.config.limits))
+        account.limits.as_deref().or_else(|| self.correspondents.get(&account.correspondent).map(|c| &c.config.limits))
     }
 
     pub fn is_firm(&self, id: AccountId) -> bool {
@@ -419,7 +419,7 @@ impl State {
             }
             EventKind::AccountStatusChanged { id, to, .. } => self.account_mut(*id).status = *to,
             EventKind::AccountBlocksChanged { id, blocks } => self.account_mut(*id).blocks = *blocks,
-            EventKind::AccountLimitsSet { id, limits } => self.account_mut(*id).limits = limits.as_deref().cloned(),
+            EventKind::AccountLimitsSet { id, limits } => self.account_mut(*id).limits = limits.clone(),
             EventKind::OverdraftSet { account, currency, units } => {
                 self.overdrafts.insert((*account, *currency), *units);
             }

@@ -289,7 +289,7 @@ fn account_values(a: &Account) -> Vec<Value> {
         Value::Int(a.account_number as i64),
         Value::Text(a.currency.as_str().to_owned()),
         Value::Int(blocks_bits(a.blocks)),
-        Value::TextOpt(a.limits.as_ref().map(limits_json)),
+        Value::TextOpt(a.limits.as_deref().map(limits_json)),
         Value::Int(a.created_at.0),
     ]
 }
@@ -322,7 +322,7 @@ fn journal_values(j: &Journal) -> Vec<Value> {
         asset(j.asset),
         Value::Int(j.units),
         Value::IntOpt(j.price),
-        Value::Text(j.description.clone()),
+        Value::Text(j.description.to_string()),
         Value::TextOpt(journal_extra_json(j)),
         name(j.flow.as_str()),
         name(j.hold.as_str()),
@@ -597,7 +597,7 @@ pub fn load_with(
             account_number: r.int(4)? as u64,
             currency: currency(&r.text_ref(5)?)?,
             blocks: blocks_from(r.int(6)?),
-            limits: r.text_opt(7)?.as_deref().map(limits_from).transpose()?,
+            limits: r.text_opt(7)?.as_deref().map(limits_from).transpose()?.map(Box::new),
             created_at: Timestamp(r.int(8)?),
         });
         Ok(())
@@ -721,7 +721,7 @@ fn journal_from(
         asset: asset_from(&r.text_ref(6)?)?,
         units: r.int(7)?,
         price: r.int_opt(8)?,
-        description: r.text(9)?,
+        description: r.text(9)?.into_boxed_str(),
         extra: journal_extra_from(r.text_opt(10)?.as_deref())?,
         flow: named(&r.text_ref(11)?, JnlcFlow::parse, "flow")?,
         hold: named(&r.text_ref(12)?, Hold::parse, "hold")?,
