@@ -69,7 +69,9 @@ fn main() -> ExitCode {
     if *log_json {
         tracing_subscriber::fmt().json().with_env_filter(filter).init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+        // Colours only for a terminal: a log written to a file or a pipe stays plain text.
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi).init();
     }
     // Threads named by role, so that a profile of the machine tells the server from its load.
     let threads = match cli.command {

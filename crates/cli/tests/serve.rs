@@ -15,17 +15,31 @@ fn http_get(addr: &str, path: &str) -> String {
     response
 }
 
+/// The server process, killed if the test fails before it stops it (so that no server outlives
+/// the test, holding its output pipe open).
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn serve_starts_answers_and_stops_on_sigterm() {
     let dir = std::env::temp_dir().join(format!("cashier-cli-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cashier"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("cashier starts");
+    let mut server = Server(
+        Command::new(env!("CARGO_BIN_EXE_cashier"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&dir)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("cashier starts"),
+    );
+    let child = &mut server.0;
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let started = Instant::now();
     let mut printed = Vec::new();
@@ -38,6 +52,9 @@ fn serve_starts_answers_and_stops_on_sigterm() {
         assert!(started.elapsed() < Duration::from_secs(60), "no address after {printed:?}");
     };
     assert!(printed.iter().any(|l| l.contains("firm account")), "the sandbox is announced: {printed:?}");
+    // The log went to a pipe: plain text, no terminal colour codes.
+    assert!(printed.iter().any(|l| l.contains("INFO") && l.contains("cashier is listening")), "{printed:?}");
+    assert!(printed.iter().all(|l| !l.contains('\u{1b}')), "colour codes in a piped log: {printed:?}");
     assert!(dir.join("sandbox.json").exists());
     let response = http_get(&addr, "/healthz");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
