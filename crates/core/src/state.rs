@@ -86,7 +86,6 @@ pub struct State {
     /// shares until one side changes them (the committed replica is such a clone).
     pub(crate) journals: Chunked<Journal>,
     pub(crate) transfers: FxHashMap<TransferId, Transfer>,
-    /// Journals in each status that still moves on its own, by creation order.
     /// Positions (in `journals`) of the journals in each status that still moves on its own.
     pub(crate) waiting: [PositionSet; 3],
     /// Today's use of daily limits, per customer account.
