@@ -62,6 +62,7 @@ impl Ctx<'_> {
 /// A successful command that changes nothing (an idempotent replay, a status set to what it
 /// already is) returns no events.
 pub fn execute(state: &State, command: &Command, ctx: &mut Ctx<'_>) -> Result<Vec<Event>, Rejection> {
+    crate::text::check(command)?;
     match command {
         Command::CreateCorrespondent { code, name, config } => create_correspondent(state, code, name, config, ctx),
         Command::ConfigureCorrespondent { id, config } => {

@@ -21,6 +21,7 @@ pub mod money;
 pub mod rejection;
 pub mod state;
 pub mod status;
+pub mod text;
 
 pub use calendar::Calendar;
 pub use command::{BatchEntry, Command, JournalRequest, BATCH_ENTRIES_MAX};

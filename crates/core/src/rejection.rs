@@ -72,6 +72,7 @@ codes! {
     QtyNotPositive = "qty_not_positive", Invalid, "the qty must be greater than zero";
     DescriptionTooLong = "description_too_long", Invalid, "the description is longer than 1024 characters";
     TextTooLong = "text_too_long", Invalid, "a text field is longer than 255 characters";
+    TextNotStorable = "text_not_storable", Invalid, "text cannot contain the NUL character (U+0000)";
     SameAccount = "same_account", Invalid, "from_account and to_account must differ";
     BatchEmpty = "batch_empty", Invalid, "a batch needs at least one entry";
     BatchTooLarge = "batch_too_large", Invalid, "a batch has more entries than allowed";
@@ -125,30 +126,38 @@ impl fmt::Display for Code {
     }
 }
 
-/// A refused command: its code, and for batches the zero-based entry that failed first.
+/// A refused command: its code, for batches the zero-based entry that failed first, and the
+/// field it is about where one field is at fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rejection {
     pub code: Code,
     pub entry: Option<u32>,
+    pub field: Option<&'static str>,
 }
 
 impl Rejection {
     pub fn entry(code: Code, index: usize) -> Rejection {
-        Rejection { code, entry: Some(u32::try_from(index).unwrap_or(u32::MAX)) }
+        Rejection { code, entry: Some(u32::try_from(index).unwrap_or(u32::MAX)), field: None }
+    }
+
+    pub fn field(code: Code, field: &'static str) -> Rejection {
+        Rejection { code, entry: None, field: Some(field) }
     }
 }
 
 impl From<Code> for Rejection {
     fn from(code: Code) -> Rejection {
-        Rejection { code, entry: None }
+        Rejection { code, entry: None, field: None }
     }
 }
 
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.entry {
-            Some(index) => write!(f, "entry {index}: {}", self.code.message()),
-            None => f.write_str(self.code.message()),
+        match (self.entry, self.field) {
+            (Some(index), Some(field)) => write!(f, "entries[{index}].{field}: {}", self.code.message()),
+            (None, Some(field)) => write!(f, "{field}: {}", self.code.message()),
+            (Some(index), None) => write!(f, "entry {index}: {}", self.code.message()),
+            (None, None) => f.write_str(self.code.message()),
         }
     }
 }

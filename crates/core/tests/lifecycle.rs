@@ -288,16 +288,16 @@ fn batches_are_all_or_nothing() {
     assert_eq!(ids.iter().map(|&id| w.ledger.status(id)).collect::<Vec<_>>(), vec![Queued, Pending]);
     let before = w.ledger.state.clone();
     let bad = w.ledger.run(batch(vec![BatchEntry::cash(AccountId(77), 1), BatchEntry::cash(bob, 0)])).unwrap_err();
-    assert_eq!(bad, Rejection { code: Code::AmountNotPositive, entry: Some(1) }, "the shape of every entry first");
+    assert_eq!(bad, Rejection { code: Code::AmountNotPositive, entry: Some(1), field: None }, "the shape of every entry first");
     let bad = w.ledger.run(batch(vec![BatchEntry::cash(alice, 1), BatchEntry::cash(firm, 1)])).unwrap_err();
-    assert_eq!(bad, Rejection { code: Code::SameAccount, entry: Some(1) });
+    assert_eq!(bad, Rejection { code: Code::SameAccount, entry: Some(1), field: None });
     let bad = w.ledger.run(batch(vec![BatchEntry::cash(alice, 1), BatchEntry::cash(AccountId(77), 1)])).unwrap_err();
-    assert_eq!(bad, Rejection { code: Code::AccountNotFound, entry: Some(1) });
+    assert_eq!(bad, Rejection { code: Code::AccountNotFound, entry: Some(1), field: None });
     assert_eq!(w.ledger.state, before, "nothing created by a failed batch");
     // Funds are checked cumulatively across entries.
     let firm_cash = w.ledger.cash(firm);
     let bad = w.ledger.run(batch(vec![BatchEntry::cash(alice, firm_cash), BatchEntry::cash(bob, 1)])).unwrap_err();
-    assert_eq!(bad, Rejection { code: Code::InsufficientFunds, entry: Some(1) });
+    assert_eq!(bad, Rejection { code: Code::InsufficientFunds, entry: Some(1), field: None });
     // Daily limits too: 20 x $50 into one account, then the 21st waits.
     let events = w.ledger.ok(batch((0..21).map(|_| BatchEntry::cash(bob, dollars(50))).collect()));
     let statuses: Vec<_> = created(&events).iter().map(|&id| w.ledger.status(id)).collect();
@@ -330,7 +330,7 @@ fn reverse_batches_pull_cash_back_to_the_firm() {
         key: Some("rb-1".into()),
     };
     let bad = w.ledger.run(reverse(vec![BatchEntry::cash(alice, dollars(100)), BatchEntry::cash(bob, dollars(101))])).unwrap_err();
-    assert_eq!(bad, Rejection { code: Code::InsufficientFunds, entry: Some(1) });
+    assert_eq!(bad, Rejection { code: Code::InsufficientFunds, entry: Some(1), field: None });
     let events = w.ledger.ok(reverse(vec![BatchEntry::cash(alice, dollars(100)), BatchEntry::cash(bob, dollars(100))]));
     let ids = created(&events);
     assert!(w.ledger.ok(reverse(vec![BatchEntry::cash(alice, dollars(100)), BatchEntry::cash(bob, dollars(100))])).is_empty(), "replayed");
@@ -347,7 +347,7 @@ fn reverse_batches_pull_cash_back_to_the_firm() {
         entries: vec![BatchEntry::cash(alice, 1)],
         key: None,
     };
-    assert_eq!(w.ledger.run(customers_to_customer).unwrap_err(), Rejection { code: Code::CustomerToCustomer, entry: Some(0) });
+    assert_eq!(w.ledger.run(customers_to_customer).unwrap_err(), Rejection { code: Code::CustomerToCustomer, entry: Some(0), field: None });
 }
 
 #[test]

@@ -73,6 +73,11 @@ impl From<SubmitError> for ApiError {
                 "outcome_unknown",
                 "the request may or may not have taken effect: retry it with the same Idempotency-Key",
             ),
+            SubmitError::Refused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "store_refused",
+                "the store refused this request's data: nothing was changed; change the request before sending it again",
+            ),
             SubmitError::Unavailable => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the ledger is not accepting writes: retry shortly")
             }

@@ -116,6 +116,18 @@ async fn get_metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
             load(&s.commit_latency_us_max) as f64 / 1e6,
         ),
         ("cashier_store_failures_total", "counter", "Commits that failed.", load(&s.store_failures) as f64),
+        (
+            "cashier_store_refusals_total",
+            "counter",
+            "Commits the store refused for their content, each narrowed to the command at fault.",
+            load(&s.store_refusals) as f64,
+        ),
+        (
+            "cashier_sequencer_commands_refused_total",
+            "counter",
+            "Commands whose rows the store refused alone: answered 422 store_refused.",
+            load(&s.commands_refused) as f64,
+        ),
         ("cashier_sequencer_batch_size", "gauge", "Commands in the last committed batch.", load(&s.batch_size_last) as f64),
         ("cashier_sequencer_batch_size_max", "gauge", "Commands in the largest committed batch.", load(&s.batch_size_max) as f64),
         ("cashier_sequencer_queue_depth", "gauge", "Commands submitted and not yet taken off the queue.", load(&s.queue_depth) as f64),

@@ -134,10 +134,22 @@ impl PostgresStore {
     }
 }
 
-/// A PostgreSQL error as a store error, with the server's own message where it sent one.
+/// A PostgreSQL error as a store error, with the server's own message where it sent one. An
+/// error the server raised about a value (data exceptions, SQLSTATE class 22; constraints, 23,
+/// but a unique key, which two writers can collide on; program limits such as an index entry's
+/// size, 54) is a refusal of the content: the statement, and so the transaction, did not happen.
 fn backend(error: postgres::Error) -> StoreError {
     match error.as_db_error() {
-        Some(db) => StoreError::Backend(format!("{}: {}", db.code().code(), db.message())),
+        Some(db) => {
+            let code = db.code().code();
+            let message = format!("{code}: {}", db.message());
+            let content = (code.starts_with("22") || code.starts_with("23") || code.starts_with("54")) && code != "23505";
+            if content {
+                StoreError::Refused(message)
+            } else {
+                StoreError::Backend(message)
+            }
+        }
         None => StoreError::backend(error),
     }
 }

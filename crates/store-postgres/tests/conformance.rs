@@ -64,6 +64,19 @@ impl Harness for Postgres {
         let rows = store.client().query(sql, &[]).expect("runs");
         rows.first().and_then(|row| if row.is_empty() { None } else { row.get::<_, Option<i64>>(0) })
     }
+
+    fn refuse_description(&mut self, description: &str) {
+        let mut store = PostgresStore::connect(&url(), Some(&self.schema)).expect("connects");
+        store
+            .client()
+            .batch_execute(&format!(
+                "CREATE FUNCTION refuse_marked() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                   RAISE EXCEPTION 'refused by the test' USING ERRCODE = 'check_violation'; END $$; \
+                 CREATE TRIGGER refuse_marked BEFORE INSERT ON journals FOR EACH ROW \
+                   WHEN (NEW.description = '{description}') EXECUTE FUNCTION refuse_marked();"
+            ))
+            .expect("installs the trigger");
+    }
 }
 
 cashier_store::conformance_tests!(Postgres::new);

@@ -95,6 +95,7 @@ impl Store for SqliteStore {
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let tx = self.conn.transaction().map_err(StoreError::backend)?;
+        // Dropping the transaction on an error rolls it back.
         sql::write_batch(&mut Dialect(&tx), batch)?;
         tx.commit().map_err(StoreError::backend)
     }
@@ -131,7 +132,7 @@ impl SqlBackend for Dialect<'_> {
             format!("INSERT INTO {} ({}) VALUES ({}){}", table.name, table.column_list(), placeholders.join(", "), table.conflict_clause());
         let mut stmt = self.0.prepare_cached(&sql).map_err(StoreError::backend)?;
         for row in rows {
-            stmt.execute(params_from_iter(row.iter().map(Param))).map_err(StoreError::backend)?;
+            stmt.execute(params_from_iter(row.iter().map(Param))).map_err(write_error)?;
         }
         Ok(())
     }
@@ -143,7 +144,7 @@ impl SqlBackend for Dialect<'_> {
             .prepare_cached(&sql)
             .and_then(|mut s| s.execute(params_from_iter(params.iter().map(Param))))
             .map(|rows| rows as u64)
-            .map_err(StoreError::backend)
+            .map_err(write_error)
     }
 
     fn query(
@@ -160,6 +161,23 @@ impl SqlBackend for Dialect<'_> {
         }
         Ok(())
     }
+}
+
+/// A SQLite error while writing rows as a store error. A value SQLite refused (a constraint
+/// other than a unique key, which two writers can collide on; a value too big; a type
+/// mismatch) is a refusal of the content: the statement did not happen, and the transaction it
+/// was part of is rolled back.
+fn write_error(error: rusqlite::Error) -> StoreError {
+    use rusqlite::ffi;
+    if let rusqlite::Error::SqliteFailure(e, _) = &error {
+        let unique = matches!(e.extended_code, ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY);
+        let content =
+            matches!(e.code, rusqlite::ErrorCode::ConstraintViolation | rusqlite::ErrorCode::TooBig | rusqlite::ErrorCode::TypeMismatch);
+        if content && !unique {
+            return StoreError::Refused(error.to_string());
+        }
+    }
+    StoreError::backend(error)
 }
 
 struct Param<'v>(&'v Value);

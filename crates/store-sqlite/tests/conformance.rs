@@ -43,6 +43,13 @@ impl Harness for Sqlite {
         }
         stmt.query_row([], |r| r.get::<_, Option<i64>>(0)).expect("runs")
     }
+
+    fn refuse_description(&mut self, description: &str) {
+        self.sql(&format!(
+            "CREATE TRIGGER refuse_marked BEFORE INSERT ON journals WHEN NEW.description = '{description}' \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        ));
+    }
 }
 
 cashier_store::conformance_tests!(|name: &str| Some(Sqlite::new(name)));

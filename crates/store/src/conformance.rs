@@ -18,6 +18,10 @@ pub trait Harness {
     /// Runs one SQL statement against the store; returns the first column of the first row,
     /// as an integer, when there is one.
     fn sql(&mut self, sql: &str) -> Option<i64>;
+    /// Makes the store's own row writer refuse (a trigger raising a constraint error) every
+    /// journal row whose description is `description`, as a backend refuses a value it cannot
+    /// hold.
+    fn refuse_description(&mut self, description: &str);
 }
 
 pub const DAY0: Date = Date(20_000);
@@ -316,6 +320,73 @@ pub fn a_second_writer_is_refused(h: &mut impl Harness) {
     assert_eq!(h.sql("SELECT count(*) FROM correspondents WHERE code = 'LATE'"), Some(0));
 }
 
+/// A commit the store refuses for one command's rows is narrowed to that command: it alone is
+/// answered `Refused`, every other command of the merged commit (and of the batches executed
+/// after it) commits, and the store holds exactly what was acknowledged.
+pub fn a_refused_command_fails_alone(h: &mut impl Harness) {
+    let gate = Arc::new((Mutex::new(true), Condvar::new()));
+    let commits = Arc::new(AtomicU64::new(0));
+    let store = Gated { inner: h.fresh(), gate: gate.clone(), commits };
+    h.refuse_description("refuse me");
+    let mut driver = Driver { seq: start(store, SequencerConfig::default()), records: Vec::new() };
+    let ops = Actor::Operator("ops".into());
+    let corr = driver
+        .ok(Command::CreateCorrespondent { code: "NRRW".into(), name: "Narrow".into(), config: CorrespondentConfig::default() })
+        .correspondents[0]
+        .id;
+    let open = |kind| Command::open_account(ops.clone(), corr, kind, "{}".into());
+    let firm = driver.ok(open(AccountKind::Firm)).accounts[0].id;
+    let customers: Vec<AccountId> = (0..8).map(|_| driver.ok(open(AccountKind::Customer)).accounts[0].id).collect();
+    driver.ok(Command::wire_in(ops.clone(), firm, 1_000_000));
+    let journal = |i: usize, description: &str| Command::CreateJournal {
+        actor: Actor::Correspondent(corr),
+        request: JournalRequest { description: description.into(), ..JournalRequest::cash(firm, customers[i % 8], 100 + i as i64) },
+        key: Some(format!("k-{i}")),
+    };
+    // The first commit waits at the gate; everything after it executes meanwhile and is then
+    // written as one merged commit, which the store refuses for the one marked row.
+    *gate.0.lock().unwrap() = false;
+    let executed = driver.seq.stats().commands.load(Ordering::SeqCst);
+    let held = driver.seq.try_submit(journal(0, "honest")).unwrap();
+    while driver.seq.stats().commands.load(Ordering::SeqCst) < executed + 1 {
+        std::thread::yield_now();
+    }
+    let mut honest = Vec::new();
+    let mut refused = None;
+    for i in 1..=40 {
+        if i == 17 {
+            refused = Some(driver.seq.try_submit(journal(99, "refuse me")).unwrap());
+        }
+        honest.push(driver.seq.try_submit(journal(i, "honest")).unwrap());
+    }
+    while driver.seq.stats().commands.load(Ordering::SeqCst) < executed + 42 {
+        std::thread::yield_now();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    {
+        let (open, wake) = &*gate;
+        *open.lock().unwrap() = true;
+        wake.notify_all();
+    }
+    for receiver in std::iter::once(held).chain(honest) {
+        let outcome = receiver.blocking_recv().expect("answered").expect("an honest command commits");
+        assert_eq!(outcome.journals.len(), 1);
+        driver.records.extend(outcome.records().iter().cloned());
+    }
+    let refused = refused.unwrap().blocking_recv().expect("answered");
+    assert_eq!(refused.unwrap_err(), SubmitError::Refused, "the command whose rows the store refused fails alone");
+    assert_eq!(driver.seq.stats().commands_refused.load(Ordering::SeqCst), 1);
+    assert_eq!(driver.seq.stats().store_failures.load(Ordering::SeqCst), 0, "a refusal is not a store failure");
+    // The ledger goes on, and the refused key was never used.
+    driver.ok(journal(99, "honest now"));
+    driver.records.sort_by_key(|r| r.seq);
+    driver.seq.shutdown();
+    let loaded = h.reopen().load().expect("the store verifies").expect("not empty");
+    assert!(same_ledger(&loaded.state, &driver.expected_state()), "the store holds exactly what was acknowledged");
+    assert_eq!(h.sql("SELECT count(*) FROM journals WHERE description = 'refuse me'"), Some(0));
+    assert_eq!(h.sql("SELECT count(*) FROM journals"), Some(42));
+}
+
 /// Batches that waited for the committer are written together, in one transaction: every
 /// caller gets its own records back, a rejection stays a rejection, the rows of the later
 /// batches win, and the store reloads as exactly the ledger the callers were told about.
@@ -459,6 +530,7 @@ macro_rules! conformance_tests {
             tampering_is_refused_at_start,
             a_failed_commit_stops_and_recovers_from_the_store,
             a_second_writer_is_refused,
+            a_refused_command_fails_alone,
             waiting_batches_commit_together,
             a_full_queue_answers_busy,
         );

@@ -5,7 +5,9 @@
 //! waits for the commit to be durable, then answers every caller and publishes the events. A
 //! full queue answers `Busy` at once; memory never grows without bound. A failed commit stops
 //! writes: every caller of that batch is told the store failed, the state is rebuilt from the
-//! store, and only then are writes taken again.
+//! store, and only then are writes taken again. A commit the store refused for what it holds
+//! (nothing of it written) is narrowed instead: its commands are committed again in smaller
+//! groups until the one the store refuses is answered alone, and the others commit.
 
 use crate::mint::{event_ulid, Clock, V7Ids};
 use crate::rows::Rows;
@@ -60,6 +62,10 @@ pub enum SubmitError {
     /// Writes are stopped (the store is failing, or the sequencer is shutting down).
     #[error("the ledger is not accepting writes")]
     Unavailable,
+    /// The store refused what this command would write (alone, in a commit of its own), and
+    /// rolled it back: nothing changed.
+    #[error("the store refused this command's data; nothing changed")]
+    Refused,
 }
 
 /// What a committed command did, as of right after it (later commands of the same batch may
@@ -96,6 +102,9 @@ pub struct Stats {
     pub batch_size_max: AtomicU64,
     pub queue_depth: AtomicU64,
     pub store_failures: AtomicU64,
+    /// Commits the store refused for their content, and commands answered `Refused` alone.
+    pub store_refusals: AtomicU64,
+    pub commands_refused: AtomicU64,
     pub last_seq: AtomicU64,
     /// Writes are stopped while the store is failing.
     pub stopped: AtomicBool,
@@ -109,6 +118,17 @@ pub type Replica = Arc<std::sync::RwLock<State>>;
 /// A stream of committed batches, in commit order.
 pub type Subscription = broadcast::Receiver<Arc<Vec<Record>>>;
 
+/// What the sequencer thread is sent: commands, or a wake-up after a refused commit (its
+/// commands wait to be executed again, and no caller may have to send one more for that).
+enum Inbound {
+    Request(Request),
+    Wake,
+}
+
+/// The sending side of the sequencer's queue, shared by callers and the committer; `None` once
+/// shutting down, so that the queue closes.
+type Inbox = Arc<Mutex<Option<SyncSender<Inbound>>>>;
+
 struct Request {
     command: Command,
     reply: oneshot::Sender<Result<Outcome, SubmitError>>,
@@ -118,7 +138,7 @@ struct Request {
 pub struct Sequencer {
     /// The store held nothing when the sequencer started.
     started_empty: bool,
-    sender: Mutex<Option<SyncSender<Request>>>,
+    sender: Inbox,
     stats: Arc<Stats>,
     publisher: broadcast::Sender<Arc<Vec<Record>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -147,13 +167,16 @@ impl Sequencer {
         let (failures, failure_receiver) = std::sync::mpsc::channel();
         let replica: Replica = Arc::new(std::sync::RwLock::new(loaded.state.clone()));
         let closing = Arc::new(AtomicBool::new(false));
+        let inbox: Inbox = Arc::new(Mutex::new(Some(sender)));
         let mut committer = Committer {
+            inbox: inbox.clone(),
             closing: closing.clone(),
             store: Box::new(store),
             stats: stats.clone(),
             publisher: publisher.clone(),
             failures,
             failed: false,
+            redo: None,
             config: config.clone(),
             replica: replica.clone(),
         };
@@ -175,7 +198,7 @@ impl Sequencer {
         let sequencing = spawn("cashier-sequencer", Box::new(move || writer.run(receiver)))?;
         Ok(Sequencer {
             started_empty,
-            sender: Mutex::new(Some(sender)),
+            sender: inbox,
             stats,
             publisher,
             threads: Mutex::new(vec![sequencing, committing]),
@@ -190,7 +213,7 @@ impl Sequencer {
         let guard = self.sender.lock().expect("sender lock");
         let sender = guard.as_ref().ok_or(SubmitError::Unavailable)?;
         self.stats.queue_depth.fetch_add(1, Ordering::Relaxed);
-        match sender.try_send(Request { command, reply }) {
+        match sender.try_send(Inbound::Request(Request { command, reply })) {
             Ok(()) => Ok(receiver),
             Err(e) => {
                 self.stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
@@ -264,14 +287,24 @@ const COMMITS_IN_FLIGHT: usize = 64;
 const MERGED_RECORDS_MAX: usize = 65_536;
 
 type Answer = Result<Outcome, SubmitError>;
-type Pending = (oneshot::Sender<Answer>, Answer);
+/// A command executed, with the answer its caller gets once the batch is durable. The command
+/// is kept until then: a commit the store refuses is executed again, narrowed.
+type Pending = (Request, Answer);
 
 /// Work for the committer thread.
 enum Job {
-    /// Write a batch; once durable, answer its callers and publish its events.
-    Commit { batch: Box<Batch>, answers: Vec<Pending> },
-    /// Reload the state from the store after a failure, and hand it back.
-    Reload(std::sync::mpsc::Sender<Option<Loaded>>),
+    /// Write a batch; once durable, answer its callers and publish its events. An `alone`
+    /// batch is written as it is, merged with no other, and its result reported there.
+    Commit { batch: Box<Batch>, answers: Vec<Pending>, alone: Option<SyncSender<Result<(), StoreError>>> },
+    /// Hand back the committed state after a failure: reloaded from the store, or, after a
+    /// refusal (nothing written), the committed replica's, with the commands to execute again.
+    Reload(std::sync::mpsc::Sender<Reloaded>),
+}
+
+struct Reloaded {
+    loaded: Option<Loaded>,
+    /// Commands of refused commits and of every batch executed after them, none written.
+    redo: Vec<Request>,
 }
 
 /// The sequencer thread: owns the state, executes commands in batches.
@@ -288,17 +321,27 @@ struct Writer {
 }
 
 impl Writer {
-    fn run(&mut self, receiver: Receiver<Request>) {
+    fn run(&mut self, receiver: Receiver<Inbound>) {
         while let Ok(first) = receiver.recv() {
             if let Ok(cause) = self.failures.try_recv() {
-                self.recover(&cause);
+                let redo = self.recover(&cause);
+                if !redo.is_empty() && self.narrow(redo).is_err() {
+                    return;
+                }
             }
-            let mut requests = vec![first];
+            let mut requests = Vec::new();
+            if let Inbound::Request(request) = first {
+                requests.push(request);
+            }
             while requests.len() < self.batch_max {
                 match receiver.try_recv() {
-                    Ok(request) => requests.push(request),
+                    Ok(Inbound::Request(request)) => requests.push(request),
+                    Ok(Inbound::Wake) => {}
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                 }
+            }
+            if requests.is_empty() {
+                continue;
             }
             self.stats.queue_depth.fetch_sub(requests.len() as u64, Ordering::Relaxed);
             self.stats.commands.fetch_add(requests.len() as u64, Ordering::Relaxed);
@@ -310,14 +353,55 @@ impl Writer {
 
     /// Executes a batch and hands it to the committer. Errs when the committer has gone.
     fn process(&mut self, requests: Vec<Request>) -> Result<(), ()> {
+        self.hand_over(requests, None)
+    }
+
+    fn hand_over(&mut self, requests: Vec<Request>, alone: Option<SyncSender<Result<(), StoreError>>>) -> Result<(), ()> {
         let mut records = Vec::new();
         let mut answers: Vec<Pending> = Vec::with_capacity(requests.len());
         for request in requests {
             let answer = self.execute_one(&request.command, &mut records);
-            answers.push((request.reply, answer));
+            answers.push((request, answer));
         }
         let rows = if records.is_empty() { Rows::default() } else { Rows::collect(&self.state, &records) };
-        self.jobs.send(Job::Commit { batch: Box::new(Batch { records, rows }), answers }).map_err(drop)
+        self.jobs.send(Job::Commit { batch: Box::new(Batch { records, rows }), answers, alone }).map_err(drop)
+    }
+
+    /// After the store refused a commit's content: none of `redo` was written, and the state
+    /// is the committed one again. Each group is executed and committed alone; a group the
+    /// store refuses again is split in two, in order, until the command it refuses is answered
+    /// `Refused` alone. Errs when the committer has gone.
+    fn narrow(&mut self, redo: Vec<Request>) -> Result<(), ()> {
+        let mut groups = vec![redo];
+        while let Some(group) = groups.pop() {
+            let (done, result) = sync_channel(1);
+            self.hand_over(group, Some(done))?;
+            match result.recv().map_err(drop)? {
+                Ok(()) => {}
+                Err(StoreError::Refused(cause)) => {
+                    let mut group = self.recover(&StoreError::Refused(cause));
+                    if group.len() == 1 {
+                        self.stats.commands_refused.fetch_add(1, Ordering::Relaxed);
+                        let request = group.pop().expect("one command");
+                        let _ = request.reply.send(Err(SubmitError::Refused));
+                    } else if !group.is_empty() {
+                        let later = group.split_off(group.len() / 2);
+                        groups.push(later);
+                        groups.push(group);
+                    }
+                }
+                Err(cause) => {
+                    // The store itself is failing: fail-stop. Groups not tried were never
+                    // executed: nothing of them happened.
+                    for request in groups.drain(..).flatten() {
+                        let _ = request.reply.send(Err(SubmitError::Unavailable));
+                    }
+                    let redo = self.recover(&cause);
+                    debug_assert!(redo.is_empty(), "a failed store leaves nothing to narrow");
+                }
+            }
+        }
+        Ok(())
     }
 
     fn execute_one(&mut self, command: &Command, records: &mut Vec<Record>) -> Answer {
@@ -361,14 +445,18 @@ impl Writer {
     }
 
     /// Fail-stop: the in-memory state may hold what the store never committed, so it is thrown
-    /// away and rebuilt from the store before any further write is taken.
-    fn recover(&mut self, cause: &StoreError) {
-        eprintln!("cashier: store commit failed ({cause}); reloading the ledger from the store");
+    /// away and rebuilt from the store before any further write is taken. After a refusal, the
+    /// committed state comes back with the commands to execute again.
+    fn recover(&mut self, cause: &StoreError) -> Vec<Request> {
+        match cause {
+            StoreError::Refused(_) => eprintln!("cashier: the store refused a commit ({cause}); narrowing it to the command at fault"),
+            _ => eprintln!("cashier: store commit failed ({cause}); reloading the ledger from the store"),
+        }
         let (reply, reloaded) = std::sync::mpsc::channel();
         if self.jobs.send(Job::Reload(reply)).is_err() {
-            return;
+            return Vec::new();
         }
-        let Ok(loaded) = reloaded.recv() else { return };
+        let Ok(Reloaded { loaded, redo }) = reloaded.recv() else { return Vec::new() };
         let loaded =
             loaded.unwrap_or(Loaded { state: State::new(self.state.business_date()), last_seq: 0, last_at: self.last_at, max_id: 0 });
         self.state = loaded.state;
@@ -376,18 +464,24 @@ impl Writer {
         self.last_at = self.last_at.max(loaded.last_at);
         // Drain failures reported meanwhile: they belong to batches executed on the old state.
         while self.failures.try_recv().is_ok() {}
+        redo
     }
 }
 
 /// The committer thread: owns the store, writes batches in order, answers once durable.
 struct Committer {
     closing: Arc<AtomicBool>,
+    /// To wake the sequencer thread after a refusal.
+    inbox: Inbox,
     store: Box<dyn Store>,
     stats: Arc<Stats>,
     publisher: broadcast::Sender<Arc<Vec<Record>>>,
     failures: std::sync::mpsc::Sender<StoreError>,
     /// After a failed commit, every later batch fails too until the state is reloaded.
     failed: bool,
+    /// After a refused commit (nothing written), the commands of it and of every later batch,
+    /// to be executed again on the committed state.
+    redo: Option<Vec<Request>>,
     config: SequencerConfig,
     replica: Replica,
 }
@@ -404,11 +498,11 @@ impl Committer {
                 },
             };
             match job {
-                Job::Commit { mut batch, mut answers } => {
+                Job::Commit { mut batch, mut answers, alone } => {
                     // Everything executed while the last commit was written goes in this one.
-                    while batch.records.len() < MERGED_RECORDS_MAX {
+                    while alone.is_none() && batch.records.len() < MERGED_RECORDS_MAX {
                         match jobs.try_recv() {
-                            Ok(Job::Commit { batch: later, answers: later_answers }) if !later.rows.deletes() => {
+                            Ok(Job::Commit { batch: later, answers: later_answers, alone: None }) if !later.rows.deletes() => {
                                 merge(&mut batch, &mut answers, *later, later_answers);
                             }
                             Ok(other) => {
@@ -418,11 +512,14 @@ impl Committer {
                             Err(_) => break,
                         }
                     }
-                    self.commit(batch, answers);
+                    let result = self.commit(batch, answers);
+                    if let Some(alone) = alone {
+                        let _ = alone.send(result);
+                    }
                 }
                 Job::Reload(reply) => match self.reload() {
-                    Some(loaded) => {
-                        let _ = reply.send(loaded);
+                    Some(reloaded) => {
+                        let _ = reply.send(reloaded);
                     }
                     // Shutting down with the store still failing: the committer goes, and with
                     // it the writer (its next hand-over fails) and every caller still waiting.
@@ -432,18 +529,36 @@ impl Committer {
         }
     }
 
-    fn commit(&mut self, batch: Box<Batch>, answers: Vec<Pending>) {
+    /// Writes a batch and answers its callers; what the store said of it.
+    fn commit(&mut self, batch: Box<Batch>, answers: Vec<Pending>) -> Result<(), StoreError> {
         if self.failed {
-            return fail_all(answers);
+            match &mut self.redo {
+                Some(redo) => redo.extend(answers.into_iter().map(|(request, _)| request)),
+                None => fail_all(answers),
+            }
+            return Err(StoreError::Backend("an earlier commit failed".into()));
         }
         if !batch.records.is_empty() {
             let started = Instant::now();
             if let Err(error) = self.store.commit(&batch) {
-                self.stats.store_failures.fetch_add(1, Ordering::Relaxed);
                 self.stats.stopped.store(true, Ordering::SeqCst);
                 self.failed = true;
-                let _ = self.failures.send(error);
-                return fail_all(answers);
+                if let StoreError::Refused(_) = error {
+                    // Nothing was written: the commands are executed again, narrowed.
+                    self.stats.store_refusals.fetch_add(1, Ordering::Relaxed);
+                    self.redo = Some(answers.into_iter().map(|(request, _)| request).collect());
+                    let _ = self.failures.send(error.clone());
+                    if let Some(sender) = self.inbox.lock().expect("inbox lock").as_ref() {
+                        // Its commands wait to be executed again: wake the sequencer thread (a
+                        // full queue wakes it anyway).
+                        let _ = sender.try_send(Inbound::Wake);
+                    }
+                } else {
+                    self.stats.store_failures.fetch_add(1, Ordering::Relaxed);
+                    fail_all(answers);
+                    let _ = self.failures.send(error.clone());
+                }
+                return Err(error);
             }
             self.note_commit(started, &batch.records, answers.len());
             let mut replica = self.replica.write().expect("replica lock");
@@ -452,12 +567,13 @@ impl Committer {
             }
         }
         let shared = Arc::new(batch.records);
-        for (reply, answer) in answers {
-            let _ = reply.send(answer.map(|outcome| Outcome { batch: shared.clone(), ..outcome }));
+        for (request, answer) in answers {
+            let _ = request.reply.send(answer.map(|outcome| Outcome { batch: shared.clone(), ..outcome }));
         }
         if !shared.is_empty() {
             let _ = self.publisher.send(shared);
         }
+        Ok(())
     }
 
     fn note_commit(&self, started: Instant, records: &[Record], commands: usize) {
@@ -473,9 +589,19 @@ impl Committer {
         }
     }
 
-    /// Loads from the store until it answers, then takes writes again; `None` when the
-    /// sequencer is shutting down before the store answered.
-    fn reload(&mut self) -> Option<Option<Loaded>> {
+    /// The committed state after a failure, then writes are taken again; `None` when the
+    /// sequencer is shutting down before the store answered. After a refusal nothing of the
+    /// failed batches was written, so the committed replica is the store's state; otherwise the
+    /// store is loaded until it answers.
+    fn reload(&mut self) -> Option<Reloaded> {
+        if let Some(redo) = self.redo.take() {
+            self.failed = false;
+            self.stats.stopped.store(false, Ordering::SeqCst);
+            let state = self.replica.read().expect("replica lock").clone();
+            let last_seq = self.stats.last_seq.load(Ordering::SeqCst);
+            let loaded = Loaded { state, last_seq, last_at: Timestamp(0), max_id: 0 };
+            return Some(Reloaded { loaded: Some(loaded), redo });
+        }
         loop {
             match self.store.load() {
                 Ok(loaded) => {
@@ -487,7 +613,7 @@ impl Committer {
                     if let Some(l) = &loaded {
                         self.stats.last_seq.store(l.last_seq, Ordering::SeqCst);
                     }
-                    return Some(loaded);
+                    return Some(Reloaded { loaded, redo: Vec::new() });
                 }
                 Err(error) if self.closing.load(Ordering::SeqCst) => {
                     eprintln!("cashier: reloading from the store failed ({error}); stopping");
@@ -520,8 +646,8 @@ fn merge(batch: &mut Batch, answers: &mut Vec<Pending>, later: Batch, later_answ
 /// Answers a batch that did not commit: its commands' outcomes are unknown to their callers;
 /// rejections stay rejections (they changed nothing either way).
 fn fail_all(answers: Vec<Pending>) {
-    for (reply, answer) in answers {
-        let _ = reply.send(answer.and(Err(SubmitError::StoreFailed)));
+    for (request, answer) in answers {
+        let _ = request.reply.send(answer.and(Err(SubmitError::StoreFailed)));
     }
 }
 

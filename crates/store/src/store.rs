@@ -31,7 +31,7 @@ pub struct Loaded {
     pub max_id: u128,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     /// The backend failed (I/O, connection, constraint). Writes stop; recovery reloads.
     #[error("store failure: {0}")]
@@ -39,6 +39,11 @@ pub enum StoreError {
     /// The stored data contradicts itself. Cashier refuses to start on it.
     #[error("the store does not reconcile: {0}")]
     Corrupt(String),
+    /// The backend refused what the batch holds (a value a column cannot take, a constraint)
+    /// and rolled the transaction back: nothing of it was written. The sequencer narrows the
+    /// refusal to the command that caused it and commits the others.
+    #[error("the store refused the batch's content: {0}")]
+    Refused(String),
 }
 
 impl StoreError {

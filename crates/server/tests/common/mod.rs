@@ -105,3 +105,46 @@ pub async fn read(response: reqwest::Response) -> (u16, Value) {
     let text = response.text().await.unwrap();
     (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")) })
 }
+
+/// A PostgreSQL schema of its own for one test, dropped when the guard goes: the URL that puts
+/// a server in it, or `None` (loudly) where no PostgreSQL answers, except under `CI=true`.
+pub struct PgSchema {
+    base: String,
+    pub schema: String,
+    pub url: String,
+}
+
+impl PgSchema {
+    pub fn new(name: &str) -> Option<PgSchema> {
+        let base = std::env::var("CASHIER_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let schema = format!("cashier_{name}_{}", std::process::id());
+        let prepared = cashier_store::off_runtime(|| {
+            let mut admin = postgres::Client::connect(&base, postgres::NoTls)?;
+            admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
+        });
+        if let Err(e) = prepared {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "PostgreSQL is required under CI=true: {e}");
+            eprintln!("\n*** PostgreSQL test {name} SKIPPED: {e} ***\n");
+            return None;
+        }
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-csearch_path%3D{schema}");
+        Some(PgSchema { base, schema, url })
+    }
+
+    /// Runs SQL in the schema.
+    pub fn sql(&self, sql: &str) {
+        let url = self.url.clone();
+        let sql = sql.to_owned();
+        cashier_store::off_runtime(move || postgres::Client::connect(&url, postgres::NoTls)?.batch_execute(&sql)).expect("runs");
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let _ = cashier_store::off_runtime(|| {
+            postgres::Client::connect(&self.base, postgres::NoTls)
+                .and_then(|mut c| c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)))
+        });
+    }
+}

@@ -1,0 +1,96 @@
+//! Hostile input against a real server on both stores: what one caller sends never fails
+//! another's request.
+
+mod common;
+
+use common::{read, PgSchema, TestApp};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+fn operator(app: &TestApp, method: Method, path: &str) -> reqwest::RequestBuilder {
+    app.http.request(method, app.url(path)).basic_auth(app.id("operator_key"), Some(app.id("operator_secret")))
+}
+
+/// Every request that carries a NUL in one text field, with the field its refusal must name.
+fn poisoned(app: &TestApp, queued: &str) -> Vec<(reqwest::RequestBuilder, &'static str)> {
+    let (firm, customer) = (app.id("firm_account_id"), app.customer(0));
+    let journal = |extra: Value| {
+        let mut body = json!({"entry_type": "JNLC", "from_account": firm, "to_account": customer, "amount": "1"});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        app.as_correspondent(Method::POST, "/v1/journals").json(&body)
+    };
+    let batch = json!({"entry_type": "JNLC", "from_account": firm, "entries": [
+        {"to_account": customer, "amount": "1"}, {"to_account": app.customer(1), "amount": "1", "description": "x\u{0}"}]});
+    let account = json!({
+        "contact": {"email_address": "nul\u{0}@example.com"},
+        "identity": {"given_name": "Nul", "family_name": "Byte"},
+    });
+    vec![
+        (journal(json!({"description": "pay\u{0}day"})), "description"),
+        (journal(json!({"transmitter_name": "A\u{0}B"})), "transmitter_name"),
+        (journal(json!({"transmitter_address": "\u{0}"})), "transmitter_address"),
+        (app.as_correspondent(Method::POST, "/v1/journals/batch").json(&batch), "entries[1].description"),
+        (app.as_correspondent(Method::POST, "/v1/accounts").json(&account), "contact.email_address"),
+        (operator(app, Method::POST, "/admin/v1/correspondents").json(&json!({"code": "NUL", "name": "N\u{0}L"})), "name"),
+        (operator(app, Method::POST, &format!("/admin/v1/journals/{queued}/cancel")).json(&json!({"reason": "why\u{0}"})), "reason"),
+    ]
+}
+
+/// Honest clients send journals while one client sends text with NUL characters in every text
+/// field it can reach: each of those answers 400 `text_not_storable` naming its field and
+/// changes nothing, and not one honest request fails.
+async fn nul_text_never_fails_honest_requests(app: TestApp) {
+    let queued = app.pay("1", "to be left alone").await;
+    let honest: Vec<_> = (0..16)
+        .map(|client| {
+            let request = app.as_correspondent(Method::POST, "/v1/journals");
+            let body = json!({"entry_type": "JNLC", "from_account": app.id("firm_account_id"), "to_account": app.customer(client % 2), "amount": "1.25"});
+            tokio::spawn(async move {
+                let mut failed = Vec::new();
+                for _ in 0..20 {
+                    let (status, answer) = read(request.try_clone().unwrap().json(&body).send().await.unwrap()).await;
+                    if status != 200 {
+                        failed.push((status, answer));
+                    }
+                }
+                failed
+            })
+        })
+        .collect();
+    let hostile = async {
+        for _ in 0..9 {
+            for (request, field) in poisoned(&app, &queued) {
+                let (status, error) = read(request.send().await.unwrap()).await;
+                assert_eq!((status, error["reason"].as_str()), (400, Some("text_not_storable")), "{field}: {error}");
+                let message = error["message"].as_str().unwrap();
+                assert!(message.starts_with(&format!("{field}: ")), "the refusal names {field}: {message}");
+            }
+        }
+    };
+    hostile.await;
+    let mut failures = Vec::new();
+    for client in honest {
+        failures.extend(client.await.unwrap());
+    }
+    assert!(failures.is_empty(), "honest requests failed: {failures:?}");
+    assert_eq!(app.journal_status(&queued).await, "queued", "the refused cancel changed nothing");
+    let (_, journals) = read(app.as_correspondent(Method::GET, "/v1/journals?limit=1000").send().await.unwrap()).await;
+    assert_eq!(journals.as_array().unwrap().len(), 16 * 20 + 1, "only the honest journals exist");
+    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("cashier_store_failures_total 0"), "no commit failed:\n{metrics}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_text_never_fails_honest_requests_on_sqlite() {
+    nul_text_never_fails_honest_requests(TestApp::spawn("nul-sqlite").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_text_never_fails_honest_requests_on_postgres() {
+    let Some(pg) = PgSchema::new("nul") else { return };
+    let url = pg.url.clone();
+    let app = TestApp::spawn_with("nul-postgres", |c| cashier_server::Config { database_url: Some(url), ..c }).await;
+    nul_text_never_fails_honest_requests(app).await;
+    drop(pg);
+}
