@@ -58,6 +58,22 @@ fn serve_starts_answers_and_stops_on_sigterm() {
     assert!(dir.join("sandbox.json").exists());
     let response = http_get(&addr, "/healthz");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    // Secrets and the store are the owner's alone.
+    for (path, mode) in
+        [(dir.clone(), 0o700), (dir.join("sandbox.json"), 0o600), (dir.join("cashier.db"), 0o600), (dir.join("cashier.db-wal"), 0o600)]
+    {
+        assert_eq!(mode_of(&path), mode, "{}", path.display());
+    }
+    // One server a store: a second one on the same data directory refuses to start, naming the
+    // process that holds it.
+    let second = Command::new(env!("CARGO_BIN_EXE_cashier"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .expect("runs");
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "a second server on {} started: {said}", dir.display());
+    assert!(said.contains(&format!("in use by process {} (", child.id())), "the refusal names the first server: {said}");
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -69,5 +85,47 @@ fn serve_starts_answers_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "cashier exits cleanly on SIGTERM: {exit}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
+}
+
+/// A first start without a sandbox writes its operator key to a file only its owner reads and
+/// prints where, never the secret; a store left readable by others is tightened at start.
+#[test]
+fn the_first_operator_secret_is_not_printed() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("cashier-cli-nosandbox-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut server = Server(
+        Command::new(env!("CARGO_BIN_EXE_cashier"))
+            .args(["serve", "--no-sandbox", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&dir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("cashier starts"),
+    );
+    let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    loop {
+        let line = lines.next().expect("cashier prints where it listens").unwrap();
+        printed.push(line.clone());
+        if line.starts_with("cashier: listening on http://") {
+            break;
+        }
+    }
+    let key: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("operator-key.json")).unwrap()).unwrap();
+    let secret = key["operator_secret"].as_str().unwrap();
+    let out = printed.join("\n");
+    assert!(!out.contains(secret), "the secret was printed: {out}");
+    assert!(out.contains("operator-key.json"), "the log says where the key is: {out}");
+    assert_eq!(mode_of(&dir), 0o700, "an existing data directory is tightened");
+    assert_eq!(mode_of(&dir.join("operator-key.json")), 0o600);
+    drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -172,6 +172,9 @@ fn listen(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
 /// Opens the store and the sequencer, bootstraps the sandbox, binds the listener, and serves in
 /// a task of its own.
 pub async fn start(config: Config) -> Result<Running, ServeError> {
+    // One process a data directory, for as long as it runs (its store, its sandbox files).
+    let lock = cashier_store_sqlite::DataDirLock::acquire(&config.data_dir)?;
+    sandbox::tighten(&config.data_dir)?;
     let store = open_store(&config)?;
     let sequencer_config = SequencerConfig { subscriber_backlog: config.event_backlog, ..SequencerConfig::default() };
     let first_day = config.calendar.on_or_after(days::date_of(SystemClock::default().now()));
@@ -222,6 +225,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         }
         let sequencer = serving.sequencer.clone();
         tokio::task::spawn_blocking(move || sequencer.shutdown()).await.map_err(std::io::Error::other)?;
+        drop(lock);
         Ok(())
     });
     Ok(Running { addr, app, stop, task })

@@ -98,21 +98,39 @@ pub const OPERATOR_KEY_FILE: &str = "operator-key.json";
 pub async fn first_operator_key(sequencer: &Sequencer, data_dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let (key_id, secret, hash) = crate::auth::mint("OK");
     sequencer.submit(Command::IssueApiKey { key_id: key_id.clone(), owner: KeyOwner::Operator, secret_sha256: hash }).await?;
-    std::fs::create_dir_all(data_dir)?;
     let path = data_dir.join(OPERATOR_KEY_FILE);
     let text = serde_json::to_string_pretty(&serde_json::json!({"operator_key": key_id, "operator_secret": secret}))? + "\n";
+    write_private(&path, &text)?;
+    // Service logs keep standard output: the secret is only in the file.
+    println!("cashier: new ledger; its first operator key {key_id} and its secret are in {} (readable by its owner only)", path.display());
+    Ok(())
+}
+
+/// Writes `text` to `path`, readable and writable by its owner only (an existing file too).
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?.write_all(text.as_bytes())?;
-    println!("cashier: new ledger; operator key {key_id} secret {secret} (also in {})", path.display());
+    if let Some(dir) = path.parent() {
+        cashier_store_sqlite::private_dir(dir)?;
+    }
+    cashier_store_sqlite::private_file(path)?;
+    std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?.write_all(text.as_bytes())
+}
+
+/// Makes the data directory and the key files in it readable by their owner only, as they are
+/// created, and as earlier versions may have left them.
+pub fn tighten(data_dir: &Path) -> std::io::Result<()> {
+    cashier_store_sqlite::private_dir(data_dir)?;
+    for name in [FILE_NAME, OPERATOR_KEY_FILE] {
+        cashier_store_sqlite::private_file(&data_dir.join(name))?;
+    }
     Ok(())
 }
 
 impl Sandbox {
     pub fn write(&self, data_dir: &Path) -> std::io::Result<()> {
-        std::fs::create_dir_all(data_dir)?;
         let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(data_dir.join(FILE_NAME), text + "\n")
+        write_private(&data_dir.join(FILE_NAME), &(text + "\n"))
     }
 
     pub fn announce(&self, data_dir: &Path) {

@@ -47,10 +47,20 @@ impl SqliteStore {
         Ok(store)
     }
 
-    /// Opens the store in a data directory.
+    /// Opens the store in a data directory. The directory and the store's files (`cashier.db`,
+    /// its `-wal` and `-shm`, which SQLite creates with the file's permissions) are readable by
+    /// their owner only; existing ones are tightened.
     pub fn open_in(dir: &Path) -> Result<SqliteStore, StoreError> {
-        std::fs::create_dir_all(dir).map_err(StoreError::backend)?;
-        SqliteStore::open(&dir.join(FILE_NAME))
+        private_dir(dir).map_err(StoreError::backend)?;
+        let path = dir.join(FILE_NAME);
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&path).map_err(StoreError::backend)?;
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            private_file(&dir.join(format!("{FILE_NAME}{suffix}"))).map_err(StoreError::backend)?;
+        }
+        SqliteStore::open(&path)
     }
 
     /// The connection, for plain-SQL reconciliation and tests.
@@ -98,6 +108,67 @@ impl Store for SqliteStore {
         // Dropping the transaction on an error rolls it back.
         sql::write_batch(&mut Dialect(&tx), batch)?;
         tx.commit().map_err(StoreError::backend)
+    }
+}
+
+/// Creates `dir` (and its parents) if missing, and makes it reachable by its owner only.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Makes `path`, if it exists, readable and writable by its owner only.
+pub fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+/// The exclusive hold of a data directory by one process: `cashier.lock`, locked (`flock`) for
+/// as long as this value lives, and naming the process that holds it. A second server on the
+/// same directory is refused with that name; the lock goes with the process, however it ends.
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
+/// The lock file's name inside a data directory.
+pub const LOCK_FILE: &str = "cashier.lock";
+
+impl DataDirLock {
+    pub fn acquire(dir: &Path) -> Result<DataDirLock, StoreError> {
+        use std::io::{Read, Seek, Write};
+        use std::os::unix::fs::OpenOptionsExt;
+        private_dir(dir).map_err(StoreError::backend)?;
+        let path = dir.join(LOCK_FILE);
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(StoreError::backend)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let holder = if holder.is_empty() { "another process".to_owned() } else { format!("process {holder}") };
+                return Err(StoreError::Backend(format!(
+                    "the store in {} is in use by {holder}: one server writes a store; stop it first, or give this one another --data-dir",
+                    dir.display()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(StoreError::backend(e)),
+        }
+        let command: Vec<String> = std::env::args().collect();
+        file.set_len(0).and_then(|()| file.rewind()).map_err(StoreError::backend)?;
+        writeln!(file, "{} ({})", std::process::id(), command.join(" ")).map_err(StoreError::backend)?;
+        Ok(DataDirLock { _file: file })
     }
 }
 
