@@ -51,6 +51,14 @@ enum Role {
         /// second operator to confirm.
         #[arg(long, env = "CASHIER_FOUR_EYES_OVER", value_parser = parse_usd)]
         four_eyes_over: Option<i64>,
+        /// On PostgreSQL, this server's name among those sharing the database (default: the
+        /// host's name and the listening address).
+        #[arg(long, env = "CASHIER_NODE_ID")]
+        node_id: Option<String>,
+        /// On PostgreSQL, seconds the writer's lease lasts without renewal: how long a standby
+        /// waits for a writer that died without a word.
+        #[arg(long, env = "CASHIER_LEASE_TTL", default_value_t = 10.0)]
+        lease_ttl: f64,
     },
     /// Operates a running server: journals, accounts, firm funding, the business day.
     Ops(ops::OpsArgs),
@@ -91,6 +99,8 @@ fn main() -> ExitCode {
             streams_per_key,
             holidays,
             four_eyes_over,
+            node_id,
+            lease_ttl,
             ..
         } => {
             let clearing_delay = Some(std::time::Duration::from_millis(clearing_delay_ms));
@@ -102,6 +112,8 @@ fn main() -> ExitCode {
                 streams_per_key,
                 calendar: cashier_core::Calendar::new(holidays),
                 four_eyes_over,
+                node_id,
+                lease_ttl: std::time::Duration::from_secs_f64(lease_ttl.max(1.0)),
                 ..cashier_server::Config::new(data_dir, listen)
             };
             runtime.block_on(cashier_server::serve(config, shutdown_signal())).map_err(|e| e.to_string())

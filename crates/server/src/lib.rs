@@ -22,6 +22,7 @@ pub mod days;
 pub mod error;
 pub mod events;
 mod journals;
+pub mod lease;
 pub mod limits;
 mod openapi;
 mod ops;
@@ -70,6 +71,12 @@ pub struct Config {
     pub console_idle: std::time::Duration,
     /// The console's reconciliation page lists journals waiting longer than this.
     pub stuck_after: std::time::Duration,
+    /// This server's name among those sharing a PostgreSQL database (its lease's owner, with its
+    /// process id); by default the host's name and the listening address.
+    pub node_id: Option<String>,
+    /// On PostgreSQL: how long the writer's lease lasts without renewal (how long a standby
+    /// waits for a writer that died without a word).
+    pub lease_ttl: std::time::Duration,
 }
 
 /// Requests per second per key by default: far above what one client of the Broker API needs,
@@ -96,7 +103,18 @@ impl Config {
             four_eyes_over: None,
             console_idle: console::IDLE_DEFAULT,
             stuck_after: console::STUCK_AFTER_DEFAULT,
+            node_id: None,
+            lease_ttl: lease::TTL_DEFAULT,
         }
+    }
+
+    /// The node's name: `node_id`, or the host's name and the listening address.
+    pub fn node(&self) -> String {
+        self.node_id.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+            let host = host.trim();
+            format!("{}@{}", if host.is_empty() { "cashier" } else { host }, self.listen)
+        })
     }
 }
 
@@ -140,6 +158,8 @@ pub enum ServeError {
     Sandbox(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("stopped: {0}")]
+    LeaseLost(String),
 }
 
 /// A server started by [`start`], for tests and tools: its address, and how to stop it.
@@ -148,13 +168,23 @@ pub struct Running {
     pub app: Arc<App>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<(), ServeError>>,
+    lease: Option<Arc<lease::Keeper>>,
 }
 
 impl Running {
-    /// Stops it gracefully and waits until the sequencer has stopped.
+    /// Stops it gracefully and waits until the sequencer has stopped (then its lease, if it
+    /// holds one, is released).
     pub async fn stop(self) -> Result<(), ServeError> {
         let _ = self.stop.send(());
         self.task.await.map_err(|e| ServeError::Io(std::io::Error::other(e)))?
+    }
+
+    /// Resolves when the server lost its writer's lease (never on SQLite).
+    pub async fn lease_lost(&self) -> String {
+        match &self.lease {
+            Some(keeper) => keeper.lost().await,
+            None => std::future::pending().await,
+        }
     }
 }
 
@@ -175,10 +205,21 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     // One process a data directory, for as long as it runs (its store, its sandbox files).
     let lock = cashier_store_sqlite::DataDirLock::acquire(&config.data_dir)?;
     sandbox::tighten(&config.data_dir)?;
-    let store = open_store(&config)?;
+    let listener = listen(config.listen).map_err(|e| ServeError::Listen(config.listen, e))?.into_std()?;
+    let mut store = open_store(&config)?;
+    // On PostgreSQL one server writes at a time: it holds the lease, and the others wait.
+    let keeper = match &config.database_url {
+        Some(url) => {
+            let owner = format!("{}/{}", config.node(), std::process::id());
+            let keeper = lease::hold(url, &owner, config.lease_ttl, &listener).await?;
+            store = store.fenced(keeper.fence());
+            Some(Arc::new(keeper))
+        }
+        None => None,
+    };
     let sequencer_config = SequencerConfig { subscriber_backlog: config.event_backlog, ..SequencerConfig::default() };
     let first_day = config.calendar.on_or_after(days::date_of(SystemClock::default().now()));
-    let sequencer = Arc::new(Sequencer::start(store, SystemClock::default(), first_day, sequencer_config)?);
+    let sequencer = Arc::new(Sequencer::start(store.into_store(), SystemClock::default(), first_day, sequencer_config)?);
     if config.sandbox && sequencer.started_empty() {
         let sandbox = sandbox::bootstrap(&sequencer).await.map_err(|e| ServeError::Sandbox(e.to_string()))?;
         sandbox.write(&config.data_dir)?;
@@ -186,7 +227,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     } else if sequencer.started_empty() {
         sandbox::first_operator_key(&sequencer, &config.data_dir).await.map_err(|e| ServeError::Sandbox(e.to_string()))?;
     }
-    let listener = listen(config.listen).map_err(|e| ServeError::Listen(config.listen, e))?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
     let addr = listener.local_addr()?;
     let log = log_opener(&config);
     let (stop_all, stopping) = tokio::sync::watch::channel(false);
@@ -213,6 +254,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     let day_roller =
         (!app.config.sandbox).then(|| days::spawn(app.sequencer.clone(), app.config.calendar.clone(), SystemClock::default(), stopping));
     let serving = app.clone();
+    let held = keeper.clone();
     let task = tokio::spawn(async move {
         let result = axum::serve(listener, router).with_graceful_shutdown(async move {
             let _ = stopped.await;
@@ -225,10 +267,13 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         }
         let sequencer = serving.sequencer.clone();
         tokio::task::spawn_blocking(move || sequencer.shutdown()).await.map_err(std::io::Error::other)?;
+        if let Some(keeper) = held.and_then(|k| Arc::into_inner(k)) {
+            tokio::task::spawn_blocking(move || keeper.release()).await.map_err(std::io::Error::other)?;
+        }
         drop(lock);
         Ok(())
     });
-    Ok(Running { addr, app, stop, task })
+    Ok(Running { addr, app, stop, task, lease: keeper })
 }
 
 /// Runs until `shutdown` resolves (Ctrl-C or SIGTERM in `cashier serve`).
@@ -236,9 +281,13 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result
     let running = start(config).await?;
     tracing::info!(addr = %running.addr, "cashier is listening");
     println!("cashier: listening on http://{}", running.addr);
-    shutdown.await;
+    let lost = tokio::select! {
+        () = shutdown => None,
+        why = running.lease_lost() => Some(why),
+    };
     tracing::info!("shutting down");
-    running.stop().await
+    running.stop().await?;
+    lost.map_or(Ok(()), |why| Err(ServeError::LeaseLost(why)))
 }
 
 /// For the `request` fuzz target (`fuzz/`): every request-body decoder of the API over the same
@@ -289,12 +338,34 @@ fn log_opener(config: &Config) -> LogOpener {
     }
 }
 
-fn open_store(config: &Config) -> Result<Box<dyn Store>, StoreError> {
+/// The store a server writes: its SQLite file, or PostgreSQL (then fenced by its lease).
+enum Opened {
+    Sqlite(cashier_store_sqlite::SqliteStore),
+    Postgres(cashier_store_postgres::PostgresStore),
+}
+
+impl Opened {
+    fn fenced(self, fence: cashier_store_postgres::Fence) -> Opened {
+        match self {
+            Opened::Postgres(store) => Opened::Postgres(store.fenced(fence)),
+            sqlite => sqlite,
+        }
+    }
+
+    fn into_store(self) -> Box<dyn Store> {
+        match self {
+            Opened::Sqlite(store) => Box::new(store),
+            Opened::Postgres(store) => Box::new(store),
+        }
+    }
+}
+
+fn open_store(config: &Config) -> Result<Opened, StoreError> {
     match &config.database_url {
-        Some(url) => Ok(Box::new(cashier_store_postgres::PostgresStore::connect(url, None)?)),
+        Some(url) => Ok(Opened::Postgres(cashier_store_postgres::PostgresStore::connect(url, None)?)),
         None => {
             let dir = config.data_dir.clone();
-            off_runtime(move || Ok(Box::new(cashier_store_sqlite::SqliteStore::open_in(&dir)?) as Box<dyn Store>))
+            off_runtime(move || Ok(Opened::Sqlite(cashier_store_sqlite::SqliteStore::open_in(&dir)?)))
         }
     }
 }

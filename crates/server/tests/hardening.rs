@@ -94,3 +94,68 @@ async fn nul_text_never_fails_honest_requests_on_postgres() {
     nul_text_never_fails_honest_requests(app).await;
     drop(pg);
 }
+
+fn free_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+/// Two servers on one PostgreSQL database: the second waits as a standby (its `/readyz` 503
+/// says so and names the holder; writes answer 503 `standby`) while the first alone writes;
+/// when the first stops, it hands its lease over and the second serves the same ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_one_database_waits_as_a_standby() {
+    let Some(pg) = PgSchema::new("standby") else { return };
+    let url = pg.url.clone();
+    let ttl = std::time::Duration::from_secs(3);
+    let first = TestApp::spawn_with("standby-first", |c| cashier_server::Config {
+        database_url: Some(url.clone()),
+        node_id: Some("first".into()),
+        lease_ttl: ttl,
+        ..c
+    })
+    .await;
+    let second_dir = common::TempDir::new("standby-second");
+    let listen = free_port();
+    let second_config = cashier_server::Config {
+        database_url: Some(url.clone()),
+        node_id: Some("second".into()),
+        lease_ttl: ttl,
+        ..cashier_server::Config::new(second_dir.0.clone(), listen)
+    };
+    let second = tokio::spawn(cashier_server::start(second_config));
+    let standby_url = |path: &str| format!("http://{listen}{path}");
+    let ready = loop {
+        if let Ok(response) = first.http.get(standby_url("/readyz")).send().await {
+            break read(response).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(ready.0, 503, "{}", ready.1);
+    assert_eq!(ready.1["status"], "standby");
+    assert!(ready.1["lease_holder"].as_str().unwrap().starts_with("first/"), "{}", ready.1);
+    let body = json!({"entry_type": "JNLC", "from_account": first.id("firm_account_id"), "to_account": first.customer(0), "amount": "1"});
+    let write = first.http.post(standby_url("/v1/journals")).basic_auth(first.id("api_key"), Some(first.id("api_secret"))).json(&body);
+    let (status, error) = read(write.send().await.unwrap()).await;
+    assert_eq!((status, error["reason"].as_str()), (503, Some("standby")), "{error}");
+    // Meanwhile the first writes, every time: no second writer competes for the store.
+    for _ in 0..20 {
+        first.pay("1", "while a standby waits").await;
+    }
+    assert!(!second.is_finished(), "the standby waits while the lease is held");
+    let sandbox = (first.id("api_key"), first.id("api_secret"));
+    first.stop().await;
+    let second = tokio::time::timeout(std::time::Duration::from_secs(60), second).await.expect("takes over").unwrap().expect("starts");
+    let http = reqwest::Client::new();
+    let (status, _) = read(http.get(format!("http://{}/readyz", second.addr)).send().await.unwrap()).await;
+    assert_eq!(status, 200, "the standby took over");
+    let journals = format!("http://{}/v1/journals?limit=100", second.addr);
+    let (_, listed) = read(http.get(&journals).basic_auth(&sandbox.0, Some(&sandbox.1)).send().await.unwrap()).await;
+    assert_eq!(listed.as_array().unwrap().len(), 20, "the same ledger: {listed}");
+    let (status, _) = read(
+        http.post(format!("http://{}/v1/journals", second.addr)).basic_auth(&sandbox.0, Some(&sandbox.1)).json(&body).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "the new writer writes");
+    second.stop().await.unwrap();
+    drop(pg);
+}

@@ -25,15 +25,23 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/004_postings_in_events.sql"),
     include_str!("../migrations/005_narrow_rows.sql"),
     include_str!("../migrations/006_one_statement_commits.sql"),
+    include_str!("../migrations/007_leases.sql"),
 ];
+
+pub mod lease;
+pub use lease::{Fence, Grant};
 
 /// The SQLSTATE `cashier_log_continues` raises (migration 006).
 const LOG_DOES_NOT_CONTINUE: &str = "CX001";
+/// The SQLSTATE `cashier_lease_held` raises (migration 007).
+const LEASE_NOT_HELD: &str = "CX002";
 
 pub struct PostgresStore {
     client: Client,
     /// Prepared statements by SQL text: preparing costs a round trip and a plan each time.
     statements: HashMap<String, Statement>,
+    /// The lease every commit must still hold, when the store is shared by several servers.
+    fence: Option<Fence>,
 }
 
 impl PostgresStore {
@@ -52,7 +60,7 @@ impl PostgresStore {
             }
             client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}")).map_err(backend)?;
         }
-        let mut store = PostgresStore { client, statements: HashMap::new() };
+        let mut store = PostgresStore { client, statements: HashMap::new(), fence: None };
         store.migrate()?;
         Ok(store)
     }
@@ -60,6 +68,13 @@ impl PostgresStore {
     /// The client, for plain-SQL reconciliation and tests.
     pub fn client(&mut self) -> &mut Client {
         &mut self.client
+    }
+
+    /// The same store, whose every commit checks in its own statement that `fence` still holds
+    /// the shard's lease: a writer that lost it commits nothing ([`StoreError::Fenced`]).
+    pub fn fenced(mut self, fence: Fence) -> PostgresStore {
+        self.fence = Some(fence);
+        self
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
@@ -90,14 +105,21 @@ impl Store for PostgresStore {
     }
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        let last_seq = batch.records.last().map_or(0, |r| r.seq as i64);
         let ops = sql::batch_ops(batch);
         if ops.continues.is_some() && ops.ops.iter().all(|op| matches!(op, Op::Write(..))) {
-            return self.commit_in_one_statement(ops);
+            return self.commit_in_one_statement(ops, last_seq);
         }
         // Deletions and in-place updates must see the rows written before them: one statement
         // each, in one transaction.
         let mut tx = self.client.transaction().map_err(backend)?;
         sql::write_ops(&mut Dialect { client: &mut tx, statements: &mut self.statements }, ops)?;
+        if let Some(fence) = &self.fence {
+            let held = tx.execute(&lease::fence_sql(1), &[&last_seq, &fence.shard, &fence.owner, &fence.epoch]).map_err(backend)?;
+            if held != 1 {
+                return Err(lease::fenced(fence));
+            }
+        }
         tx.commit().map_err(backend)
     }
 }
@@ -107,7 +129,7 @@ impl PostgresStore {
     /// its own transaction: each table's rows in a data-modifying `WITH` part, then the log's
     /// end moved, and `cashier_log_continues` aborting the whole statement when the log does not
     /// continue where the batch expects.
-    fn commit_in_one_statement(&mut self, batch: sql::BatchOps) -> Result<(), StoreError> {
+    fn commit_in_one_statement(&mut self, batch: sql::BatchOps, last_seq: i64) -> Result<(), StoreError> {
         let sql::BatchOps { ops, continues, after_seq } = batch;
         let mut parts = Vec::with_capacity(ops.len() + 1);
         let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
@@ -119,15 +141,27 @@ impl PostgresStore {
         let moved = sql::continue_log_sql(params.len() + 1);
         parts.push(format!("moved AS ({moved} RETURNING 1)"));
         let after = params.len() + 4;
-        let text = format!("WITH {} SELECT cashier_log_continues((SELECT count(*) FROM moved), ${after})", parts.join(", "));
+        let mut select = format!("cashier_log_continues((SELECT count(*) FROM moved), ${after})");
         params
             .extend(continues.expect("a batch that writes moves the log").into_iter().map(|v| Box::new(Param(v)) as Box<dyn ToSql + Sync>));
+        if let Some(fence) = &self.fence {
+            parts.push(format!("fenced AS ({} RETURNING 1)", lease::fence_sql(params.len() + 1)));
+            select.push_str(", cashier_lease_held((SELECT count(*) FROM fenced))");
+            params.push(Box::new(last_seq));
+            params.push(Box::new(fence.shard));
+            params.push(Box::new(fence.owner.clone()));
+            params.push(Box::new(fence.epoch));
+        }
+        let text = format!("WITH {} SELECT {select}", parts.join(", "));
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
         let statement = Dialect { client: &mut self.client, statements: &mut self.statements }.statement(&text)?;
         match self.client.query(&statement, &refs) {
             Ok(_) => Ok(()),
             Err(error) if error.as_db_error().is_some_and(|e| e.code().code() == LOG_DOES_NOT_CONTINUE) => {
                 Err(sql::not_continuing(after_seq))
+            }
+            Err(error) if error.as_db_error().is_some_and(|e| e.code().code() == LEASE_NOT_HELD) => {
+                Err(lease::fenced(self.fence.as_ref().expect("only a fenced store checks its lease")))
             }
             Err(error) => Err(backend(error)),
         }
@@ -138,7 +172,7 @@ impl PostgresStore {
 /// error the server raised about a value (data exceptions, SQLSTATE class 22; constraints, 23,
 /// but a unique key, which two writers can collide on; program limits such as an index entry's
 /// size, 54) is a refusal of the content: the statement, and so the transaction, did not happen.
-fn backend(error: postgres::Error) -> StoreError {
+pub(crate) fn backend(error: postgres::Error) -> StoreError {
     match error.as_db_error() {
         Some(db) => {
             let code = db.code().code();

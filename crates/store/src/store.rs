@@ -44,6 +44,10 @@ pub enum StoreError {
     /// refusal to the command that caused it and commits the others.
     #[error("the store refused the batch's content: {0}")]
     Refused(String),
+    /// This writer no longer holds its shard's lease: the commit was rolled back, and another
+    /// node writes the shard. It must stop writing and drop its state.
+    #[error("fenced: {0}")]
+    Fenced(String),
 }
 
 impl StoreError {
