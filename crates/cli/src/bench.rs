@@ -381,9 +381,13 @@ async fn call(
     key: (&str, &str),
     body: Option<Value>,
 ) -> Result<Value, String> {
+    let write = method != reqwest::Method::GET;
     let mut request = http.request(method, url).basic_auth(key.0, Some(key.1));
-    if let Some(body) = body {
-        request = request.json(&body);
+    // Every write is JSON, a body or not: the server refuses any other (415).
+    match body {
+        Some(body) => request = request.json(&body),
+        None if write => request = request.json(&serde_json::json!({})),
+        None => {}
     }
     let response = request.send().await.map_err(|e| format!("transport: {e}"))?;
     let status = response.status();

@@ -145,9 +145,12 @@ struct Client {
 
 impl Client {
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, String> {
-        let mut request = self.http.request(method, format!("{}{path}", self.base)).basic_auth(&self.key, Some(&self.secret));
-        if let Some(body) = body {
-            request = request.json(&body);
+        let mut request = self.http.request(method.clone(), format!("{}{path}", self.base)).basic_auth(&self.key, Some(&self.secret));
+        // Every write is JSON, a body or not: the server refuses any other (415).
+        match body {
+            Some(body) => request = request.json(&body),
+            None if method != Method::GET && method != Method::DELETE => request = request.json(&serde_json::json!({})),
+            None => {}
         }
         let response = request.send().await.map_err(|e| format!("cannot reach {}: {e}", self.base))?;
         let status = response.status();

@@ -75,7 +75,7 @@ fn pay(server: &Server, amount: &str) -> String {
     let output = Command::new("curl")
         .args(["-s", "-u"])
         .arg(format!("{}:{}", s["api_key"].as_str().unwrap(), s["api_secret"].as_str().unwrap()))
-        .args(["-X", "POST", &format!("{}/v1/journals", server.url), "-d", &body])
+        .args(["-X", "POST", &format!("{}/v1/journals", server.url), "-H", "Content-Type: application/json", "-d", &body])
         .output()
         .expect("curl runs");
     let journal: Value = serde_json::from_slice(&output.stdout).unwrap();

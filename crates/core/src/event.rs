@@ -155,6 +155,9 @@ pub struct StatusChange {
     /// For `correct`: the new journal that replaces this one.
     pub corrected_by: Option<JournalId>,
     pub audit: Option<Audit>,
+    /// For `refused`: why the booking-time check refused it (insufficient cash or shares, a
+    /// blocked or inactive account, no price).
+    pub refused_for: Option<crate::rejection::Code>,
 }
 
 /// A stored idempotency key: which request it was (by fingerprint) and what it created.

@@ -464,7 +464,17 @@ fn require_reason(audit: &Audit) -> Result<(), Code> {
 }
 
 fn status_change(journal: &Journal, to: JournalStatus) -> StatusChange {
-    StatusChange { id: journal.id, from: journal.status, to, movement: None, price: None, booked_on: None, corrected_by: None, audit: None }
+    StatusChange {
+        id: journal.id,
+        from: journal.status,
+        to,
+        movement: None,
+        price: None,
+        booked_on: None,
+        corrected_by: None,
+        audit: None,
+        refused_for: None,
+    }
 }
 
 /// A status change that moves no balances, if the status machine allows it. Leaving a booked
@@ -521,16 +531,23 @@ fn booking(state: &State, journal: &Journal, moved: &FxHashMap<(Book, Asset), i6
         Asset::Security(symbol) => state.asset(symbol).and_then(|a| a.price),
         Asset::Cash(_) => None,
     };
-    let accounts_ok = match (state.account(journal.from), state.account(journal.to)) {
-        (Some(from), Some(to)) => check_accounts(from, to).is_ok(),
-        _ => false,
+    let accounts = match (state.account(journal.from), state.account(journal.to)) {
+        (Some(from), Some(to)) => check_accounts(from, to),
+        _ => Err(Code::AccountNotFound),
     };
     let priced = matches!(journal.asset, Asset::Cash(_)) || price.is_some();
     let from = Book::Account(journal.from);
     let already = -moved.get(&(from, journal.asset)).copied().unwrap_or(0);
     let funded = fits(state, from, journal.asset, journal.units, already);
     let mut change = status_change(journal, JournalStatus::Refused);
-    if accounts_ok && priced && funded {
+    // Why, in the order the create-time checks report it.
+    change.refused_for = match (accounts, priced, funded) {
+        (Err(code), _, _) => Some(code),
+        (Ok(()), false, _) => Some(Code::PriceUnavailable),
+        (Ok(()), true, false) => Some(insufficient(journal.asset)),
+        (Ok(()), true, true) => None,
+    };
+    if change.refused_for.is_none() {
         change.to = JournalStatus::Executed;
         change.movement = Some(Movement { asset: journal.asset, units: journal.units, from, to: Book::Account(journal.to) });
         change.price = price;
@@ -595,6 +612,7 @@ fn correct(state: &State, id: JournalId, units: i64, audit: &Audit, ctx: &mut Ct
             corrects: Some(journal.id),
             corrected_by: None,
             request: None,
+            refused_for: None,
         })),
         created_at: ctx.now,
         updated_at: ctx.now,

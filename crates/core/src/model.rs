@@ -243,6 +243,8 @@ pub struct JournalExtra {
     pub corrected_by: Option<JournalId>,
     /// Four-eyes: an operator's action waiting for a second operator to confirm it.
     pub request: Option<ActionRequest>,
+    /// Why the booking-time check refused it.
+    pub refused_for: Option<crate::rejection::Code>,
 }
 
 named_enum!(
@@ -287,6 +289,11 @@ impl Journal {
     /// Four-eyes: the action waiting for a second operator, if any.
     pub fn request(&self) -> Option<&ActionRequest> {
         self.extra.as_ref().and_then(|e| e.request.as_ref())
+    }
+
+    /// Why the booking-time check refused it, for a `refused` journal.
+    pub fn refused_for(&self) -> Option<crate::rejection::Code> {
+        self.extra.as_ref().and_then(|e| e.refused_for)
     }
 
     pub(crate) fn extra_mut(&mut self) -> &mut JournalExtra {

@@ -547,6 +547,9 @@ impl State {
         if change.corrected_by.is_some() {
             journal.extra_mut().corrected_by = change.corrected_by;
         }
+        if change.refused_for.is_some() {
+            journal.extra_mut().refused_for = change.refused_for;
+        }
         let price = journal.price;
         if let Some(slot) = waiting_slot(change.from) {
             self.waiting[slot].remove(position);

@@ -199,6 +199,7 @@ async fn list_accounts(
         app.read_tables(move |tables| tables.account_profiles(of)).await?.into_iter().collect()
     };
     let profile = |id: AccountId| profiles.get(&id).map(String::as_str);
+    let max = app.config.list_results_max;
     let accounts = app.sequencer.read(|state| {
         let mut list: Vec<&Account> = state
             .accounts()
@@ -206,17 +207,21 @@ async fn list_accounts(
             .filter(|a| after.is_none_or(|t| a.created_at >= t) && before.is_none_or(|t| a.created_at <= t))
             .filter(|a| matches(a, profile(a.id), &tokens))
             .collect();
+        if list.len() > max {
+            return None;
+        }
         list.sort_by_key(|a| (a.created_at, a.account_number));
         if !ascending {
             list.reverse();
         }
-        list.iter()
-            .map(|a| {
-                let (cash, long) = equity_nanos(state, a);
-                with_profile(render_account(a, &money(cash + long)), profile(a.id), &entities)
-            })
-            .collect::<Vec<_>>()
+        let rendered = list.iter().map(|a| {
+            let (cash, long) = equity_nanos(state, a);
+            with_profile(render_account(a, &money(cash + long)), profile(a.id), &entities)
+        });
+        Some(rendered.collect::<Vec<_>>())
     });
+    let accounts =
+        accounts.ok_or_else(|| crate::journals::too_many_results(max, "accounts", "status, created_after, created_before or query"))?;
     Ok(Json(Value::Array(accounts)))
 }
 

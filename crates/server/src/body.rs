@@ -22,10 +22,16 @@ pub(crate) fn bad_request(reason: &'static str, message: String) -> ApiError {
 pub(crate) struct Fields(pub(crate) Map<String, Value>);
 
 impl Fields {
+    /// A JSON object body. A key given twice in one object, at any depth, is refused: which of
+    /// the two counts would be a guess (`"amount":"1","amount":"40"`).
     pub(crate) fn parse(body: &[u8]) -> Result<Fields, ApiError> {
-        match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(map)) => Ok(Fields(map)),
+        match serde_json::from_slice::<Unique>(body) {
+            Ok(Unique(Value::Object(map))) => Ok(Fields(map)),
             Ok(_) => Err(bad_request("malformed_json", "the body must be a JSON object".into())),
+            Err(e) if e.is_data() && e.to_string().starts_with(DUPLICATE) => {
+                let key = e.to_string()[DUPLICATE.len()..].split(" at line").next().unwrap_or_default().to_owned();
+                Err(bad_request("duplicate_key", format!("{key}: the key appears more than once in an object of the body")))
+            }
             Err(e) => Err(bad_request("malformed_json", format!("the body is not valid JSON: {e}"))),
         }
     }
@@ -151,6 +157,80 @@ impl Fields {
             timestamp,
         };
         Ok((t != Transmitter::default()).then(|| Box::new(t)))
+    }
+}
+
+const DUPLICATE: &str = "duplicate key ";
+
+/// A JSON value read with every object's keys unique.
+struct Unique(Value);
+
+impl<'de> serde::Deserialize<'de> for Unique {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Unique, D::Error> {
+        deserializer.deserialize_any(UniqueVisitor)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueVisitor {
+    type Value = Unique;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Unique, E> {
+        Ok(Unique(Value::Bool(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Unique, E> {
+        Ok(Unique(Value::from(v)))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Unique, E> {
+        Ok(Unique(Value::from(v)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Unique, E> {
+        Ok(Unique(Value::from(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Unique, E> {
+        Ok(Unique(Value::String(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Unique, E> {
+        Ok(Unique(Value::String(v)))
+    }
+    fn visit_unit<E>(self) -> Result<Unique, E> {
+        Ok(Unique(Value::Null))
+    }
+    fn visit_none<E>(self) -> Result<Unique, E> {
+        Ok(Unique(Value::Null))
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Unique, D::Error> {
+        serde::Deserialize::deserialize(d)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Unique, A::Error> {
+        let mut list = Vec::new();
+        while let Some(Unique(value)) = seq.next_element()? {
+            list.push(value);
+        }
+        Ok(Unique(Value::Array(list)))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Unique, A::Error> {
+        // With `arbitrary_precision`, serde_json hands a number over as a map of one private key.
+        const NUMBER: &str = "$serde_json::private::Number";
+        let mut object = Map::new();
+        let mut next = map.next_key::<String>()?;
+        if next.as_deref() == Some(NUMBER) {
+            let text: String = map.next_value()?;
+            return text.parse::<serde_json::Number>().map(|n| Unique(Value::Number(n))).map_err(serde::de::Error::custom);
+        }
+        while let Some(key) = next {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("{DUPLICATE}{key}")));
+            }
+            let Unique(value) = map.next_value()?;
+            object.insert(key, value);
+            next = map.next_key()?;
+        }
+        Ok(Unique(Value::Object(object)))
     }
 }
 

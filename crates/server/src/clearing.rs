@@ -1,17 +1,21 @@
 //! The clearing worker: moves `queued -> sent_to_clearing -> executed` (or `refused`) through
 //! the sequencer, one `Clear` step at a time. Each step works from the state it finds, so a
 //! journal a crash left in `sent_to_clearing` is finished after the restart.
+//!
+//! An idle ledger is idle: a step that moved nothing waits, without polling, until a committed
+//! batch puts a journal in `queued` or `sent_to_clearing` (or the subscription lagged, which
+//! may have hidden one).
 
-use cashier_core::Command;
-use cashier_store::{Sequencer, SubmitError};
+use cashier_core::{Command, JournalStatus};
+use cashier_store::{Record, Sequencer, SubmitError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
 /// Journals moved per phase of one step, at most.
 pub const CLEARING_BATCH_MAX: u32 = 1_000;
-/// How long to wait before looking again when a step found nothing to move.
-pub const CLEARING_IDLE: Duration = Duration::from_millis(20);
+/// How long to wait before trying again when a step failed.
+pub const CLEARING_RETRY: Duration = Duration::from_millis(20);
 
 /// Runs one clearing step; returns how many journals changed status.
 pub async fn step(sequencer: &Sequencer) -> Result<usize, SubmitError> {
@@ -36,15 +40,37 @@ pub fn spawn(sequencer: Arc<Sequencer>, delay: Duration, stop: watch::Receiver<b
     })
 }
 
+/// Whether a committed batch gives clearing something to do.
+fn brings_work(batch: &[Record]) -> bool {
+    batch.iter().any(|record| {
+        record.event.journal_status().is_some_and(|(_, _, to)| matches!(to, JournalStatus::Queued | JournalStatus::SentToClearing))
+    })
+}
+
 fn stepper(sequencer: Arc<Sequencer>, delay: Duration, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        // Subscribed before the first step, so that no work committed meanwhile goes unseen.
+        let mut committed = sequencer.subscribe();
         while !*stop.borrow() {
             let pause = match step(&sequencer).await {
-                Ok(0) => CLEARING_IDLE,
+                Ok(0) => {
+                    // Nothing to move: sleep until a commit brings some.
+                    loop {
+                        tokio::select! {
+                            batch = committed.recv() => match batch {
+                                Ok(batch) if !brings_work(&batch) => continue,
+                                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                            },
+                            _ = stop.changed() => return,
+                        }
+                    }
+                    Duration::ZERO
+                }
                 Ok(_) => delay,
                 Err(error) => {
                     tracing::warn!(%error, "clearing step failed; retrying");
-                    CLEARING_IDLE
+                    CLEARING_RETRY
                 }
             };
             if !pause.is_zero() {

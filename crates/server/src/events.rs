@@ -284,6 +284,10 @@ async fn follow(
 /// applied before the batch is published.
 fn journal_event(app: &App, record: &cashier_store::Record) -> Option<JournalEvent> {
     let (journal_id, status_from, status_to) = record.event.journal_status()?;
+    let refused_for = match &record.event.kind {
+        EventKind::JournalStatusChanged(change) => change.refused_for,
+        _ => None,
+    };
     let (correspondent, entry_type) = match &record.event.kind {
         EventKind::JournalCreated { journal, .. } => (journal.correspondent, journal.entry_type),
         _ => app.sequencer.read(|s| s.journal(journal_id).map(|j| (j.correspondent, j.entry_type)))?,
@@ -297,12 +301,13 @@ fn journal_event(app: &App, record: &cashier_store::Record) -> Option<JournalEve
         entry_type,
         status_from,
         status_to,
+        refused_for,
     })
 }
 
 async fn send(out: &Sender, e: &JournalEvent, version: Version) -> Result<(), ()> {
     let from = e.status_from.map_or("", |s| s.as_str());
-    let (id, data) = match version {
+    let (id, mut data) = match version {
         Version::V1 => (
             e.seq.to_string(),
             json!({"at": e.at.to_string(), "entry_type": e.entry_type.as_str(), "event_id": e.seq, "event_ulid": encode_ulid(e.ulid),
@@ -314,6 +319,11 @@ async fn send(out: &Sender, e: &JournalEvent, version: Version) -> Result<(), ()
                    "journal_id": e.journal_id.to_string(), "status_from": from, "status_to": e.status_to.as_str()}),
         ),
     };
+    if let Some(code) = e.refused_for {
+        // Why the booking-time check refused it: Cashier's stable reason, and its sentence.
+        data["reason"] = json!(code.as_str());
+        data["error_message"] = json!(code.message());
+    }
     out.send(Ok(Event::default().id(id).data(data.to_string()))).await.map_err(drop)
 }
 

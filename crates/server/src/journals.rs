@@ -24,15 +24,19 @@ pub fn routes(api: Api) -> Api {
             create_journal,
         )
         .route(
-            Op::get("/v1/journals", "listJournals", "Journals, newest first; more than 100,000 matches answer 422 unless limited.")
-                .query("after", json!({"type": "string", "format": "date"}), "Created on or after this date.")
-                .query("before", json!({"type": "string", "format": "date"}), "Created on or before this date.")
-                .query("status", schema("JournalStatus"), "Only journals in this status.")
-                .query("entry_type", json!({"type": "string", "enum": ["JNLC", "JNLS"]}), "Only cash or only securities.")
-                .query("to_account", uuid(), "Only journals into this account.")
-                .query("from_account", uuid(), "Only journals out of this account.")
-                .query("limit", json!({"type": "integer", "minimum": 1}), "At most this many.")
-                .json(list_of("Journal")),
+            Op::get(
+                "/v1/journals",
+                "listJournals",
+                "Journals, newest first; more than 10,000 matches answer 422 unless limited (to 10,000 at most).",
+            )
+            .query("after", json!({"type": "string", "format": "date"}), "Created on or after this date.")
+            .query("before", json!({"type": "string", "format": "date"}), "Created on or before this date.")
+            .query("status", schema("JournalStatus"), "Only journals in this status.")
+            .query("entry_type", json!({"type": "string", "enum": ["JNLC", "JNLS"]}), "Only cash or only securities.")
+            .query("to_account", uuid(), "Only journals into this account.")
+            .query("from_account", uuid(), "Only journals out of this account.")
+            .query("limit", json!({"type": "integer", "minimum": 1}), "At most this many.")
+            .json(list_of("Journal")),
             list_journals,
         )
         .route(
@@ -94,9 +98,16 @@ async fn delete_journal(State(app): State<Arc<App>>, caller: Caller, Path(journa
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Journals in a list, at most, when no `limit` narrows it (by default: `Config`
-/// `list_results_max`); more asks for filters.
-pub const LIST_RESULTS_MAX: usize = 100_000;
+/// Items in one list answer, at most, whatever its parameters (by default: `Config`
+/// `list_results_max`): more asks for filters, and a `limit` above it is refused. An answer's
+/// memory is bounded by it, never by the ledger's size.
+pub const LIST_RESULTS_MAX: usize = 10_000;
+
+/// The refusal of a list with more matches than one answer holds.
+pub(crate) fn too_many_results(max: usize, what: &str, narrow: &str) -> ApiError {
+    let message = format!("more than {max} {what} match: narrow the search with {narrow}");
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "too_many_results", message)
+}
 
 async fn get_journal(State(app): State<Arc<App>>, caller: Caller, Path(journal_id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = JournalId::parse(&journal_id)?;
@@ -117,7 +128,7 @@ struct JournalFilter {
 }
 
 impl JournalFilter {
-    fn parse(query: &std::collections::HashMap<String, String>) -> Result<JournalFilter, ApiError> {
+    fn parse(query: &std::collections::HashMap<String, String>, max: usize) -> Result<JournalFilter, ApiError> {
         let param = |name: &str| query.get(name).map(String::as_str).filter(|v| !v.is_empty());
         let date = |name: &str| param(name).map(Date::parse).transpose().map_err(|c| ApiError::from(c).with_field(name));
         let account = |name: &str| param(name).map(AccountId::parse).transpose().map_err(|c| ApiError::from(c).with_field(name));
@@ -133,8 +144,8 @@ impl JournalFilter {
             .map(|s| {
                 s.parse::<usize>()
                     .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| bad_request("invalid_limit", format!("limit must be a positive integer, not {s:?}")))
+                    .filter(|&n| n > 0 && n <= max)
+                    .ok_or_else(|| bad_request("invalid_limit", format!("limit must be an integer from 1 to {max}, not {s:?}")))
             })
             .transpose()?;
         Ok(JournalFilter {
@@ -165,16 +176,15 @@ async fn list_journals(
     caller: Caller,
     Query(query): Query<std::collections::HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let filter = JournalFilter::parse(&query)?;
-    let scope = caller.actor().scope();
     let max = app.config.list_results_max;
+    let filter = JournalFilter::parse(&query, max)?;
+    let scope = caller.actor().scope();
     let cap = filter.limit.unwrap_or(max + 1);
     let journals: Vec<Value> = app.sequencer.read(|state| {
         state.journals().rev().filter(|j| scope.is_none_or(|c| c == j.correspondent) && filter.admits(j)).take(cap).map(render).collect()
     });
     if filter.limit.is_none() && journals.len() > max {
-        let message = format!("more than {max} journals match: narrow the search with after, before, status or an account, or set a limit");
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "too_many_results", message));
+        return Err(too_many_results(max, "journals", "after, before, status or an account, or set a limit"));
     }
     Ok(Json(Value::Array(journals)))
 }
@@ -229,6 +239,11 @@ pub(crate) struct JournalView<'a> {
     transmitter_financial_institution: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "shown_or_null")]
     transmitter_timestamp: Option<Timestamp>,
+    /// A refused journal's reason (the Broker API's field), and Cashier's stable code for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_message: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused_for: Option<&'static str>,
 }
 
 impl<'a> JournalView<'a> {
@@ -261,6 +276,8 @@ impl<'a> JournalView<'a> {
             transmitter_address: t.and_then(|t| t.address.as_deref()),
             transmitter_financial_institution: t.and_then(|t| t.financial_institution.as_deref()),
             transmitter_timestamp: t.and_then(|t| t.timestamp),
+            error_message: j.refused_for().map(Code::message),
+            refused_for: j.refused_for().map(Code::as_str),
         }
     }
 }

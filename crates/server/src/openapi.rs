@@ -131,6 +131,8 @@ pub fn schemas() -> Value {
                 "transmitter_address": text(),
                 "transmitter_financial_institution": text(),
                 "transmitter_timestamp": time(),
+                "error_message": {"type": "string", "description": "Why a refused journal was refused."},
+                "refused_for": {"type": "string", "description": "Cashier's stable reason for a refusal (insufficient_funds, insufficient_qty, account_blocked, ...)."},
             }),
         ),
         "JournalRequest": object(&["entry_type", "from_account", "to_account"], journal_request),

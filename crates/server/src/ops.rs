@@ -30,7 +30,10 @@ pub async fn observe(State(app): State<Arc<App>>, mut request: Request, next: Ne
     let request_line = logged.then(|| (request.method().clone(), request.uri().path().to_owned()));
     let quota = crate::limits::QuotaSlot::default();
     request.extensions_mut().insert(quota.clone());
-    let mut response = next.run(request).await;
+    let mut response = match unsupported_media(&request) {
+        Some(refusal) => refusal.into_response(),
+        None => next.run(request).await,
+    };
     let status = response.status();
     let content_type = response.headers().get(header::CONTENT_TYPE).map_or(&b""[..], |v| v.as_bytes());
     let bare = !content_type.starts_with(b"application/json")
@@ -61,6 +64,28 @@ pub async fn observe(State(app): State<Arc<App>>, mut request: Request, next: Ne
         tracing::info!(target: "cashier::http", %method, path, status = status.as_u16(), micros, "request");
     }
     response
+}
+
+/// A write to the API (`POST`, `PUT`, `PATCH` under `/v1`, `/v2` or `/admin`) whose
+/// `Content-Type` is not `application/json`, body or not, is refused with a 415: a browser's
+/// cross-site `<form>` (or a bodiless `fetch`) cannot send that type, so cached credentials
+/// cannot be used to write. The console's forms carry CSRF tokens instead.
+fn unsupported_media(request: &Request) -> Option<ApiError> {
+    use axum::http::Method;
+    let write = matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH);
+    let path = request.uri().path();
+    let api = ["/v1/", "/v2/", "/v2beta1/", "/admin/"].iter().any(|prefix| path.starts_with(prefix));
+    if !write || !api {
+        return None;
+    }
+    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    if media.eq_ignore_ascii_case("application/json") {
+        return None;
+    }
+    let sent = if content_type.is_empty() { "none".to_owned() } else { format!("{content_type:?}") };
+    let message = format!("a write's body must be sent as Content-Type: application/json (this one was {sent})");
+    Some(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message))
 }
 
 pub fn routes(api: Api) -> Api {

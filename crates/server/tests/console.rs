@@ -277,3 +277,87 @@ async fn an_idle_session_ends() {
     assert_eq!(desk.page("/console/pending").await, (StatusCode::SEE_OTHER, "/console/login".into()));
     app.stop().await;
 }
+
+/// A journal refused at booking says why, the same in the API, the event stream and the
+/// console's timeline: insufficient cash, insufficient shares, or a blocked account.
+#[tokio::test]
+async fn refused_journals_say_why() {
+    let app = TestApp::spawn("console-refused").await;
+    refusals(&app).await;
+    app.stop().await;
+}
+
+async fn refusals(app: &TestApp) {
+    let (firm, alice, bob) = (app.id("firm_account_id"), app.customer(0), app.customer(1));
+    let create = |body: serde_json::Value| async move {
+        let (status, j) = read(app.as_correspondent(Method::POST, "/v1/journals").json(&body).send().await.unwrap()).await;
+        assert_eq!(status, 200, "{j}");
+        j["id"].as_str().unwrap().to_owned()
+    };
+    let operator =
+        |method, path: &str| app.http.request(method, app.url(path)).basic_auth(app.id("operator_key"), Some(app.id("operator_secret")));
+    let limits = serde_json::json!({"per_journal": "2000000", "daily": "5000000", "securities_per_journal": "100000000", "securities_daily": "500000000", "reason": "a large customer"});
+    let raised = operator(Method::PUT, &format!("/admin/v1/accounts/{alice}/limits")).json(&limits);
+    assert_eq!(read(raised.send().await.unwrap()).await.0, 200);
+    // Two journals that each fit now but not both: the second is refused when booked.
+    let cash = |to: &str| serde_json::json!({"entry_type": "JNLC", "from_account": firm, "to_account": to, "amount": "600000"});
+    let (cash_ok, cash_refused) = (create(cash(&alice)).await, create(cash(&alice)).await);
+    let path = format!("/v1/trading/accounts/{firm}/positions/AAPL");
+    let (_, position) = read(app.as_correspondent(Method::GET, &path).send().await.unwrap()).await;
+    assert!(position["qty"].is_string(), "{position}");
+    let held: f64 = position["qty"].as_str().unwrap().parse().unwrap();
+    let shares = serde_json::json!({"entry_type": "JNLS", "from_account": firm, "to_account": alice, "symbol": "AAPL", "qty": format!("{}", (held * 0.6).floor())});
+    let (shares_ok, shares_refused) = (create(shares.clone()).await, create(shares).await);
+    let blocked = create(serde_json::json!({"entry_type": "JNLC", "from_account": firm, "to_account": bob, "amount": "1"})).await;
+    let block = operator(Method::PUT, &format!("/admin/v1/accounts/{bob}/blocks"))
+        .json(&serde_json::json!({"account_blocked": true, "reason": "fraud review"}));
+    assert_eq!(read(block.send().await.unwrap()).await.0, 200);
+    app.clear().await;
+    let expected = [
+        (&cash_ok, None),
+        (&cash_refused, Some("insufficient_funds")),
+        (&shares_ok, None),
+        (&shares_refused, Some("insufficient_qty")),
+        (&blocked, Some("account_blocked")),
+    ];
+    for (id, why) in expected {
+        let (_, j) = read(app.as_correspondent(Method::GET, &format!("/v1/journals/{id}")).send().await.unwrap()).await;
+        assert_eq!(j["status"], if why.is_some() { "refused" } else { "executed" }, "{j}");
+        assert_eq!(j["refused_for"].as_str(), why, "{j}");
+        assert_eq!(j["error_message"].is_string(), why.is_some(), "the Broker API's error_message: {j}");
+    }
+    // The event stream, replayed: each refusal carries its reason.
+    let refusals = expected.iter().filter(|(_, why)| why.is_some()).count();
+    let (status, stream) = read_stream(app, "/v1/events/journals/status?since_id=1", refusals).await;
+    assert_eq!(status, 200);
+    for (id, why) in expected.iter().filter_map(|(id, why)| why.map(|w| (id, w))) {
+        let event = stream
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(|d| serde_json::from_str::<serde_json::Value>(d.trim()).unwrap())
+            .find(|e| e["journal_id"] == id.as_str() && e["status_to"] == "refused")
+            .unwrap_or_else(|| panic!("no refused event for {id}: {stream}"));
+        assert_eq!(event["reason"], why, "{event}");
+    }
+    let mut desk = Desk::new(app);
+    assert_eq!(desk.sign_in(&app.id("operator_key"), &app.id("operator_secret")).await.0, StatusCode::SEE_OTHER);
+    let (_, page) = desk.page(&format!("/console/journals/{shares_refused}")).await;
+    assert!(page.contains("insufficient_qty"), "the timeline says why: {page}");
+    let (_, page) = desk.page(&format!("/console/journals/{blocked}")).await;
+    assert!(page.contains("account_blocked"), "the timeline says why: {page}");
+}
+
+/// An event stream, read until it has shown `refusals` refused journals (10 s at most).
+async fn read_stream(app: &TestApp, path: &str, refusals: usize) -> (StatusCode, String) {
+    let mut response = app.as_correspondent(Method::GET, path).send().await.unwrap();
+    let status = response.status();
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while text.matches(r#""status_to":"refused""#).count() < refusals {
+        match tokio::time::timeout_at(deadline, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+            _ => break,
+        }
+    }
+    (status, text)
+}

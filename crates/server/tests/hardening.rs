@@ -159,3 +159,71 @@ async fn a_second_server_on_one_database_waits_as_a_standby() {
     second.stop().await.unwrap();
     drop(pg);
 }
+
+/// A body is read one way only: a key given twice is refused naming it, and a write that is not
+/// `application/json` answers 415 (a cross-site form cannot post JSON with cached credentials).
+#[tokio::test]
+async fn input_is_unambiguous() {
+    let app = TestApp::spawn("unambiguous").await;
+    let (firm, customer) = (app.id("firm_account_id"), app.customer(0));
+    let twice = format!(r#"{{"entry_type":"JNLC","from_account":"{firm}","to_account":"{customer}","amount":"1","amount":"40"}}"#);
+    let post = |path: &str, body: String, content_type: Option<&str>| {
+        let request = app.as_correspondent(Method::POST, path).body(body);
+        match content_type {
+            Some(t) => request.header("content-type", t),
+            None => request,
+        }
+    };
+    let (status, error) = read(post("/v1/journals", twice.clone(), Some("application/json")).send().await.unwrap()).await;
+    assert_eq!((status, error["reason"].as_str()), (400, Some("duplicate_key")), "{error}");
+    assert!(error["message"].as_str().unwrap().starts_with("amount: "), "{error}");
+    let nested = format!(
+        r#"{{"entry_type":"JNLC","from_account":"{firm}","entries":[{{"to_account":"{customer}","amount":"1","to_account":"{customer}"}}]}}"#
+    );
+    let (status, error) = read(post("/v1/journals/batch", nested, Some("application/json")).send().await.unwrap()).await;
+    assert_eq!((status, error["reason"].as_str()), (400, Some("duplicate_key")), "a key twice at any depth: {error}");
+    let once = format!(r#"{{"entry_type":"JNLC","from_account":"{firm}","to_account":"{customer}","amount":"1.5"}}"#);
+    for refused in [Some("text/plain"), Some("application/x-www-form-urlencoded"), Some("multipart/form-data; boundary=x"), None] {
+        let (status, error) = read(post("/v1/journals", once.clone(), refused).send().await.unwrap()).await;
+        assert_eq!((status, error["reason"].as_str()), (415, Some("unsupported_media_type")), "{refused:?}: {error}");
+    }
+    let advance = operator(&app, Method::POST, "/admin/v1/business_day").header("content-type", "text/plain").body("");
+    assert_eq!(read(advance.send().await.unwrap()).await.0, 415, "a bodiless write is JSON too");
+    let (status, journal) = read(post("/v1/journals", once, Some("Application/JSON; charset=utf-8")).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{journal}");
+    let (_, journals) = read(app.as_correspondent(Method::GET, "/v1/journals").send().await.unwrap()).await;
+    let amounts: Vec<&str> = journals.as_array().unwrap().iter().map(|j| j["net_amount"].as_str().unwrap()).collect();
+    assert_eq!(amounts, ["1.5"], "nothing else was booked");
+    app.stop().await;
+}
+
+async fn commands_taken(app: &TestApp) -> u64 {
+    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let line = metrics.lines().find(|l| l.starts_with("cashier_sequencer_commands_total ")).expect("the metric");
+    line.split(' ').nth(1).unwrap().parse::<f64>().unwrap() as u64
+}
+
+async fn executed_soon(app: &TestApp, id: &str) {
+    for _ in 0..200 {
+        if app.journal_status(id).await == "executed" {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("journal {id} was not cleared");
+}
+
+/// The clearing worker runs no command while nothing waits, and wakes when a journal does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_ledger_is_idle() {
+    let app = TestApp::spawn_with("idle", |c| cashier_server::Config { clearing_delay: Some(std::time::Duration::ZERO), ..c }).await;
+    let first = app.pay("2", "before the quiet").await;
+    executed_soon(&app, &first).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let before = commands_taken(&app).await;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(commands_taken(&app).await, before, "an idle ledger ran commands");
+    let second = app.pay("3", "after the quiet").await;
+    executed_soon(&app, &second).await;
+    app.stop().await;
+}

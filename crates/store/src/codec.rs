@@ -147,8 +147,9 @@ pub fn journal_extra_json(journal: &Journal) -> Option<String> {
     let id = |id: Option<JournalId>| id.map(|id| id.to_string());
     let request = extra.request.as_ref().map(request_json);
     Some(
-        json!({"transmitter": transmitter, "key": key, "corrects": id(extra.corrects), "corrected_by": id(extra.corrected_by), "request": request})
-            .to_string(),
+        json!({"transmitter": transmitter, "key": key, "corrects": id(extra.corrects), "corrected_by": id(extra.corrected_by), "request": request,
+               "refused_for": extra.refused_for.map(Code::as_str)})
+        .to_string(),
     )
 }
 
@@ -220,6 +221,7 @@ pub fn journal_extra_from(text: Option<&str>) -> Result<Option<Box<JournalExtra>
         corrects: id(&v["corrects"])?,
         corrected_by: id(&v["corrected_by"])?,
         request: request_from(&v["request"])?,
+        refused_for: v["refused_for"].as_str().map(|c| Code::parse(c).ok_or_else(|| corrupt(format!("refusal reason {c}")))).transpose()?,
     })))
 }
 
@@ -288,8 +290,13 @@ pub fn event_columns(event: &Event) -> EventColumns {
             (c.kind, c.journal_id, c.status_to) = ("journal_created", Some(id_bytes(journal.id.0)), Some(journal.status.as_str()))
         }
         EventKind::JournalStatusChanged(x) => {
+            // The audit of a manual change, or why a booking was refused.
+            let detail = match x.refused_for {
+                Some(code) => Some(json!({"refused_for": code.as_str()}).to_string()),
+                None => audit(&x.audit),
+            };
             (c.kind, c.journal_id, c.status_from, c.status_to, c.detail) =
-                ("journal_status_changed", Some(id_bytes(x.id.0)), Some(x.from.as_str()), Some(x.to.as_str()), audit(&x.audit))
+                ("journal_status_changed", Some(id_bytes(x.id.0)), Some(x.from.as_str()), Some(x.to.as_str()), detail)
         }
         EventKind::ActionRequested { id, request } => {
             (c.kind, c.journal_id, c.detail) = ("action_requested", Some(id_bytes(id.0)), Some(request_json(request).to_string()))

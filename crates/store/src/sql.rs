@@ -386,6 +386,8 @@ pub struct JournalEvent {
     pub entry_type: EntryType,
     pub status_from: Option<JournalStatus>,
     pub status_to: JournalStatus,
+    /// For a change to `refused`: why.
+    pub refused_for: Option<Code>,
 }
 
 /// Journal status changes after `after_seq`, oldest first, at most `limit`, as of the last commit
@@ -393,7 +395,8 @@ pub struct JournalEvent {
 /// have no gaps), so a read costs its window, not the rest of the log, whatever index the backend
 /// keeps on `seq`.
 pub fn journal_events(db: &mut dyn SqlBackend, after_seq: u64, limit: usize) -> Result<Vec<JournalEvent>, StoreError> {
-    let sql = "SELECT e.seq, e.at, e.journal_id, j.correspondent, j.entry_type, e.status_from, e.status_to
+    let sql = "SELECT e.seq, e.at, e.journal_id, j.correspondent, j.entry_type, e.status_from, e.status_to,
+                      CASE WHEN e.status_to = 'refused' THEN e.detail END
                FROM events e JOIN journals j ON j.id = e.journal_id
                WHERE e.seq > $1 AND e.seq <= $2 AND e.journal_id IS NOT NULL AND e.status_to IS NOT NULL ORDER BY e.seq";
     let last = one_int(db, "SELECT last_seq FROM meta")? as u64;
@@ -413,6 +416,12 @@ pub fn journal_events(db: &mut dyn SqlBackend, after_seq: u64, limit: usize) -> 
                 entry_type: named(&r.text_ref(4)?, EntryType::parse, "entry type")?,
                 status_from: status(r.text_opt(5)?)?,
                 status_to: status(Some(r.text(6)?))?.expect("a status"),
+                refused_for: match r.text_opt(7)? {
+                    Some(detail) => serde_json::from_str::<serde_json::Value>(&detail)
+                        .ok()
+                        .and_then(|d| d["refused_for"].as_str().and_then(Code::parse)),
+                    None => None,
+                },
             });
             Ok(())
         })?;

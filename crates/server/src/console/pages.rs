@@ -273,6 +273,9 @@ pub(crate) async fn journal(State(app): State<Arc<App>>, operator: Operator, Pat
 /// Who did it and why, from an event's audit detail.
 fn who_and_why(detail: Option<&str>) -> String {
     let Some(v) = detail.and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok()) else { return String::new() };
+    if let Some(code) = v["refused_for"].as_str().and_then(cashier_core::Code::parse) {
+        return format!("refused: {} ({})", esc(code.message()), code.as_str());
+    }
     let audit = if v.get("audit").is_some() { &v["audit"] } else { &v };
     let actor = match &audit["actor"] {
         serde_json::Value::String(s) => s.clone(),
