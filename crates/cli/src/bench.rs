@@ -366,7 +366,15 @@ impl Server {
         }
     }
 
-    fn stop(mut self) {
+    fn stop(self) {
+        drop(self);
+    }
+}
+
+/// However the bench ends (an error in its setup included), the server it started stops: a
+/// server left running would hold its caller's output open.
+impl Drop for Server {
+    fn drop(&mut self) {
         // SIGTERM for a graceful stop, then wait.
         let _ = std::process::Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         let _ = self.child.wait();
@@ -413,7 +421,14 @@ async fn prepare(http: &reqwest::Client, base: &str, sandbox: &Value, args: &Ben
         let body = json!({"code": format!("B2{:06}", run % 1_000_000), "name": "Bench on the v2 flow", "jnlc_flow": "v2"});
         let created = call(http, post.clone(), format!("{base}/admin/v1/correspondents"), as_operator, Some(body)).await?;
         correspondent = created["id"].as_str().ok_or("a correspondent without an id")?.to_owned();
-        let minted = call(http, post.clone(), format!("{base}/admin/v1/correspondents/{correspondent}/keys"), as_operator, None).await?;
+        let minted = call(
+            http,
+            post.clone(),
+            format!("{base}/admin/v1/correspondents/{correspondent}/keys"),
+            as_operator,
+            Some(json!({"reason": "cashier bench"})),
+        )
+        .await?;
         key = (minted["key_id"].as_str().unwrap_or_default().to_owned(), minted["secret"].as_str().unwrap_or_default().to_owned());
         let url = format!("{base}/admin/v1/correspondents/{correspondent}/firm_accounts");
         hot_firm = call(http, post.clone(), url, as_operator, None).await?["id"].as_str().ok_or("a firm account without an id")?.to_owned();
@@ -425,7 +440,7 @@ async fn prepare(http: &reqwest::Client, base: &str, sandbox: &Value, args: &Ben
         cold_firms.push(firm["id"].as_str().ok_or("a firm account without an id")?.to_owned());
     }
     for firm in std::iter::once(&hot_firm).chain(&cold_firms) {
-        let wire = json!({"amount": "10000000"});
+        let wire = json!({"amount": "10000000", "reason": "cashier bench"});
         call(http, post.clone(), format!("{base}/admin/v1/accounts/{firm}/wires"), as_operator, Some(wire)).await?;
     }
     let mut customers = Vec::with_capacity(args.customers);

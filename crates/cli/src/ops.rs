@@ -29,6 +29,34 @@ pub struct OpsArgs {
 }
 
 #[derive(Subcommand)]
+enum KeyCommand {
+    /// Every key: owner, name, created, last used, revoked (never a secret).
+    List,
+    /// Mints an operator key for a named person; prints its secret once.
+    MintOperator {
+        /// Who it is for: the audit trail shows it, and four-eyes takes two different names.
+        name: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Mints a key for a correspondent; prints its secret once.
+    Mint {
+        correspondent: String,
+        /// A label for the key.
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Revokes a key at once: its next request answers 401 and its event streams close.
+    Revoke {
+        key_id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum OpsCommand {
     /// Lists and shows journals, and acts on them.
     #[command(subcommand)]
@@ -36,11 +64,17 @@ enum OpsCommand {
     /// Lists, shows and opens accounts.
     #[command(subcommand)]
     Accounts(AccountCommand),
+    /// Lists, mints and revokes API keys.
+    #[command(subcommand)]
+    Keys(KeyCommand),
     /// Records a wire received for a firm account: its cash rises at once.
     Fund {
         account: String,
         /// US dollars, such as 250000.00.
         amount: String,
+        /// Why, for the audit trail (required): the wire's reference, say.
+        #[arg(long)]
+        reason: String,
     },
     /// Sandbox: ends the business day and starts the next business day (or --date).
     AdvanceDay {
@@ -71,7 +105,8 @@ enum JournalCommand {
     /// Sends a pending journal on to clearing.
     Approve {
         id: String,
-        #[arg(long, default_value = "")]
+        /// Why, for the audit trail (required).
+        #[arg(long)]
         reason: String,
     },
     /// Rejects a pending journal.
@@ -83,7 +118,8 @@ enum JournalCommand {
     /// Cancels a pending or queued journal.
     Cancel {
         id: String,
-        #[arg(long, default_value = "")]
+        /// Why, for the audit trail (required).
+        #[arg(long)]
         reason: String,
     },
     /// Moves an executed journal's amount back; the journal ends canceled.
@@ -186,8 +222,10 @@ pub async fn run(args: OpsArgs) -> Result<(), String> {
     let (value, shape) = match args.command {
         OpsCommand::Journals(command) => journals(&client, command).await?,
         OpsCommand::Accounts(command) => accounts(&client, command).await?,
-        OpsCommand::Fund { account, amount } => {
-            let value = client.call(Method::POST, &format!("/admin/v1/accounts/{account}/wires"), Some(json!({"amount": amount}))).await?;
+        OpsCommand::Keys(command) => keys(&client, command).await?,
+        OpsCommand::Fund { account, amount, reason } => {
+            let body = json!({"amount": amount, "reason": reason});
+            let value = client.call(Method::POST, &format!("/admin/v1/accounts/{account}/wires"), Some(body)).await?;
             (value, Shape::Record(&["id", "account_id", "type", "direction", "amount", "status", "created_at"]))
         }
         OpsCommand::AdvanceDay { date } => {
@@ -201,6 +239,26 @@ pub async fn run(args: OpsArgs) -> Result<(), String> {
         print!("{}", shape.render(&value));
     }
     Ok(())
+}
+
+const KEY_COLUMNS: &[&str] = &["key_id", "owner", "name", "correspondent_id", "created_at", "last_used_at", "revoked"];
+
+async fn keys(client: &Client, command: KeyCommand) -> Result<(Value, Shape), String> {
+    let minted = Shape::Record(&["key_id", "secret", "name"]);
+    Ok(match command {
+        KeyCommand::List => (client.call(Method::GET, "/admin/v1/keys", None).await?, Shape::Table(KEY_COLUMNS)),
+        KeyCommand::MintOperator { name, reason } => {
+            (client.call(Method::POST, "/admin/v1/keys", Some(json!({"name": name, "reason": reason}))).await?, minted)
+        }
+        KeyCommand::Mint { correspondent, name, reason } => {
+            let path = format!("/admin/v1/correspondents/{correspondent}/keys");
+            (client.call(Method::POST, &path, Some(json!({"name": name, "reason": reason}))).await?, minted)
+        }
+        KeyCommand::Revoke { key_id, reason } => {
+            let path = format!("/admin/v1/keys/{key_id}/revoke");
+            (client.call(Method::POST, &path, Some(json!({"reason": reason}))).await?, Shape::Record(KEY_COLUMNS))
+        }
+    })
 }
 
 const JOURNAL_COLUMNS: &[&str] = &["id", "created_at", "entry_type", "from_account", "to_account", "amount", "status"];

@@ -114,17 +114,17 @@ fn operators_list_show_act_fund_and_advance_the_day() {
     assert!(ok && out.contains("correct") && out.contains("executed"), "the original and its replacement: {out}");
     // Fund the firm account, and see it in the account.
     let before: f64 = json(&server, &["accounts", "show", firm])["cash"].as_str().unwrap().parse().unwrap();
-    let wire = json(&server, &["fund", firm, "250000"]);
+    let wire = json(&server, &["fund", firm, "250000", "--reason", "wire ref 1"]);
     assert_eq!((wire["status"].as_str(), wire["direction"].as_str()), (Some("COMPLETE"), Some("INCOMING")));
     let after: f64 = json(&server, &["accounts", "show", firm])["cash"].as_str().unwrap().parse().unwrap();
     assert_eq!(after - before, 250_000.0);
-    let (ok, _, err) = ops(&server, &["fund", customer, "10"]);
+    let (ok, _, err) = ops(&server, &["fund", customer, "10", "--reason", "wire ref 2"]);
     assert!(!ok && err.contains("not_firm_account"), "{err}");
     // Four-eyes over $1,000: the first operator's action is recorded, not done.
     let large = pay(&server, "2000");
-    let answer = json(&server, &["journals", "approve", &large]);
+    let answer = json(&server, &["journals", "approve", &large, "--reason", "large but known"]);
     assert_eq!(answer["awaiting_confirmation"]["action"], "approve", "{answer}");
-    let (ok, _, err) = ops(&server, &["journals", "approve", &large]);
+    let (ok, _, err) = ops(&server, &["journals", "approve", &large, "--reason", "large but known"]);
     assert!(!ok && err.contains("second_operator_required"), "{err}");
     // Accounts: a firm account for the correspondent, listed.
     let opened = json(&server, &["accounts", "create-firm", "--correspondent", s["correspondent_id"].as_str().unwrap()]);

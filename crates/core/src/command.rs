@@ -215,6 +215,15 @@ pub enum Command {
         action: Box<Command>,
         over: i64,
     },
+    /// An operator's action on an account, a key or a transfer (any command but the journal
+    /// actions, which carry their own audit), with who did it and why: the reason is required,
+    /// and the audit is logged after what the action did ([`EventKind::OperatorActed`]).
+    ///
+    /// [`EventKind::OperatorActed`]: crate::event::EventKind::OperatorActed
+    Audited {
+        audit: Audit,
+        action: Box<Command>,
+    },
     /// Ends the current business day (fixture rejections) and starts `to` (limits reset, releases).
     AdvanceBusinessDay {
         to: Date,
@@ -222,8 +231,11 @@ pub enum Command {
     ExpireIdempotencyKeys {
         created_before: Timestamp,
     },
+    /// A new key: an operator key needs the `name` of the person it is for (the audit trail
+    /// shows it, and four-eyes takes two different names); a correspondent key's is a label.
     IssueApiKey {
         key_id: String,
+        name: Option<String>,
         owner: KeyOwner,
         secret_sha256: [u8; 32],
     },

@@ -138,6 +138,20 @@ pub enum EventKind {
     ApiKeyRevoked {
         key_id: String,
     },
+    /// Who did the operator action whose events precede this one in the same command, and why.
+    /// It changes nothing itself.
+    OperatorActed(Box<OperatorAct>),
+}
+
+/// An operator's action as the audit trail keeps it: what was done, to what, by whom, why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperatorAct {
+    /// `account_status`, `account_blocks`, `account_limits`, `overdraft`, `api_key_issued`,
+    /// `api_key_revoked`, `transfer`, `transfer_completed`, ...
+    pub action: &'static str,
+    /// The id of the account, key or transfer it was about.
+    pub subject: String,
+    pub audit: Audit,
 }
 
 /// A journal's move from one status to another, with what it did to the books.

@@ -9,7 +9,7 @@ use crate::event::{Book, Event, EventKind, Movement};
 use crate::ids::{AccountId, CorrespondentId, Timestamp, TransferId};
 use crate::journals;
 use crate::model::{
-    Account, AccountKind, AccountStatus, Actor, ApiKey, AssetInfo, Correspondent, CorrespondentConfig, KeyOwner, Limits, Transfer,
+    Account, AccountKind, AccountStatus, Actor, ApiKey, AssetInfo, Audit, Correspondent, CorrespondentConfig, KeyOwner, Limits, Transfer,
     TransferDirection,
 };
 use crate::money::{Asset, Currency, Symbol, QTY_SCALE};
@@ -131,9 +131,13 @@ pub fn execute(state: &State, command: &Command, ctx: &mut Ctx<'_>) -> Result<Ve
             let any = state.keys.values().any(|r| r.created_at < *created_before);
             Ok(if any { vec![ctx.event(EventKind::IdempotencyKeysExpired { created_before: *created_before })] } else { vec![] })
         }
-        Command::IssueApiKey { key_id, owner, secret_sha256 } => {
+        Command::IssueApiKey { key_id, name, owner, secret_sha256 } => {
             if !ApiKey::valid_id(key_id) {
                 return Err(Code::KeyIdInvalid.into());
+            }
+            let named = name.as_deref().is_some_and(|n| !n.trim().is_empty() && valid_name(n));
+            if (*owner == KeyOwner::Operator && !named) || (name.is_some() && !named) {
+                return Err(Rejection::field(Code::InvalidName, "name"));
             }
             if let KeyOwner::Correspondent(id) = owner {
                 state.correspondent(*id).ok_or(Code::CorrespondentNotFound)?;
@@ -141,15 +145,43 @@ pub fn execute(state: &State, command: &Command, ctx: &mut Ctx<'_>) -> Result<Ve
             if state.api_key(key_id).is_some() {
                 return Err(Code::AlreadyExists.into());
             }
-            let key = ApiKey { key_id: key_id.clone(), owner: *owner, secret_sha256: *secret_sha256, created_at: ctx.now, revoked: false };
+            let name = name.as_deref().map(|n| n.trim().to_owned());
+            let key =
+                ApiKey { key_id: key_id.clone(), owner: *owner, name, secret_sha256: *secret_sha256, created_at: ctx.now, revoked: false };
             Ok(vec![ctx.event(EventKind::ApiKeyIssued(Box::new(key)))])
         }
         Command::RevokeApiKey { key_id } => {
             let key = state.api_key(key_id).ok_or(Code::ApiKeyNotFound)?;
             Ok(if key.revoked { vec![] } else { vec![ctx.event(EventKind::ApiKeyRevoked { key_id: key_id.clone() })] })
         }
+        Command::Audited { audit, action } => audited(state, audit, action, ctx),
         journal_command => journals::execute(state, journal_command, ctx),
     }
+}
+
+/// An operator's action with its audit: refused without a reason; logged when it changed
+/// something.
+fn audited(state: &State, audit: &Audit, action: &Command, ctx: &mut Ctx<'_>) -> Result<Vec<Event>, Rejection> {
+    journals::require_reason(audit)?;
+    let (name, subject) = match action {
+        Command::SetAccountStatus { account, .. } => ("account_status", account.to_string()),
+        Command::SetAccountBlocks { account, .. } => ("account_blocks", account.to_string()),
+        Command::SetAccountLimits { account, .. } => ("account_limits", account.to_string()),
+        Command::SetOverdraft { account, .. } => ("overdraft", account.to_string()),
+        Command::IssueApiKey { key_id, .. } => ("api_key_issued", key_id.clone()),
+        Command::RevokeApiKey { key_id } => ("api_key_revoked", key_id.clone()),
+        Command::CreateTransfer { account, .. } => ("transfer_created", account.to_string()),
+        Command::CompleteTransfer { id } => ("transfer_completed", id.to_string()),
+        Command::CancelTransfer { id, .. } => ("transfer_canceled", id.to_string()),
+        Command::DepositSecurities { account, .. } => ("securities_deposited", account.to_string()),
+        _ => return Err(Code::NotFourEyes.into()),
+    };
+    let mut events = execute(state, action, ctx)?;
+    if !events.is_empty() {
+        let act = crate::event::OperatorAct { action: name, subject, audit: audit.clone() };
+        events.push(ctx.event(EventKind::OperatorActed(Box::new(act))));
+    }
+    Ok(events)
 }
 
 /// The account, if it exists and the actor may see it. Another correspondent's account does

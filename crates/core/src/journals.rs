@@ -31,11 +31,18 @@ pub(crate) fn execute(state: &State, command: &Command, ctx: &mut Ctx<'_>) -> Re
             create_batch(state, actor, *entry_type, Side::To(*to), entries, key.as_deref(), ctx)
         }
         Command::CancelJournal { actor, id, reason } => {
-            let journal = scoped_journal(state, actor, *id)?;
             let audit = Audit { actor: actor.clone(), reason: reason.clone() };
+            // An operator says why; a correspondent cancelling its own journal need not.
+            if matches!(actor, Actor::Operator(_)) {
+                require_reason(&audit)?;
+            }
+            let journal = scoped_journal(state, actor, *id)?;
             transition(journal, JournalStatus::Canceled, Some(audit), ctx)
         }
-        Command::ApproveJournal { id, audit } => transition(find(state, *id)?, JournalStatus::Queued, Some(audit.clone()), ctx),
+        Command::ApproveJournal { id, audit } => {
+            require_reason(audit)?;
+            transition(find(state, *id)?, JournalStatus::Queued, Some(audit.clone()), ctx)
+        }
         Command::RejectJournal { id, audit } => {
             require_reason(audit)?;
             transition(find(state, *id)?, JournalStatus::Rejected, Some(audit.clone()), ctx)
@@ -453,7 +460,7 @@ fn scoped_journal<'s>(state: &'s State, actor: &Actor, id: JournalId) -> Result<
     }
 }
 
-fn require_reason(audit: &Audit) -> Result<(), Code> {
+pub(crate) fn require_reason(audit: &Audit) -> Result<(), Code> {
     if audit.reason.trim().is_empty() {
         return Err(Code::ReasonRequired);
     }

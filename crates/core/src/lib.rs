@@ -26,7 +26,7 @@ pub mod text;
 pub use calendar::Calendar;
 pub use command::{BatchEntry, Command, JournalRequest, BATCH_ENTRIES_MAX};
 pub use event::KeyRecord;
-pub use event::{Book, Event, EventKind, Movement, Posting, StatusChange};
+pub use event::{Book, Event, EventKind, Movement, OperatorAct, Posting, StatusChange};
 pub use execute::{execute, Ctx, IdSource, SequentialIds};
 pub use ids::{AccountId, AssetId, CorrespondentId, Date, JournalId, Timestamp, TransferId};
 pub use journals::{FIXTURE_PENDING, FIXTURE_REJECTED};

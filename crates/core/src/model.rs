@@ -358,6 +358,8 @@ pub struct ApiKey {
     /// The public half, sent as the Basic-auth user name: 8 to 64 characters `A-Z`, `0-9`.
     pub key_id: String,
     pub owner: KeyOwner,
+    /// Whose key it is: for an operator key, the operator's name, which the audit trail shows.
+    pub name: Option<String>,
     pub secret_sha256: [u8; 32],
     pub created_at: Timestamp,
     pub revoked: bool,
@@ -366,6 +368,15 @@ pub struct ApiKey {
 impl ApiKey {
     pub fn valid_id(key_id: &str) -> bool {
         (8..=64).contains(&key_id.len()) && key_id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    }
+
+    /// The actor behind a request made with this key: its correspondent, or the operator by
+    /// name (by key id for a key from before names).
+    pub fn actor(&self) -> Actor {
+        match self.owner {
+            KeyOwner::Correspondent(id) => Actor::Correspondent(id),
+            KeyOwner::Operator => Actor::Operator(self.name.clone().unwrap_or_else(|| self.key_id.clone())),
+        }
     }
 }
 

@@ -117,7 +117,7 @@ codes! {
     CorrectionUnchanged = "correction_unchanged", Invalid, "a correction must change the amount or qty";
     BusinessDateNotAfter = "business_date_not_after", Conflict, "the next business date must be after the current one";
     SecondOperatorRequired = "second_operator_required", Conflict, "four-eyes: a different operator must confirm this action";
-    NotFourEyes = "not_four_eyes", Invalid, "four-eyes applies to operator actions on journals only";
+    NotFourEyes = "not_four_eyes", Invalid, "four-eyes and operator audits apply to operator actions only";
 }
 
 impl fmt::Display for Code {

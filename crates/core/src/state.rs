@@ -444,6 +444,7 @@ impl State {
             EventKind::ApiKeyRevoked { key_id } => {
                 self.api_keys.get_mut(key_id).expect("event names a known key").revoked = true;
             }
+            EventKind::OperatorActed(_) => {}
             EventKind::BusinessDayAdvanced { to, .. } => {
                 self.business_date = *to;
                 self.daily_used.clear();

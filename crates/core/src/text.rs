@@ -64,7 +64,15 @@ pub(crate) fn check(command: &Command) -> Result<(), Rejection> {
         | Command::DeleteJournal { audit, .. }
         | Command::CorrectJournal { audit, .. } => audit_text(audit),
         Command::FourEyes { action, .. } => check(action),
-        Command::IssueApiKey { key_id, .. } | Command::RevokeApiKey { key_id } => field("key_id", key_id),
+        Command::Audited { audit, action } => {
+            audit_text(audit)?;
+            check(action)
+        }
+        Command::IssueApiKey { key_id, name, .. } => {
+            field("key_id", key_id)?;
+            name.as_deref().map_or(Ok(()), |n| field("name", n))
+        }
+        Command::RevokeApiKey { key_id } => field("key_id", key_id),
         Command::ConfigureCorrespondent { .. }
         | Command::SetAccountBlocks { .. }
         | Command::SetAccountLimits { .. }

@@ -73,8 +73,8 @@ enum Action {
 
 fn command(action: Action, id: JournalId, actor: &Actor) -> Command {
     match action {
-        Action::Cancel => Command::CancelJournal { actor: actor.clone(), id, reason: String::new() },
-        Action::Approve => Command::ApproveJournal { id, audit: operator("") },
+        Action::Cancel => Command::CancelJournal { actor: actor.clone(), id, reason: "customer asked".into() },
+        Action::Approve => Command::ApproveJournal { id, audit: operator("known customer") },
         Action::Reject => Command::RejectJournal { id, audit: operator("customer asked") },
         Action::Send => Command::SendToClearing { id },
         Action::Book => Command::BookJournal { id },

@@ -354,11 +354,19 @@ fn correspondent_and_asset_setup_rules() {
 #[test]
 fn api_keys() {
     let mut w = World::standard();
-    let issue = |key_id: &str, owner| Command::IssueApiKey { key_id: key_id.into(), owner, secret_sha256: [7; 32] };
+    let issue = |key_id: &str, owner| Command::IssueApiKey { key_id: key_id.into(), name: None, owner, secret_sha256: [7; 32] };
     let mine = KeyOwner::Correspondent(w.corr);
     w.ledger.ok(issue("CKTESTKEY0001", mine));
-    w.ledger.ok(issue("OPSKEY0001", KeyOwner::Operator));
-    assert_eq!(w.ledger.code(issue("CKTESTKEY0001", KeyOwner::Operator)), Code::AlreadyExists);
+    let operator_key = |name: Option<&str>| Command::IssueApiKey {
+        key_id: "OPSKEY0001".into(),
+        name: name.map(str::to_owned),
+        owner: KeyOwner::Operator,
+        secret_sha256: [7; 32],
+    };
+    assert_eq!(w.ledger.code(operator_key(None)), Code::InvalidName, "an operator key is for a named person");
+    assert_eq!(w.ledger.code(operator_key(Some("  "))), Code::InvalidName);
+    w.ledger.ok(operator_key(Some("Ann")));
+    assert_eq!(w.ledger.code(issue("CKTESTKEY0001", mine)), Code::AlreadyExists);
     assert_eq!(w.ledger.code(issue("short", mine)), Code::KeyIdInvalid);
     assert_eq!(w.ledger.code(issue("lowercase123", mine)), Code::KeyIdInvalid);
     assert_eq!(w.ledger.code(issue("CKOTHER00001", KeyOwner::Correspondent(CorrespondentId(5)))), Code::CorrespondentNotFound);
@@ -414,7 +422,7 @@ fn four_eyes_takes_a_second_operator_over_the_threshold() {
     // An action the journal does not allow now is refused, not recorded.
     let done = w.pay(alice, dollars(500)).unwrap();
     w.ledger.clear(done);
-    assert_eq!(w.ledger.code(four_eyes(Command::ApproveJournal { id: done, audit: by("ann", "") })), Code::InvalidTransition);
+    assert_eq!(w.ledger.code(four_eyes(Command::ApproveJournal { id: done, audit: by("ann", "again") })), Code::InvalidTransition);
     assert!(w.ledger.state.journal(done).unwrap().request().is_none());
     // Shares count at their price: 2 AAPL at $100 is $200, over the threshold.
     let shares_to_alice = w.ledger.journal(w.actor.clone(), JournalRequest::securities(firm, alice, w.aapl, shares(2))).unwrap();

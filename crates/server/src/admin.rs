@@ -35,15 +35,6 @@ pub fn routes(api: Api) -> Api {
         )
         .route(
             Op::post(
-                "/admin/v1/correspondents/{correspondent_id}/keys",
-                "createKey",
-                "Mints an API key for a correspondent; the secret is shown once.",
-            )
-            .json(schema("ApiKey")),
-            create_key,
-        )
-        .route(
-            Op::post(
                 "/admin/v1/correspondents/{correspondent_id}/firm_accounts",
                 "createFirmAccount",
                 "Opens a firm (sweep) account for a correspondent.",
@@ -101,6 +92,13 @@ pub(crate) fn operator(caller: &Caller) -> Result<Audit, ApiError> {
         KeyOwner::Operator => Ok(Audit { actor: caller.actor(), reason: String::new() }),
         KeyOwner::Correspondent(_) => Err(ApiError::from(Code::OperatorOnly)),
     }
+}
+
+/// The operator's `reason` for an action, taken out of the body (the core refuses an empty one).
+pub(crate) fn reason(fields: &mut Fields) -> Result<String, ApiError> {
+    let reason = fields.string("reason")?.unwrap_or_default().trim().to_owned();
+    fields.0.remove("reason");
+    Ok(reason)
 }
 
 pub(crate) fn fields_or_empty(body: &[u8]) -> Result<Fields, ApiError> {
@@ -193,17 +191,6 @@ async fn create_correspondent(State(app): State<Arc<App>>, caller: Caller, body:
     Ok(Json(json!({"id": c.id.to_string(), "code": c.code, "name": c.name, "jnlc_flow": c.config.jnlc_flow.as_str()})))
 }
 
-/// A new API key for a correspondent. The secret is shown once, here.
-async fn create_key(State(app): State<Arc<App>>, caller: Caller, Path(correspondent_id): Path<String>) -> Result<Json<Value>, ApiError> {
-    operator(&caller)?;
-    let correspondent = CorrespondentId::parse(&correspondent_id)?;
-    let (key_id, secret, hash) = crate::auth::mint("CK");
-    app.sequencer
-        .submit(Command::IssueApiKey { key_id: key_id.clone(), owner: KeyOwner::Correspondent(correspondent), secret_sha256: hash })
-        .await?;
-    Ok(Json(json!({"key_id": key_id, "secret": secret})))
-}
-
 async fn create_firm_account(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -228,9 +215,10 @@ async fn put_account_setting(
     Path((account_id, setting)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let audit = operator(&caller)?;
+    let mut audit = operator(&caller)?;
     let account = AccountId::parse(&account_id)?;
-    let fields = Fields::parse(&body)?;
+    let mut fields = Fields::parse(&body)?;
+    audit.reason = reason(&mut fields)?;
     let usd = Currency::USD;
     let amount = |name: &str| fields.usd(name);
     let command = match setting.as_str() {
@@ -238,7 +226,7 @@ async fn put_account_setting(
             let text = fields.required("status")?;
             let status =
                 AccountStatus::parse(text).ok_or_else(|| bad_request("invalid_status", format!("{text:?} is not an account status")))?;
-            Command::SetAccountStatus { actor: audit.actor, account, status }
+            Command::SetAccountStatus { actor: audit.actor.clone(), account, status }
         }
         "blocks" => {
             let flag = |name: &str| -> Result<bool, ApiError> {
@@ -278,7 +266,7 @@ async fn put_account_setting(
             ))
         }
     };
-    app.sequencer.submit(command).await?;
+    app.sequencer.submit(Command::Audited { audit, action: Box::new(command) }).await?;
     Ok(Json(json!({"account_id": account.to_string(), "updated": setting})))
 }
 
@@ -289,14 +277,17 @@ async fn record_firm_wire(
     Path(account_id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let audit = operator(&caller)?;
+    let mut audit = operator(&caller)?;
     let account = AccountId::parse(&account_id)?;
-    let amount = Fields::parse(&body)?.usd("amount")?.ok_or_else(|| bad_request("missing_field", "amount is required".into()))?;
+    let mut fields = Fields::parse(&body)?;
+    audit.reason = reason(&mut fields)?;
+    let amount = fields.usd("amount")?.ok_or_else(|| bad_request("missing_field", "amount is required".into()))?;
     if !app.sequencer.read(|s| s.is_firm(account)) {
         app.sequencer.read(|s| s.account(account).map(|_| ())).ok_or(ApiError::from(Code::AccountNotFound))?;
         return Err(Code::NotFirmAccount.into());
     }
-    let outcome = app.sequencer.submit(Command::wire_in(audit.actor, account, amount)).await?;
+    let wire = Command::wire_in(audit.actor.clone(), account, amount);
+    let outcome = app.sequencer.submit(Command::Audited { audit, action: Box::new(wire) }).await?;
     let transfer = outcome.transfers.first().ok_or_else(|| ApiError::internal("a recorded wire is missing from its outcome"))?;
     Ok(Json(crate::accounts::render_transfer(transfer)))
 }

@@ -23,15 +23,13 @@ const KEY_ID_RANDOM_LEN: usize = 18;
 pub struct Caller {
     pub key_id: String,
     pub owner: KeyOwner,
+    actor: Actor,
 }
 
 impl Caller {
-    /// The actor the ledger sees: a correspondent confined to its own, or an operator.
+    /// The actor the ledger sees: a correspondent confined to its own, or an operator by name.
     pub fn actor(&self) -> Actor {
-        match self.owner {
-            KeyOwner::Correspondent(id) => Actor::Correspondent(id),
-            KeyOwner::Operator => Actor::Operator(self.key_id.clone()),
-        }
+        self.actor.clone()
     }
 }
 
@@ -61,7 +59,8 @@ impl FromRequestParts<Arc<App>> for Caller {
                 format!("too many requests for this key: at most {} a second; retry after X-RateLimit-Reset", app.limits.per_second());
             return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message));
         }
-        Ok(Caller { key_id: key.key_id, owner: key.owner })
+        let actor = key.actor();
+        Ok(Caller { key_id: key.key_id, owner: key.owner, actor })
     }
 }
 

@@ -204,8 +204,9 @@ fn open(
     let (sender, receiver) = mpsc::channel(app.config.event_buffer.max(1));
     // Subscribe before replaying, so that nothing committed meanwhile is missed.
     let live = app.sequencer.subscribe();
+    let key_id = key_id.to_owned();
     tokio::spawn(async move {
-        let _ = follow(app, window, scope, version, live, sender).await;
+        let _ = follow(app, &key_id, window, scope, version, live, sender).await;
         // The stream's place frees once it has ended.
         drop(open);
     });
@@ -217,6 +218,7 @@ type Sender = mpsc::Sender<Result<Event, Infallible>>;
 /// Replays, then follows live, until the window ends, the client goes, or it falls behind.
 async fn follow(
     app: Arc<App>,
+    key_id: &str,
     window: Window,
     scope: Option<CorrespondentId>,
     version: Version,
@@ -265,6 +267,10 @@ async fn follow(
             Err(RecvError::Closed) => return Ok(()),
         };
         for record in batch.iter() {
+            // A revoked key's streams end with the commit that revoked it.
+            if matches!(&record.event.kind, EventKind::ApiKeyRevoked { key_id: revoked } if revoked == key_id) {
+                return Ok(());
+            }
             if record.seq <= last_sent {
                 continue;
             }

@@ -22,6 +22,7 @@ pub mod days;
 pub mod error;
 pub mod events;
 mod journals;
+mod keys;
 pub mod lease;
 pub mod limits;
 mod openapi;
@@ -311,6 +312,7 @@ pub fn routes() -> api::Api {
     let api = activities::routes(api);
     let api = events::routes(api);
     let api = admin::routes(api);
+    let api = keys::routes(api);
     console::routes(api)
 }
 

@@ -52,6 +52,11 @@ impl Limits {
         Ok(quota(window.1))
     }
 
+    /// When `key` was last used (Unix seconds), since this process started.
+    pub fn last_used(&self, key: &str) -> Option<u64> {
+        self.windows.lock().unwrap_or_else(PoisonError::into_inner).get(key).map(|(second, _)| *second)
+    }
+
     /// Opens an event stream for `key`, if it has fewer than its limit open; the stream is
     /// counted until the guard is dropped.
     pub fn open_stream(self: &Arc<Limits>, key: &str) -> Option<StreamGuard> {

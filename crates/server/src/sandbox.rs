@@ -52,10 +52,22 @@ pub async fn bootstrap(sequencer: &Sequencer) -> Result<Sandbox, SubmitError> {
     let correspondent = outcome.correspondents[0].id;
     let (api_key, api_secret, hash) = crate::auth::mint("CK");
     sequencer
-        .submit(Command::IssueApiKey { key_id: api_key.clone(), owner: KeyOwner::Correspondent(correspondent), secret_sha256: hash })
+        .submit(Command::IssueApiKey {
+            key_id: api_key.clone(),
+            name: None,
+            owner: KeyOwner::Correspondent(correspondent),
+            secret_sha256: hash,
+        })
         .await?;
     let (operator_key, operator_secret, hash) = crate::auth::mint("OK");
-    sequencer.submit(Command::IssueApiKey { key_id: operator_key.clone(), owner: KeyOwner::Operator, secret_sha256: hash }).await?;
+    sequencer
+        .submit(Command::IssueApiKey {
+            key_id: operator_key.clone(),
+            name: Some("sandbox operator".into()),
+            owner: KeyOwner::Operator,
+            secret_sha256: hash,
+        })
+        .await?;
     let open = |kind| Command::open_account(ops.clone(), correspondent, kind, String::new());
     let firm = sequencer.submit(open(AccountKind::Firm)).await?.accounts[0].id;
     let mut customers = Vec::new();
@@ -97,7 +109,14 @@ pub const OPERATOR_KEY_FILE: &str = "operator-key.json";
 /// in: printed once and written, readable by its owner only, to `operator-key.json`.
 pub async fn first_operator_key(sequencer: &Sequencer, data_dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let (key_id, secret, hash) = crate::auth::mint("OK");
-    sequencer.submit(Command::IssueApiKey { key_id: key_id.clone(), owner: KeyOwner::Operator, secret_sha256: hash }).await?;
+    sequencer
+        .submit(Command::IssueApiKey {
+            key_id: key_id.clone(),
+            name: Some("first operator".into()),
+            owner: KeyOwner::Operator,
+            secret_sha256: hash,
+        })
+        .await?;
     let path = data_dir.join(OPERATOR_KEY_FILE);
     let text = serde_json::to_string_pretty(&serde_json::json!({"operator_key": key_id, "operator_secret": secret}))? + "\n";
     write_private(&path, &text)?;

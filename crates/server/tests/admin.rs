@@ -15,9 +15,19 @@ fn ops(app: &TestApp, method: Method, path: &str) -> reqwest::RequestBuilder {
 async fn journal_actions_need_an_operator_and_follow_the_status_machine() {
     let app = TestApp::spawn("admin-journals").await;
     let held = app.pay("80", "").await;
-    let (code, error) = read(app.as_correspondent(Method::POST, &format!("/admin/v1/journals/{held}/approve")).send().await.unwrap()).await;
+    let (code, error) = read(
+        app.as_correspondent(Method::POST, &format!("/admin/v1/journals/{held}/approve"))
+            .json(&json!({"reason": "checked"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!((code, error["reason"].as_str()), (403, Some("operator_only")));
-    let (code, _) = read(ops(&app, Method::POST, &format!("/admin/v1/journals/{held}/approve")).send().await.unwrap()).await;
+    let (code, _) = read(
+        ops(&app, Method::POST, &format!("/admin/v1/journals/{held}/approve")).json(&json!({"reason": "checked"})).send().await.unwrap(),
+    )
+    .await;
     assert_eq!((code, app.journal_status(&held).await.as_str()), (200, "queued"));
     app.clear().await;
     assert_eq!(app.journal_status(&held).await, "executed");
@@ -48,9 +58,15 @@ async fn journal_actions_need_an_operator_and_follow_the_status_machine() {
     let (_, account) =
         read(app.as_correspondent(Method::GET, &format!("/v1/trading/accounts/{}/account", app.customer(0))).send().await.unwrap()).await;
     assert_eq!(account["cash"], "0.00", "corrected, then reversed: nothing left with the customer");
-    let (code, error) = read(ops(&app, Method::POST, &format!("/admin/v1/journals/{held}/approve")).send().await.unwrap()).await;
+    let (code, error) = read(
+        ops(&app, Method::POST, &format!("/admin/v1/journals/{held}/approve")).json(&json!({"reason": "checked"})).send().await.unwrap(),
+    )
+    .await;
     assert_eq!((code, error["reason"].as_str()), (422, Some("invalid_transition")));
-    let (code, _) = read(ops(&app, Method::POST, &format!("/admin/v1/journals/{held}/launch")).send().await.unwrap()).await;
+    let (code, _) = read(
+        ops(&app, Method::POST, &format!("/admin/v1/journals/{held}/launch")).json(&json!({"reason": "checked"})).send().await.unwrap(),
+    )
+    .await;
     assert_eq!(code, 404);
     app.stop().await;
 }
@@ -65,8 +81,16 @@ async fn setup_business_days_and_reconciliation() {
     .await;
     assert_eq!(code, 200, "{c}");
     let id = c["id"].as_str().unwrap();
-    let (_, key) = read(ops(&app, Method::POST, &format!("/admin/v1/correspondents/{id}/keys")).send().await.unwrap()).await;
-    let (_, firm) = read(ops(&app, Method::POST, &format!("/admin/v1/correspondents/{id}/firm_accounts")).send().await.unwrap()).await;
+    let (_, key) = read(
+        ops(&app, Method::POST, &format!("/admin/v1/correspondents/{id}/keys"))
+            .json(&json!({"reason": "onboarding"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let (_, firm) =
+        read(ops(&app, Method::POST, &format!("/admin/v1/correspondents/{id}/firm_accounts")).json(&json!({})).send().await.unwrap()).await;
     assert_eq!(firm["kind"], "firm");
     let (code, list) = read(
         app.http.get(app.url("/v1/accounts")).basic_auth(key["key_id"].as_str().unwrap(), key["secret"].as_str()).send().await.unwrap(),
@@ -90,7 +114,7 @@ async fn setup_business_days_and_reconciliation() {
     assert!(postings["balances_checked"].as_u64().unwrap() >= 3, "{report}");
     assert!(report["waiting_journals"].as_array().unwrap().iter().any(|j| j["id"] == fixture.as_str()));
     let before = report["business_date"].as_str().unwrap().to_owned();
-    let (code, day) = read(ops(&app, Method::POST, "/admin/v1/business_day").send().await.unwrap()).await;
+    let (code, day) = read(ops(&app, Method::POST, "/admin/v1/business_day").json(&json!({})).send().await.unwrap()).await;
     assert_eq!(code, 200);
     assert_ne!(day["business_date"].as_str().unwrap(), before);
     assert_eq!(app.journal_status(&fixture).await, "rejected");
@@ -113,7 +137,8 @@ async fn setup_business_days_and_reconciliation() {
 async fn account_settings_change_what_journals_do() {
     let app = TestApp::spawn("admin-accounts").await;
     let (firm, alice) = (app.id("firm_account_id"), app.customer(0));
-    let set = |account: &str, setting: &str, body: serde_json::Value| {
+    let set = |account: &str, setting: &str, mut body: serde_json::Value| {
+        body["reason"] = json!("customer asked");
         ops(&app, Method::PUT, &format!("/admin/v1/accounts/{account}/{setting}")).json(&body).send()
     };
     let journal = |amount: &str| {
@@ -180,6 +205,7 @@ async fn outside_the_sandbox_the_business_day_follows_the_clock_and_the_calendar
     let response = reqwest::Client::new()
         .post(format!("http://{}/admin/v1/business_day", running.addr))
         .basic_auth(key["operator_key"].as_str().unwrap(), key["operator_secret"].as_str())
+        .json(&json!({}))
         .send()
         .await
         .unwrap();

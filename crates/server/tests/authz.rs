@@ -55,6 +55,7 @@ async fn every_endpoint_answers_each_kind_of_caller_as_it_should() {
                     "activity_type" => "JNLC".into(),
                     "action" => "approve".into(),
                     "setting" => "status".into(),
+                    "key_id" => app.id("api_key"),
                     other => panic!("no sample for path parameter {other} of {}", op.path),
                 };
                 path = path.replace(&format!("{{{name}}}"), &value);

@@ -106,7 +106,12 @@ async fn cash(app: &TestApp) -> String {
 async fn second_operator(app: &TestApp) -> (String, String) {
     let sequencer = app.running.as_ref().unwrap().app.sequencer.clone();
     let (key, secret, hash) = cashier_server::auth::mint("OK");
-    let command = cashier_core::Command::IssueApiKey { key_id: key.clone(), owner: cashier_core::KeyOwner::Operator, secret_sha256: hash };
+    let command = cashier_core::Command::IssueApiKey {
+        key_id: key.clone(),
+        name: Some("second operator".into()),
+        owner: cashier_core::KeyOwner::Operator,
+        secret_sha256: hash,
+    };
     sequencer.submit(command).await.unwrap();
     (key, secret)
 }
@@ -195,14 +200,19 @@ async fn actions_from_the_console_with_four_eyes_and_their_audit_trail() {
     let small = app.pay("80", "").await;
     let (_, page) = desk.page("/console/pending").await;
     assert!(page.contains(&small), "the pending queue lists it");
-    let (status, to) = desk.post(&format!("/console/journals/{small}/act"), &[("action", "approve"), ("back", "/console/pending")]).await;
+    let (status, to) = desk
+        .post(
+            &format!("/console/journals/{small}/act"),
+            &[("action", "approve"), ("reason", "known customer"), ("back", "/console/pending")],
+        )
+        .await;
     assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/console/pending"));
     assert!(desk.flash().await.contains("is now queued"));
     assert_eq!(app.journal_status(&small).await, "queued");
     app.clear().await;
     assert_eq!(cash(&app).await, "80.00");
     // An action the status does not allow is refused in the page.
-    desk.post(&format!("/console/journals/{small}/act"), &[("action", "approve")]).await;
+    desk.post(&format!("/console/journals/{small}/act"), &[("action", "approve"), ("reason", "once more")]).await;
     let flash = desk.flash().await;
     assert!(flash.contains("approve refused") && flash.contains("not in a status"), "{flash}");
     // Where a form leads back to is a console page, and nothing else.
@@ -360,4 +370,32 @@ async fn read_stream(app: &TestApp, path: &str, refusals: usize) -> (StatusCode,
         }
     }
     (status, text)
+}
+
+/// The keys page lists every key without a secret, mints a named operator key (its secret shown
+/// once), and revokes a key with a reason: the revoked key answers 401 at once.
+#[tokio::test]
+async fn operators_manage_keys_in_the_console() {
+    let app = TestApp::spawn("console-keys").await;
+    let mut desk = Desk::new(&app);
+    desk.sign_in(&app.id("operator_key"), &app.id("operator_secret")).await;
+    let (status, page) = desk.page("/console/keys").await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&app.id("api_key")) && page.contains("sandbox operator"), "{page}");
+    assert!(!page.contains(&app.id("api_secret")) && !page.contains(&app.id("operator_secret")), "no secret on the page");
+    let (status, minted) = desk.post("/console/keys/mint", &[("name", "Dee"), ("reason", "joined the desk")]).await;
+    assert_eq!(status, 200, "{minted}");
+    let secret = between(&minted, r#"<code id="minted-secret">"#, "</code>").expect("the secret, once").to_owned();
+    let key = between(&minted, r#"<code id="minted-key">"#, "</code>").unwrap().to_owned();
+    let (_, page) = desk.page("/console/keys").await;
+    assert!(page.contains(&key) && page.contains("Dee") && !page.contains(&secret), "listed, its secret not shown again");
+    // Without a reason nothing is revoked; with one the key stops working at once.
+    let revoke = format!("/console/keys/{}/revoke", app.id("api_key"));
+    desk.post(&revoke, &[("reason", " ")]).await;
+    assert!(desk.flash().await.contains("was not revoked"));
+    assert_eq!(read(app.as_correspondent(Method::GET, "/v1/journals?limit=1").send().await.unwrap()).await.0, 200);
+    desk.post(&revoke, &[("reason", "leaked in a log")]).await;
+    assert!(desk.flash().await.contains("is revoked"));
+    assert_eq!(read(app.as_correspondent(Method::GET, "/v1/journals?limit=1").send().await.unwrap()).await.0, 401);
+    app.stop().await;
 }

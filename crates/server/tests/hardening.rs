@@ -227,3 +227,104 @@ async fn an_idle_ledger_is_idle() {
     executed_soon(&app, &second).await;
     app.stop().await;
 }
+
+/// Operators list keys (no secret), mint correspondent keys and named operator keys, and revoke
+/// any key with immediate effect; every such action needs a reason and is in the audit trail;
+/// four-eyes needs a differently named operator, not merely another key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_manage_keys_with_reasons() {
+    let app = TestApp::spawn_with("keys", |c| cashier_server::Config { four_eyes_over: Some(10_000), ..c }).await;
+    let as_key = |method, path: &str, key: &(String, String)| app.http.request(method, app.url(path)).basic_auth(&key.0, Some(&key.1));
+    let (status, listed) = read(operator(&app, Method::GET, "/admin/v1/keys").send().await.unwrap()).await;
+    assert_eq!(status, 200, "{listed}");
+    let text = listed.to_string();
+    assert!(text.contains(&app.id("api_key")) && text.contains(&app.id("operator_key")), "{text}");
+    assert!(!text.contains(&app.id("api_secret")) && !text.contains(&app.id("operator_secret")) && !text.contains("secret"), "{text}");
+    let sandbox_operator = listed.as_array().unwrap().iter().find(|k| k["key_id"] == app.id("operator_key").as_str()).unwrap().clone();
+    assert_eq!(sandbox_operator["name"], "sandbox operator");
+    assert!(sandbox_operator["last_used_at"].is_string(), "the key just used has a last use: {sandbox_operator}");
+
+    // Every operator action on a key or an account needs a reason.
+    let mint = |body: Value| operator(&app, Method::POST, "/admin/v1/keys").json(&body);
+    let (status, error) = read(mint(json!({"name": "Bea"})).send().await.unwrap()).await;
+    assert_eq!((status, error["reason"].as_str()), (400, Some("reason_required")), "{error}");
+    let (status, error) = read(mint(json!({"reason": "no name"})).send().await.unwrap()).await;
+    assert_eq!((status, error["reason"].as_str()), (400, Some("invalid_name")), "an operator key is for a named person: {error}");
+    let firm = app.id("firm_account_id");
+    for (path, body) in [
+        (format!("/admin/v1/accounts/{firm}/wires"), json!({"amount": "10"})),
+        (format!("/admin/v1/accounts/{}/status", app.customer(1)), json!({"status": "ACCOUNT_CLOSED"})),
+        (format!("/admin/v1/accounts/{}/blocks", app.customer(1)), json!({"account_blocked": true})),
+    ] {
+        let (status, error) = read(operator(&app, Method::POST.clone(), &path).json(&body).send().await.unwrap()).await;
+        let (status, error) =
+            if status == 405 { read(operator(&app, Method::PUT, &path).json(&body).send().await.unwrap()).await } else { (status, error) };
+        assert_eq!((status, error["reason"].as_str()), (400, Some("reason_required")), "{path}: {error}");
+    }
+
+    let minted = |body: Value| async move {
+        let (status, key) = read(mint(body).send().await.unwrap()).await;
+        assert_eq!(status, 200, "{key}");
+        (key["key_id"].as_str().unwrap().to_owned(), key["secret"].as_str().unwrap().to_owned())
+    };
+    let bea = minted(json!({"name": "Bea", "reason": "joined the desk"})).await;
+    let bea_again = minted(json!({"name": "Bea", "reason": "a second laptop"})).await;
+    let correspondent = app.id("correspondent_id");
+    let path = format!("/admin/v1/correspondents/{correspondent}/keys");
+    let (status, key) =
+        read(operator(&app, Method::POST, &path).json(&json!({"reason": "rotation", "name": "backend"})).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{key}");
+    let partner = (key["key_id"].as_str().unwrap().to_owned(), key["secret"].as_str().unwrap().to_owned());
+    assert_eq!(read(as_key(Method::GET, "/v1/journals?limit=1", &partner).send().await.unwrap()).await.0, 200);
+
+    // Four-eyes: a journal over the threshold needs a second operator by name.
+    let (status, held) = read(
+        app.as_correspondent(Method::POST, "/v1/journals")
+            .json(&json!({"entry_type": "JNLC", "from_account": firm, "to_account": app.customer(0), "amount": "200"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, held["status"].as_str()), (200, Some("pending")), "{held}");
+    let approve = format!("/admin/v1/journals/{}/approve", held["id"].as_str().unwrap());
+    let (status, error) = read(as_key(Method::POST, &approve, &bea).json(&json!({})).send().await.unwrap()).await;
+    assert_eq!((status, error["reason"].as_str()), (400, Some("reason_required")), "approving needs a reason: {error}");
+    let (status, asked) = read(as_key(Method::POST, &approve, &bea).json(&json!({"reason": "known"})).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{asked}");
+    assert_eq!(asked["awaiting_confirmation"]["requested_by"], "operator Bea", "{asked}");
+    let (status, error) = read(as_key(Method::POST, &approve, &bea_again).json(&json!({"reason": "me again"})).send().await.unwrap()).await;
+    assert_eq!((status, error["reason"].as_str()), (409, Some("second_operator_required")), "another key of Bea's: {error}");
+    let (status, done) = read(operator(&app, Method::POST, &approve).json(&json!({"reason": "checked"})).send().await.unwrap()).await;
+    assert_eq!((status, done["journals"][0]["status"].as_str()), (200, Some("queued")), "{done}");
+
+    // Revocation: the next request answers 401, and the key's open event streams close.
+    let mut stream = as_key(Method::GET, "/v2/events/journals/status", &partner).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    let revoke = format!("/admin/v1/keys/{}/revoke", partner.0);
+    let (status, error) = read(operator(&app, Method::POST, &revoke).json(&json!({})).send().await.unwrap()).await;
+    assert_eq!((status, error["reason"].as_str()), (400, Some("reason_required")), "{error}");
+    let (status, revoked) = read(operator(&app, Method::POST, &revoke).json(&json!({"reason": "leaked"})).send().await.unwrap()).await;
+    assert_eq!((status, revoked["revoked"].as_bool()), (200, Some(true)), "{revoked}");
+    assert_eq!(read(as_key(Method::GET, "/v1/journals?limit=1", &partner).send().await.unwrap()).await.0, 401);
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async { while let Ok(Some(_)) = stream.chunk().await {} }).await;
+    assert!(ended.is_ok(), "the revoked key's stream is still open");
+
+    // The audit trail has who and why for each key minted and revoked.
+    let db = rusqlite::Connection::open(app.dir.0.join("cashier.db")).unwrap();
+    let audited: Vec<String> = db
+        .prepare("SELECT detail FROM events WHERE kind = 'operator_action' ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let trail = audited.join("\n");
+    for expected in
+        [r#""action":"api_key_issued""#, r#""reason":"joined the desk""#, r#""action":"api_key_revoked""#, r#""reason":"leaked""#]
+    {
+        assert!(trail.contains(expected), "{expected} missing from the audit trail:\n{trail}");
+    }
+    assert!(trail.contains(r#""operator":"sandbox operator""#), "{trail}");
+    app.stop().await;
+}

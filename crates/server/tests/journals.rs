@@ -254,7 +254,7 @@ async fn transport_errors_use_the_envelope_and_are_counted() {
     )
     .await;
     assert_eq!((status, error["reason"].as_str(), error["code"].as_u64()), (413, Some("body_too_large"), Some(41310000)));
-    let (status, error) = read(app.as_correspondent(Method::PUT, "/v1/journals").send().await.unwrap()).await;
+    let (status, error) = read(app.as_correspondent(Method::PUT, "/v1/journals").json(&json!({})).send().await.unwrap()).await;
     assert_eq!((status, error["reason"].as_str()), (405, Some("method_not_allowed")));
     let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     let four = metrics.lines().find_map(|l| l.strip_prefix("cashier_http_requests_total{class=\"4xx\"} ")).unwrap();
@@ -316,11 +316,20 @@ async fn clearing_finishes_after_a_restart_and_the_v2_flow_books_at_creation() {
     )
     .await;
     let c = text(&c["id"]);
-    let (_, k) = read(ops(Method::POST, &format!("/admin/v1/correspondents/{c}/keys")).send().await.unwrap()).await;
-    let (_, firm) = read(ops(Method::POST, &format!("/admin/v1/correspondents/{c}/firm_accounts")).send().await.unwrap()).await;
+    let (_, k) =
+        read(ops(Method::POST, &format!("/admin/v1/correspondents/{c}/keys")).json(&json!({"reason": "onboarding"})).send().await.unwrap())
+            .await;
+    let (_, firm) =
+        read(ops(Method::POST, &format!("/admin/v1/correspondents/{c}/firm_accounts")).json(&json!({})).send().await.unwrap()).await;
     let firm = text(&firm["id"]);
-    let (code, _) =
-        read(ops(Method::POST, &format!("/admin/v1/accounts/{firm}/wires")).json(&json!({"amount": "100"})).send().await.unwrap()).await;
+    let (code, _) = read(
+        ops(Method::POST, &format!("/admin/v1/accounts/{firm}/wires"))
+            .json(&json!({"amount": "100", "reason": "wire ref"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(code, 200);
     let as_v2 =
         |method: Method, path: &str| http.request(method, url(&running, path)).basic_auth(text(&k["key_id"]), Some(text(&k["secret"])));

@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/005_narrow_rows.sql"),
     include_str!("../migrations/006_one_statement_commits.sql"),
     include_str!("../migrations/007_leases.sql"),
+    include_str!("../migrations/008_key_names.sql"),
 ];
 
 pub mod lease;

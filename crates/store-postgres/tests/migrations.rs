@@ -99,7 +99,11 @@ fn a_store_from_before_narrow_rows_migrates_and_loads_the_same_ledger() {
         eprintln!("\n*** PostgreSQL tests SKIPPED: cannot connect to {} ({error}) ***\n", url());
         return;
     }
-    let expected = write_scenario(&mut Schema(today.clone()));
+    write_scenario(&mut Schema(today.clone()));
+    // Keys have names since migration 008; a store from before 005 has none.
+    let mut current = PostgresStore::connect(&url(), Some(&today)).expect("connects");
+    current.client().batch_execute("UPDATE api_keys SET name = NULL").unwrap();
+    let expected = ledger_text(&current.load().expect("loads").expect("not empty").state);
     drop_schema(&old);
     let mut client = Client::connect(&url(), NoTls).expect("connects");
     client.batch_execute(&format!("CREATE SCHEMA {old}; SET search_path TO {old}")).unwrap();

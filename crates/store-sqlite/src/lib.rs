@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/003_account_emails.sql"),
     include_str!("../migrations/004_postings_in_events.sql"),
     include_str!("../migrations/005_no_stored_ulid.sql"),
+    include_str!("../migrations/006_key_names.sql"),
 ];
 
 pub struct SqliteStore {

@@ -116,6 +116,7 @@ impl Sim {
                     return Ok(outcome);
                 }
                 Err(SubmitError::Rejected(rejection)) => return Err(rejection),
+                Err(SubmitError::Refused) => self.fail(format!("{command:?}: the store refused a command's rows")),
                 Err(SubmitError::StoreFailed | SubmitError::Unavailable | SubmitError::Busy) => {
                     std::thread::sleep(Duration::from_millis(1))
                 }

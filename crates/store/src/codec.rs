@@ -318,6 +318,10 @@ pub fn event_columns(event: &Event) -> EventColumns {
             (c.kind, c.detail) = ("api_key_issued", Some(json!({"key_id": key.key_id, "owner": owner}).to_string()))
         }
         EventKind::ApiKeyRevoked { key_id } => (c.kind, c.detail) = ("api_key_revoked", Some(json!({"key_id": key_id}).to_string())),
+        EventKind::OperatorActed(act) => {
+            let d = json!({"action": act.action, "subject": act.subject, "audit": audit_json(&act.audit)});
+            (c.kind, c.detail) = ("operator_action", Some(d.to_string()))
+        }
     }
     c
 }

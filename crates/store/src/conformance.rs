@@ -112,8 +112,18 @@ fn scenario(driver: &mut Driver) -> JournalId {
     });
     driver.ok(Command::DepositSecurities { account: firm, symbol, qty: 10_000_000_000, price: None });
     driver.ok(Command::SetOverdraft { account: firm, currency: Currency::USD, units: 5_000 });
-    driver.ok(Command::IssueApiKey { key_id: "CKLPCA0001".into(), owner: KeyOwner::Correspondent(corr), secret_sha256: [1; 32] });
-    driver.ok(Command::IssueApiKey { key_id: "OPS0000001".into(), owner: KeyOwner::Operator, secret_sha256: [2; 32] });
+    driver.ok(Command::IssueApiKey {
+        key_id: "CKLPCA0001".into(),
+        name: None,
+        owner: KeyOwner::Correspondent(corr),
+        secret_sha256: [1; 32],
+    });
+    driver.ok(Command::IssueApiKey {
+        key_id: "OPS0000001".into(),
+        name: Some("ops desk".into()),
+        owner: KeyOwner::Operator,
+        secret_sha256: [2; 32],
+    });
     driver.ok(Command::RevokeApiKey { key_id: "OPS0000001".into() });
     let actor = Actor::Correspondent(corr);
     let create = |request, key: Option<&str>| Command::CreateJournal { actor: actor.clone(), request, key: key.map(str::to_owned) };

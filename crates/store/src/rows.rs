@@ -159,7 +159,7 @@ impl Touched {
             EventKind::AssetListed(info) => {
                 self.assets.insert(info.symbol.as_str().to_owned());
             }
-            EventKind::SecuritiesDeposited { .. } => {}
+            EventKind::SecuritiesDeposited { .. } | EventKind::OperatorActed(_) => {}
             EventKind::BusinessDayAdvanced { .. } => self.daily_reset = true,
             EventKind::TransferCreated(t) => {
                 self.transfers.insert(t.id);

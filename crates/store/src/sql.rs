@@ -79,7 +79,7 @@ table!(OVERDRAFTS, "overdrafts", upsert: true, key: ["account", "currency"], ["a
 table!(KEYS, "idempotency_keys", upsert: true, key: ["correspondent", "key"], ["correspondent": "uuid", "key": "text", "kind": "text",
     "fingerprint": "bytea", "journals": "bytea", "created_at": "int8"]);
 table!(API_KEYS, "api_keys", upsert: true, key: ["key_id"], ["key_id": "text", "correspondent": "uuid", "role": "text",
-    "secret_sha256": "bytea", "created_at": "int8", "revoked": "bool"]);
+    "secret_sha256": "bytea", "created_at": "int8", "revoked": "bool", "name": "text"]);
 table!(DAILY, "daily_usage", upsert: true, key: ["account", "limit_key"], ["account": "uuid", "limit_key": "text", "used": "int8"]);
 
 /// Reads one column of a result row.
@@ -361,6 +361,7 @@ fn api_key_values(k: &ApiKey) -> Vec<Value> {
         Value::Blob(k.secret_sha256.to_vec()),
         Value::Int(k.created_at.0),
         Value::Bool(k.revoked),
+        Value::TextOpt(k.name.clone()),
     ]
 }
 
@@ -688,6 +689,7 @@ pub fn load_with(
             secret_sha256: secret,
             created_at: Timestamp(r.int(4)?),
             revoked: r.boolean(5)?,
+            name: r.text_opt(6)?,
         });
         Ok(())
     })?;

@@ -10,6 +10,7 @@
 //! page, never as a trace.
 
 mod html;
+mod keys;
 mod pages;
 
 use crate::auth::{constant_time_eq, sha256};
@@ -121,12 +122,14 @@ pub(crate) struct Operator {
 }
 
 impl Operator {
-    fn audit(&self) -> Audit {
-        Audit { actor: Actor::Operator(self.key_id.clone()), reason: String::new() }
+    /// The operator, by the name on their key, as the audit trail shows them.
+    pub(crate) fn audit(&self, app: &App) -> Audit {
+        let actor = app.sequencer.api_key(&self.key_id).map_or_else(|| Actor::Operator(self.key_id.clone()), |k| k.actor());
+        Audit { actor, reason: String::new() }
     }
 
     /// Checks a form's CSRF token against the session's: the page that refuses it, if it differs.
-    fn refuse(&self, form: &HashMap<String, String>) -> Option<Response> {
+    pub(crate) fn refuse(&self, form: &HashMap<String, String>) -> Option<Response> {
         match form.get("csrf") {
             Some(sent) if same(sent, &self.csrf) => None,
             _ => Some(html::error_page(
@@ -137,7 +140,7 @@ impl Operator {
     }
 
     /// Shows `text` on the next page and goes to `to`.
-    fn redirect(&self, app: &App, error: bool, text: String, to: &str) -> Response {
+    pub(crate) fn redirect(&self, app: &App, error: bool, text: String, to: &str) -> Response {
         app.console.flash(&self.token, error, text);
         Redirect::to(to).into_response()
     }
@@ -180,6 +183,9 @@ pub fn routes(api: crate::api::Api) -> crate::api::Api {
         .route("/console/events", get(pages::events))
         .route("/console/events/stream", get(event_stream))
         .route("/console/reconciliation", get(pages::reconciliation))
+        .route("/console/keys", get(keys::page))
+        .route("/console/keys/mint", post(keys::mint))
+        .route("/console/keys/{key_id}/revoke", post(keys::revoke))
         .route("/console/business_day", post(business_day));
     api.pages(pages)
 }
@@ -283,7 +289,7 @@ async fn act(
             fields.insert(name.into(), serde_json::Value::String(value.to_owned()));
         }
     }
-    match crate::admin::act(&app, operator.audit(), id, &action, &Fields(fields)).await {
+    match crate::admin::act(&app, operator.audit(&app), id, &action, &Fields(fields)).await {
         Ok(done) => {
             let text = match (&done.awaiting, done.journals.as_slice()) {
                 (Some(_), _) => format!("{action}: recorded; a second operator must confirm it (four-eyes)."),

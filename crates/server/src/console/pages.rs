@@ -55,7 +55,7 @@ pub(crate) async fn pending(State(app): State<Arc<App>>, operator: Operator) -> 
     } else {
         let _ = write!(
             body,
-            r#"<p class="muted">Journals held by a limit or a fixture, oldest first. Approving sends a journal on to clearing; rejecting needs a reason.</p>
+            r#"<p class="muted">Journals held by a limit or a fixture, oldest first. Approving sends a journal on to clearing; every action needs a reason.</p>
 <table id="pending"><tr><th>Journal</th><th>Created</th><th>From</th><th>To</th><th>Amount</th><th>Held by</th><th>Description</th><th>Decision</th></tr>"#
         );
         for j in &journals {
@@ -70,7 +70,7 @@ pub(crate) async fn pending(State(app): State<Arc<App>>, operator: Operator) -> 
                 body,
                 r#"<tr data-journal="{id}"><td>{link}</td><td>{created}</td><td>{from}</td><td>{to}</td><td class="num">{amount}</td><td>{hold}</td><td>{description}</td>
 <td><form class="inline" method="post" action="/console/journals/{id}/act">{csrf}<input type="hidden" name="back" value="/console/pending">
-<input name="reason" placeholder="Reason" aria-label="Reason" size="18"><button class="primary" name="action" value="approve">Approve</button><button class="danger" name="action" value="reject">Reject</button></form>{waiting}</td></tr>"#,
+<input name="reason" placeholder="Reason" aria-label="Reason" size="18" required><button class="primary" name="action" value="approve">Approve</button><button class="danger" name="action" value="reject">Reject</button></form>{waiting}</td></tr>"#,
                 id = j.id,
                 link = journal_link(j),
                 created = j.created_at,
@@ -315,8 +315,6 @@ pub(crate) async fn confirm(
     let Some(j) = app.sequencer.read(|s| s.journal(id).cloned()) else {
         return not_found(&app, &operator, "No journal has this id.");
     };
-    let reason_required = !matches!(action, OpsAction::Approve | OpsAction::Cancel);
-    let required = if reason_required { " required" } else { "" };
     let correction = match (action, j.asset) {
         (OpsAction::Correct, Asset::Cash(c)) => {
             format!(r#"<label>New amount ({c}) <input name="amount" required inputmode="decimal"></label>"#)
@@ -330,7 +328,7 @@ pub(crate) async fn confirm(
     let body = format!(
         r#"<p>{explain}</p><p>Journal {link}: {status}, {amount}, from {from} to {to}.</p>
 <form class="box" method="post" action="/console/journals/{id}/act" id="confirm">{csrf}<input type="hidden" name="action" value="{action}">
-<p><label>Reason <input name="reason" size="50"{required}></label></p><p>{correction}</p>
+<p><label>Reason <input name="reason" size="50" required></label></p><p>{correction}</p>
 <p><button class="{danger}" type="submit">Confirm {action}</button> <a href="/console/journals/{id}">Back</a></p></form>"#,
         explain = explain(action, &j),
         link = journal_link(&j),

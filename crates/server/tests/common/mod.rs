@@ -70,7 +70,7 @@ impl TestApp {
         let other = sequencer.submit(command).await.unwrap().correspondents[0].id;
         let (key, secret, hash) = cashier_server::auth::mint("CK");
         let owner = cashier_core::KeyOwner::Correspondent(other);
-        sequencer.submit(cashier_core::Command::IssueApiKey { key_id: key.clone(), owner, secret_sha256: hash }).await.unwrap();
+        sequencer.submit(cashier_core::Command::IssueApiKey { key_id: key.clone(), name: None, owner, secret_sha256: hash }).await.unwrap();
         (key, secret)
     }
 
