@@ -29,6 +29,33 @@ pub struct OpsArgs {
 }
 
 #[derive(Subcommand)]
+enum TransferCommand {
+    /// Transfers of every account, oldest first (QUEUED ones wait for operations).
+    List {
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// The bank settled a queued transfer: the money moves.
+    Complete {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// The bank refused a queued transfer: nothing moves, an outgoing one's hold is released.
+    Reject {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// The bank sent a completed transfer back: the money moves back.
+    Return {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum KeyCommand {
     /// Every key: owner, name, created, last used, revoked (never a secret).
     List,
@@ -67,6 +94,9 @@ enum OpsCommand {
     /// Lists, mints and revokes API keys.
     #[command(subcommand)]
     Keys(KeyCommand),
+    /// Lists transfers and records what the bank did with them.
+    #[command(subcommand)]
+    Transfers(TransferCommand),
     /// Records a wire received for a firm account: its cash rises at once.
     Fund {
         account: String,
@@ -223,6 +253,7 @@ pub async fn run(args: OpsArgs) -> Result<(), String> {
         OpsCommand::Journals(command) => journals(&client, command).await?,
         OpsCommand::Accounts(command) => accounts(&client, command).await?,
         OpsCommand::Keys(command) => keys(&client, command).await?,
+        OpsCommand::Transfers(command) => transfers(&client, command).await?,
         OpsCommand::Fund { account, amount, reason } => {
             let body = json!({"amount": amount, "reason": reason});
             let value = client.call(Method::POST, &format!("/admin/v1/accounts/{account}/wires"), Some(body)).await?;
@@ -239,6 +270,22 @@ pub async fn run(args: OpsArgs) -> Result<(), String> {
         print!("{}", shape.render(&value));
     }
     Ok(())
+}
+
+const TRANSFER_COLUMNS: &[&str] = &["id", "account_id", "type", "direction", "amount", "status", "created_at"];
+
+async fn transfers(client: &Client, command: TransferCommand) -> Result<(Value, Shape), String> {
+    let (id, action, reason) = match command {
+        TransferCommand::List { status } => {
+            let query = status.map_or(String::new(), |s| format!("?status={s}"));
+            return Ok((client.call(Method::GET, &format!("/admin/v1/transfers{query}"), None).await?, Shape::Table(TRANSFER_COLUMNS)));
+        }
+        TransferCommand::Complete { id, reason } => (id, "complete", reason),
+        TransferCommand::Reject { id, reason } => (id, "reject", reason),
+        TransferCommand::Return { id, reason } => (id, "return", reason),
+    };
+    let path = format!("/admin/v1/transfers/{id}/{action}");
+    Ok((client.call(Method::POST, &path, Some(json!({"reason": reason}))).await?, Shape::Record(TRANSFER_COLUMNS)))
 }
 
 const KEY_COLUMNS: &[&str] = &["key_id", "owner", "name", "correspondent_id", "created_at", "last_used_at", "revoked"];

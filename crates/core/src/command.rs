@@ -134,7 +134,16 @@ pub enum Command {
         amount: i64,
         complete_at_once: bool,
     },
+    /// Operations: the bank settled a queued transfer (the money moves), refused it (`REJECTED`,
+    /// an outgoing transfer's hold released), or sent a completed one back (`RETURNED`, the money
+    /// moves back).
     CompleteTransfer {
+        id: TransferId,
+    },
+    RejectTransfer {
+        id: TransferId,
+    },
+    ReturnTransfer {
         id: TransferId,
     },
     CancelTransfer {

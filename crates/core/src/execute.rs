@@ -123,6 +123,8 @@ pub fn execute(state: &State, command: &Command, ctx: &mut Ctx<'_>) -> Result<Ve
             create_transfer(state, actor, transfer, *complete_at_once, ctx)
         }
         Command::CompleteTransfer { id } => change_transfer(state, None, *id, TransferStatus::Complete, ctx),
+        Command::RejectTransfer { id } => change_transfer(state, None, *id, TransferStatus::Rejected, ctx),
+        Command::ReturnTransfer { id } => change_transfer(state, None, *id, TransferStatus::Returned, ctx),
         Command::CancelTransfer { actor, account, id } => {
             change_transfer(state, Some((actor, *account)), *id, TransferStatus::Canceled, ctx)
         }
@@ -172,6 +174,8 @@ fn audited(state: &State, audit: &Audit, action: &Command, ctx: &mut Ctx<'_>) ->
         Command::RevokeApiKey { key_id } => ("api_key_revoked", key_id.clone()),
         Command::CreateTransfer { account, .. } => ("transfer_created", account.to_string()),
         Command::CompleteTransfer { id } => ("transfer_completed", id.to_string()),
+        Command::RejectTransfer { id } => ("transfer_rejected", id.to_string()),
+        Command::ReturnTransfer { id } => ("transfer_returned", id.to_string()),
         Command::CancelTransfer { id, .. } => ("transfer_canceled", id.to_string()),
         Command::DepositSecurities { account, .. } => ("securities_deposited", account.to_string()),
         _ => return Err(Code::NotFourEyes.into()),
@@ -408,6 +412,17 @@ fn change_transfer(
     }
     let kind = match to {
         TransferStatus::Complete => transfer_completion(transfer),
+        TransferStatus::Returned => {
+            // The money goes back where it came from; an account must still be able to give it.
+            let EventKind::TransferStatusChanged { movement: Some(done), .. } = transfer_completion(transfer) else {
+                unreachable!("a completion moves money")
+            };
+            let back = done.reversed();
+            if !fits(state, back.from, back.asset, back.units, 0) {
+                return Err(Code::InsufficientFunds.into());
+            }
+            EventKind::TransferStatusChanged { id, from: transfer.status, to, movement: Some(back) }
+        }
         _ => EventKind::TransferStatusChanged { id, from: transfer.status, to, movement: None },
     };
     Ok(vec![ctx.event(kind)])

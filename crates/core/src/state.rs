@@ -427,7 +427,7 @@ impl State {
             }
             EventKind::SecuritiesDeposited { movement, price, .. } => self.post(movement, Some(*price)),
             EventKind::TransferCreated(transfer) => self.apply_transfer_created(transfer),
-            EventKind::TransferStatusChanged { id, to, movement, .. } => self.apply_transfer_status(*id, *to, at, *movement),
+            EventKind::TransferStatusChanged { id, from, to, movement } => self.apply_transfer_status(*id, (*from, *to), at, *movement),
             EventKind::JournalCreated { journal, movement } => self.apply_journal_created(journal, *movement),
             EventKind::JournalStatusChanged(change) => self.apply_status_change(change, at),
             EventKind::ActionRequested { id, request } => {
@@ -493,12 +493,19 @@ impl State {
         self.transfers.insert(transfer.id, transfer.clone());
     }
 
-    fn apply_transfer_status(&mut self, id: TransferId, to: TransferStatus, at: Timestamp, movement: Option<Movement>) {
+    fn apply_transfer_status(
+        &mut self,
+        id: TransferId,
+        (from, to): (TransferStatus, TransferStatus),
+        at: Timestamp,
+        movement: Option<Movement>,
+    ) {
         let transfer = self.transfers.get_mut(&id).expect("event names a known transfer");
         transfer.status = to;
         transfer.updated_at = at;
         let (account, currency, amount, direction) = (transfer.account, transfer.currency, transfer.amount, transfer.direction);
-        if direction == crate::model::TransferDirection::Outgoing {
+        // A queued outgoing transfer holds its cash; leaving the queue releases it.
+        if direction == crate::model::TransferDirection::Outgoing && from == TransferStatus::Queued {
             self.balance_mut(Book::Account(account), Asset::Cash(currency)).held -= amount;
         }
         if let Some(m) = movement {

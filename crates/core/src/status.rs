@@ -94,10 +94,11 @@ named_enum!(
 );
 
 impl TransferStatus {
-    /// Cashier's transfers are created `QUEUED` and end `COMPLETE`, `CANCELED` or `REJECTED`.
+    /// Cashier's transfers are created `QUEUED` and end `COMPLETE`, `CANCELED` or `REJECTED`; a
+    /// completed one the bank sends back becomes `RETURNED`.
     pub fn is_legal(from: Option<TransferStatus>, to: TransferStatus) -> bool {
         use TransferStatus::*;
-        matches!((from, to), (None, Queued) | (Some(Queued), Complete | Canceled | Rejected))
+        matches!((from, to), (None, Queued) | (Some(Queued), Complete | Canceled | Rejected) | (Some(Complete), Returned))
     }
 }
 

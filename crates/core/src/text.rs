@@ -79,6 +79,8 @@ pub(crate) fn check(command: &Command) -> Result<(), Rejection> {
         | Command::SetOverdraft { .. }
         | Command::DepositSecurities { .. }
         | Command::CompleteTransfer { .. }
+        | Command::RejectTransfer { .. }
+        | Command::ReturnTransfer { .. }
         | Command::SendToClearing { .. }
         | Command::Clear { .. }
         | Command::BookJournal { .. }

@@ -29,6 +29,7 @@ mod openapi;
 mod ops;
 pub mod sandbox;
 mod tables;
+mod transfers;
 
 use cashier_store::sql::LogReader;
 use cashier_store::{off_runtime, Clock, Sequencer, SequencerConfig, Store, StoreError, SystemClock};
@@ -313,6 +314,7 @@ pub fn routes() -> api::Api {
     let api = events::routes(api);
     let api = admin::routes(api);
     let api = keys::routes(api);
+    let api = transfers::routes(api);
     console::routes(api)
 }
 

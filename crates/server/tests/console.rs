@@ -399,3 +399,31 @@ async fn operators_manage_keys_in_the_console() {
     assert_eq!(read(app.as_correspondent(Method::GET, "/v1/journals?limit=1").send().await.unwrap()).await.0, 401);
     app.stop().await;
 }
+
+/// Outside the sandbox, the transfers page lists what waits and completes it with a reason.
+#[tokio::test]
+async fn operators_finish_transfers_in_the_console() {
+    let dir = common::TempDir::new("console-transfers");
+    cashier_server::start(common::config(&dir, None)).await.expect("starts").stop().await.unwrap();
+    let running = cashier_server::start(cashier_server::Config { sandbox: false, ..common::config(&dir, None) }).await.expect("restarts");
+    let sandbox = serde_json::from_str(&std::fs::read_to_string(dir.0.join("sandbox.json")).unwrap()).unwrap();
+    let app = TestApp { running: Some(running), sandbox, http: reqwest::Client::new(), dir };
+    let alice = app.customer(0);
+    let body = serde_json::json!({"transfer_type": "ach", "direction": "INCOMING", "amount": "12", "relationship_id": "00000000-0000-4000-8000-000000000000"});
+    let (_, transfer) =
+        read(app.as_correspondent(Method::POST, &format!("/v1/accounts/{alice}/transfers")).json(&body).send().await.unwrap()).await;
+    let id = transfer["id"].as_str().unwrap().to_owned();
+    let mut desk = Desk::new(&app);
+    desk.sign_in(&app.id("operator_key"), &app.id("operator_secret")).await;
+    let (_, page) = desk.page("/console/transfers").await;
+    let queued = between(&page, r#"<table id="transfers-queued">"#, "</table>").expect("the queued table");
+    assert!(queued.contains(&id), "{page}");
+    desk.post(&format!("/console/transfers/{id}"), &[("action", "complete"), ("reason", "")]).await;
+    assert!(desk.flash().await.contains("complete refused"), "a reason is required");
+    desk.post(&format!("/console/transfers/{id}"), &[("action", "complete"), ("reason", "settled")]).await;
+    assert!(desk.flash().await.contains("is now COMPLETE"));
+    assert_eq!(cash(&app).await, "12.00");
+    let (_, page) = desk.page("/console/transfers").await;
+    assert!(between(&page, r#"<table id="transfers-complete">"#, "</table>").unwrap().contains(&id), "{page}");
+    app.stop().await;
+}

@@ -328,3 +328,72 @@ async fn operators_manage_keys_with_reasons() {
     assert!(trail.contains(r#""operator":"sandbox operator""#), "{trail}");
     app.stop().await;
 }
+
+/// Outside the sandbox a transfer waits queued (an outgoing one holding its cash) until
+/// operations record what the bank did: reject (the hold released), complete (the money moves),
+/// return (it moves back); each needs a reason and is audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_finish_transfers_outside_the_sandbox() {
+    // A sandbox ledger, then the same store served outside the sandbox, where transfers wait.
+    let dir = common::TempDir::new("transfers");
+    let first = cashier_server::start(common::config(&dir, None)).await.expect("starts");
+    first.stop().await.unwrap();
+    let running = cashier_server::start(cashier_server::Config { sandbox: false, ..common::config(&dir, None) }).await.expect("restarts");
+    let sandbox: Value = serde_json::from_str(&std::fs::read_to_string(dir.0.join("sandbox.json")).unwrap()).unwrap();
+    let app = TestApp { running: Some(running), sandbox, http: reqwest::Client::new(), dir };
+    let alice = app.customer(0);
+    app.pay("40", "to withdraw").await;
+    app.clear().await;
+    let account = format!("/v1/trading/accounts/{alice}/account");
+    let withdrawable =
+        || async { read(app.as_correspondent(Method::GET, &account).send().await.unwrap()).await.1["cash_withdrawable"].clone() };
+    assert_eq!(withdrawable().await, "40.00");
+    let transfer = |direction: &str, amount: &str| {
+        let body = json!({"transfer_type": "ach", "direction": direction, "amount": amount, "relationship_id": "00000000-0000-4000-8000-000000000000"});
+        app.as_correspondent(Method::POST, &format!("/v1/accounts/{alice}/transfers")).json(&body).send()
+    };
+    let (status, out) = read(transfer("OUTGOING", "30").await.unwrap()).await;
+    assert_eq!((status, out["status"].as_str()), (200, Some("QUEUED")), "{out}");
+    assert_eq!(withdrawable().await, "10.00", "a queued withdrawal holds its cash");
+    let (_, queued) = read(operator(&app, Method::GET, "/admin/v1/transfers?status=QUEUED").send().await.unwrap()).await;
+    assert_eq!(queued.as_array().unwrap().len(), 1, "{queued}");
+    let act = |id: &Value, action: &str, body: Value| {
+        operator(&app, Method::POST, &format!("/admin/v1/transfers/{}/{action}", id.as_str().unwrap())).json(&body).send()
+    };
+    let (status, error) = read(act(&out["id"], "reject", json!({})).await.unwrap()).await;
+    assert_eq!((status, error["reason"].as_str()), (400, Some("reason_required")), "{error}");
+    let (status, rejected) = read(act(&out["id"], "reject", json!({"reason": "account closed at the bank"})).await.unwrap()).await;
+    assert_eq!((status, rejected["status"].as_str()), (200, Some("REJECTED")), "{rejected}");
+    assert_eq!(withdrawable().await, "40.00", "the hold is released");
+    let (status, error) = read(act(&out["id"], "complete", json!({"reason": "late"})).await.unwrap()).await;
+    assert_eq!((status, error["reason"].as_str()), (422, Some("invalid_transition")), "{error}");
+
+    let (_, out) = read(transfer("OUTGOING", "25").await.unwrap()).await;
+    let (status, done) = read(act(&out["id"], "complete", json!({"reason": "settled, bank ref 991"})).await.unwrap()).await;
+    assert_eq!((status, done["status"].as_str()), (200, Some("COMPLETE")), "{done}");
+    assert_eq!(withdrawable().await, "15.00");
+    let (status, back) = read(act(&out["id"], "return", json!({"reason": "returned R01"})).await.unwrap()).await;
+    assert_eq!((status, back["status"].as_str()), (200, Some("RETURNED")), "{back}");
+    assert_eq!(withdrawable().await, "40.00", "the money came back");
+    let (_, incoming) = read(transfer("INCOMING", "10").await.unwrap()).await;
+    assert_eq!(incoming["status"], "QUEUED");
+    assert_eq!(withdrawable().await, "40.00", "a deposit counts once the bank settles it");
+    read(act(&incoming["id"], "complete", json!({"reason": "settled"})).await.unwrap()).await;
+    assert_eq!(withdrawable().await, "50.00");
+
+    let (_, report) = read(operator(&app, Method::GET, "/admin/v1/reconciliation").send().await.unwrap()).await;
+    assert_eq!(report["invariants"], "hold", "{report}");
+    let db = rusqlite::Connection::open(app.dir.0.join("cashier.db")).unwrap();
+    let actions: Vec<String> = db
+        .prepare("SELECT detail FROM events WHERE kind = 'operator_action' ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let trail = actions.join("\n");
+    for expected in ["transfer_rejected", "account closed at the bank", "transfer_completed", "transfer_returned", "returned R01"] {
+        assert!(trail.contains(expected), "{expected} missing from the audit trail:\n{trail}");
+    }
+    app.stop().await;
+}

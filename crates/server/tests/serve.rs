@@ -94,22 +94,8 @@ async fn sqlite_first_start_and_restart() {
 
 #[tokio::test]
 async fn postgres_first_start_and_restart() {
-    let base = std::env::var("CASHIER_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("cashier_serve_{}", std::process::id());
-    let prepared = cashier_store::off_runtime(|| {
-        let mut admin = postgres::Client::connect(&base, postgres::NoTls)?;
-        admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
-    });
-    if let Err(e) = prepared {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "PostgreSQL is required under CI=true: {e}");
-        return eprintln!("\n*** PostgreSQL serve test SKIPPED: {e} ***\n");
-    }
-    let separator = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{separator}options=-csearch_path%3D{schema}");
+    let Some(pg) = common::PgSchema::new("serve") else { return };
     let dir = TempDir::new("postgres");
-    first_start_then_restart(&dir, Some(url)).await;
+    first_start_then_restart(&dir, Some(pg.url.clone())).await;
     assert!(!dir.0.join("cashier.db").exists(), "no SQLite file when PostgreSQL is used");
-    let _ = cashier_store::off_runtime(|| {
-        postgres::Client::connect(&base, postgres::NoTls).and_then(|mut c| c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")))
-    });
 }

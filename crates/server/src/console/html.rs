@@ -48,6 +48,7 @@ impl Page {
             ("/console/accounts", "Accounts"),
             ("/console/events", "Live events"),
             ("/console/reconciliation", "Reconciliation"),
+            ("/console/transfers", "Transfers"),
             ("/console/keys", "Keys"),
         ] {
             let on = if name == section { r#" class="on""# } else { "" };

@@ -12,6 +12,7 @@
 mod html;
 mod keys;
 mod pages;
+mod transfers;
 
 use crate::auth::{constant_time_eq, sha256};
 use crate::body::Fields;
@@ -184,6 +185,8 @@ pub fn routes(api: crate::api::Api) -> crate::api::Api {
         .route("/console/events/stream", get(event_stream))
         .route("/console/reconciliation", get(pages::reconciliation))
         .route("/console/keys", get(keys::page))
+        .route("/console/transfers", get(transfers::page))
+        .route("/console/transfers/{transfer_id}", post(transfers::settle))
         .route("/console/keys/mint", post(keys::mint))
         .route("/console/keys/{key_id}/revoke", post(keys::revoke))
         .route("/console/business_day", post(business_day));
