@@ -22,6 +22,15 @@ pub const FIXTURE_REJECTED: &str = "/fixtures/status=rejected/fixtures/";
 pub const FIXTURE_PENDING: &str = "/fixtures/status=pending/fixtures/";
 
 pub(crate) fn execute(state: &State, command: &Command, ctx: &mut Ctx<'_>) -> Result<Vec<Event>, Rejection> {
+    // Journals are created by correspondents only: an operator who could create one could move
+    // money past four-eyes alone (raise a limit, then pay), so operators correct, approve,
+    // reverse and delete, and never create.
+    if let Command::CreateJournal { actor: Actor::Operator(_), .. }
+    | Command::CreateBatch { actor: Actor::Operator(_), .. }
+    | Command::CreateReverseBatch { actor: Actor::Operator(_), .. } = command
+    {
+        return Err(Code::CorrespondentOnly.into());
+    }
     match command {
         Command::CreateJournal { actor, request, key } => create_single(state, actor, request, key.as_deref(), ctx),
         Command::CreateBatch { actor, entry_type, from, entries, key } => {

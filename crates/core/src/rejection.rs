@@ -99,6 +99,7 @@ codes! {
     SecuritiesDirection = "securities_direction", Forbidden, "JNLS journals move securities from a firm account to a customer account only";
     NotFirmAccount = "not_firm_account", Forbidden, "this operation needs a firm account";
     OperatorOnly = "operator_only", Forbidden, "only operations can do this";
+    CorrespondentOnly = "correspondent_only", Forbidden, "journals are created with a correspondent's key; operators act on them under /admin/v1";
     // Account status.
     AccountBlocked = "account_blocked", Forbidden, "the account is blocked";
     TransfersBlocked = "transfers_blocked", Forbidden, "transfers are blocked on the account";

@@ -286,7 +286,8 @@ fn correspondents_see_only_their_own() {
     assert_eq!(w.ledger.journal(w.actor.clone(), JournalRequest::cash(w.firm, other_customer, 10)), Err(Code::AccountNotFound));
     assert_eq!(
         w.ledger.journal(Actor::Operator("ops".into()), JournalRequest::cash(w.firm, other_customer, 10)),
-        Err(Code::AccountNotFound)
+        Err(Code::CorrespondentOnly),
+        "operators never create journals"
     );
     let cancel = |actor: &Actor, id| Command::CancelJournal { actor: actor.clone(), id, reason: String::new() };
     assert_eq!(w.ledger.code(cancel(&w.actor, theirs)), Code::JournalNotFound);

@@ -108,6 +108,10 @@ async fn every_endpoint_answers_each_kind_of_caller_as_it_should() {
                 (Access::Operator, Who::Other | Who::Owner) => &[403],
                 (Access::Key, Who::Other) if names_owned => &[404],
                 (Access::Key, Who::Operator) if op.id == "createAccount" => &[403],
+                // Journals are created by correspondents only.
+                (Access::Key, Who::Operator) if ["createJournal", "createBatchJournal", "createReverseBatchJournal"].contains(&op.id) => {
+                    &[403]
+                }
                 _ => &[],
             };
             if expected.is_empty() {

@@ -397,3 +397,29 @@ async fn operators_finish_transfers_outside_the_sandbox() {
     }
     app.stop().await;
 }
+
+/// The way one operator moved $50,000 past a $100 four-eyes threshold (raise a customer's
+/// limits, then create the journal with the operator key) is closed: operator keys create no
+/// journal, batch or reverse batch.
+#[tokio::test]
+async fn an_operator_key_creates_no_journal() {
+    let app = TestApp::spawn_with("operator-journals", |c| cashier_server::Config { four_eyes_over: Some(10_000), ..c }).await;
+    let (firm, alice) = (app.id("firm_account_id"), app.customer(0));
+    let limits = json!({"per_journal": "100000", "daily": "100000", "reason": "a large customer"});
+    let raised = operator(&app, Method::PUT, &format!("/admin/v1/accounts/{alice}/limits")).json(&limits);
+    assert_eq!(read(raised.send().await.unwrap()).await.0, 200);
+    for (path, body) in [
+        ("/v1/journals", json!({"entry_type": "JNLC", "from_account": firm, "to_account": alice, "amount": "50000"})),
+        ("/v1/journals/batch", json!({"entry_type": "JNLC", "from_account": firm, "entries": [{"to_account": alice, "amount": "50000"}]})),
+        (
+            "/v1/journals/reverse_batch",
+            json!({"entry_type": "JNLC", "to_account": firm, "entries": [{"from_account": alice, "amount": "1"}]}),
+        ),
+    ] {
+        let (status, error) = read(operator(&app, Method::POST, path).json(&body).send().await.unwrap()).await;
+        assert_eq!((status, error["reason"].as_str()), (403, Some("correspondent_only")), "{path}: {error}");
+    }
+    let journals = app.running.as_ref().unwrap().app.sequencer.read(|state| state.journals().count());
+    assert_eq!(journals, 0, "nothing was created");
+    app.stop().await;
+}
