@@ -94,11 +94,14 @@ pub(crate) fn operator(caller: &Caller) -> Result<Audit, ApiError> {
     }
 }
 
-/// The operator's `reason` for an action, taken out of the body (the core refuses an empty one).
-pub(crate) fn reason(fields: &mut Fields) -> Result<String, ApiError> {
-    let reason = fields.string("reason")?.unwrap_or_default().trim().to_owned();
+/// An operator's action from the API: who (a correspondent's key is refused), and the body with
+/// its `reason` taken out into the audit (the core refuses an empty one).
+pub(crate) fn operator_action(caller: &Caller, body: &[u8]) -> Result<(Audit, Fields), ApiError> {
+    let mut audit = operator(caller)?;
+    let mut fields = Fields::parse(body)?;
+    audit.reason = fields.string("reason")?.unwrap_or_default().trim().to_owned();
     fields.0.remove("reason");
-    Ok(reason)
+    Ok((audit, fields))
 }
 
 pub(crate) fn fields_or_empty(body: &[u8]) -> Result<Fields, ApiError> {
@@ -215,10 +218,8 @@ async fn put_account_setting(
     Path((account_id, setting)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let mut audit = operator(&caller)?;
+    let (audit, fields) = operator_action(&caller, &body)?;
     let account = AccountId::parse(&account_id)?;
-    let mut fields = Fields::parse(&body)?;
-    audit.reason = reason(&mut fields)?;
     let usd = Currency::USD;
     let amount = |name: &str| fields.usd(name);
     let command = match setting.as_str() {
@@ -277,10 +278,8 @@ async fn record_firm_wire(
     Path(account_id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let mut audit = operator(&caller)?;
+    let (audit, fields) = operator_action(&caller, &body)?;
     let account = AccountId::parse(&account_id)?;
-    let mut fields = Fields::parse(&body)?;
-    audit.reason = reason(&mut fields)?;
     let amount = fields.usd("amount")?.ok_or_else(|| bad_request("missing_field", "amount is required".into()))?;
     if !app.sequencer.read(|s| s.is_firm(account)) {
         app.sequencer.read(|s| s.account(account).map(|_| ())).ok_or(ApiError::from(Code::AccountNotFound))?;

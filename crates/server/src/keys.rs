@@ -3,10 +3,9 @@
 //! the audit trail (`Command::Audited`). A revoked key answers 401 from its next request; its
 //! open event streams end (`events`) and its console sessions with it (`console`).
 
-use crate::admin::{operator, reason};
+use crate::admin::{operator, operator_action};
 use crate::api::{list_of, schema, Access, Api, Op};
 use crate::auth::Caller;
-use crate::body::Fields;
 use crate::{ApiError, App};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -87,9 +86,7 @@ pub(crate) async fn mint(app: &App, audit: Audit, owner: KeyOwner, name: Option<
 }
 
 async fn create_operator_key(State(app): State<Arc<App>>, caller: Caller, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let mut audit = operator(&caller)?;
-    let mut fields = Fields::parse(&body)?;
-    audit.reason = reason(&mut fields)?;
+    let (audit, fields) = operator_action(&caller, &body)?;
     let name = fields.string("name")?.map(str::to_owned);
     Ok(Json(mint(&app, audit, KeyOwner::Operator, name).await?))
 }
@@ -100,10 +97,8 @@ async fn create_correspondent_key(
     Path(correspondent_id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let mut audit = operator(&caller)?;
+    let (audit, fields) = operator_action(&caller, &body)?;
     let correspondent = CorrespondentId::parse(&correspondent_id)?;
-    let mut fields = Fields::parse(&body)?;
-    audit.reason = reason(&mut fields)?;
     let name = fields.string("name")?.map(str::to_owned);
     Ok(Json(mint(&app, audit, KeyOwner::Correspondent(correspondent), name).await?))
 }
@@ -117,8 +112,6 @@ pub(crate) async fn revoke(app: &App, audit: Audit, key_id: String) -> Result<Va
 }
 
 async fn revoke_key(State(app): State<Arc<App>>, caller: Caller, Path(key_id): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let mut audit = operator(&caller)?;
-    let mut fields = Fields::parse(&body)?;
-    audit.reason = reason(&mut fields)?;
+    let (audit, _) = operator_action(&caller, &body)?;
     Ok(Json(revoke(&app, audit, key_id).await?))
 }

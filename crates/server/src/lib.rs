@@ -177,8 +177,12 @@ impl Running {
     /// Stops it gracefully and waits until the sequencer has stopped (then its lease, if it
     /// holds one, is released).
     pub async fn stop(self) -> Result<(), ServeError> {
-        let _ = self.stop.send(());
-        self.task.await.map_err(|e| ServeError::Io(std::io::Error::other(e)))?
+        let Running { stop, task, lease, .. } = self;
+        // The serving task holds the only other handle on the lease, and releases it once the
+        // sequencer has stopped.
+        drop(lease);
+        let _ = stop.send(());
+        task.await.map_err(|e| ServeError::Io(std::io::Error::other(e)))?
     }
 
     /// Resolves when the server lost its writer's lease (never on SQLite).
@@ -269,7 +273,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         }
         let sequencer = serving.sequencer.clone();
         tokio::task::spawn_blocking(move || sequencer.shutdown()).await.map_err(std::io::Error::other)?;
-        if let Some(keeper) = held.and_then(|k| Arc::into_inner(k)) {
+        if let Some(keeper) = held.and_then(Arc::into_inner) {
             tokio::task::spawn_blocking(move || keeper.release()).await.map_err(std::io::Error::other)?;
         }
         drop(lock);

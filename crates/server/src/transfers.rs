@@ -5,10 +5,10 @@
 //! (`Command::Audited`), from the API, `cashier ops transfers` and the console.
 
 use crate::accounts::render_transfer;
-use crate::admin::{operator, reason};
+use crate::admin::{operator, operator_action};
 use crate::api::{list_of, schema, Access, Api, Op};
 use crate::auth::Caller;
-use crate::body::{bad_request, Fields};
+use crate::body::bad_request;
 use crate::{ApiError, App};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -92,9 +92,7 @@ async fn settle_transfer(
     Path((transfer_id, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let mut audit = operator(&caller)?;
+    let (audit, _) = operator_action(&caller, &body)?;
     let id = TransferId::parse(&transfer_id)?;
-    let mut fields = Fields::parse(&body)?;
-    audit.reason = reason(&mut fields)?;
     Ok(Json(render_transfer(&settle(&app, audit, id, &action).await?)))
 }

@@ -311,15 +311,7 @@ async fn operators_manage_keys_with_reasons() {
     assert!(ended.is_ok(), "the revoked key's stream is still open");
 
     // The audit trail has who and why for each key minted and revoked.
-    let db = rusqlite::Connection::open(app.dir.0.join("cashier.db")).unwrap();
-    let audited: Vec<String> = db
-        .prepare("SELECT detail FROM events WHERE kind = 'operator_action' ORDER BY seq")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let trail = audited.join("\n");
+    let trail = audit_trail(&app);
     for expected in
         [r#""action":"api_key_issued""#, r#""reason":"joined the desk""#, r#""action":"api_key_revoked""#, r#""reason":"leaked""#]
     {
@@ -383,15 +375,7 @@ async fn operators_finish_transfers_outside_the_sandbox() {
 
     let (_, report) = read(operator(&app, Method::GET, "/admin/v1/reconciliation").send().await.unwrap()).await;
     assert_eq!(report["invariants"], "hold", "{report}");
-    let db = rusqlite::Connection::open(app.dir.0.join("cashier.db")).unwrap();
-    let actions: Vec<String> = db
-        .prepare("SELECT detail FROM events WHERE kind = 'operator_action' ORDER BY seq")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let trail = actions.join("\n");
+    let trail = audit_trail(&app);
     for expected in ["transfer_rejected", "account closed at the bank", "transfer_completed", "transfer_returned", "returned R01"] {
         assert!(trail.contains(expected), "{expected} missing from the audit trail:\n{trail}");
     }
@@ -422,4 +406,12 @@ async fn an_operator_key_creates_no_journal() {
     let journals = app.running.as_ref().unwrap().app.sequencer.read(|state| state.journals().count());
     assert_eq!(journals, 0, "nothing was created");
     app.stop().await;
+}
+
+/// The operator actions the store's log holds, one `detail` a line, in order.
+fn audit_trail(app: &TestApp) -> String {
+    let db = rusqlite::Connection::open(app.dir.0.join("cashier.db")).unwrap();
+    let mut query = db.prepare("SELECT detail FROM events WHERE kind = 'operator_action' ORDER BY seq").unwrap();
+    let details: Vec<String> = query.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    details.join("\n")
 }

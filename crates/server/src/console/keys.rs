@@ -56,8 +56,7 @@ pub(crate) async fn mint(State(app): State<Arc<App>>, operator: Operator, Form(f
     if let Some(refused) = operator.refuse(&form) {
         return refused;
     }
-    let mut audit = operator.audit(&app);
-    audit.reason = form.get("reason").map(|r| r.trim().to_owned()).unwrap_or_default();
+    let audit = operator.audit_of(&app, &form);
     let name = form.get("name").map(|n| n.trim().to_owned());
     match crate::keys::mint(&app, audit, cashier_core::KeyOwner::Operator, name).await {
         Ok(minted) => {
@@ -82,8 +81,7 @@ pub(crate) async fn revoke(
     if let Some(refused) = operator.refuse(&form) {
         return refused;
     }
-    let mut audit = operator.audit(&app);
-    audit.reason = form.get("reason").map(|r| r.trim().to_owned()).unwrap_or_default();
+    let audit = operator.audit_of(&app, &form);
     match crate::keys::revoke(&app, audit, key_id.clone()).await {
         Ok(_) => operator.redirect(&app, false, format!("Key {key_id} is revoked."), "/console/keys"),
         Err(error) => operator.redirect(&app, true, format!("Key {key_id} was not revoked: {}", error.message), "/console/keys"),

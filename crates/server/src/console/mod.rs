@@ -129,6 +129,11 @@ impl Operator {
         Audit { actor, reason: String::new() }
     }
 
+    /// The same, with the form's reason (the core refuses an empty one).
+    pub(crate) fn audit_of(&self, app: &App, form: &HashMap<String, String>) -> Audit {
+        Audit { reason: form.get("reason").map(|r| r.trim().to_owned()).unwrap_or_default(), ..self.audit(app) }
+    }
+
     /// Checks a form's CSRF token against the session's: the page that refuses it, if it differs.
     pub(crate) fn refuse(&self, form: &HashMap<String, String>) -> Option<Response> {
         match form.get("csrf") {

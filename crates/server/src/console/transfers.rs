@@ -71,8 +71,7 @@ pub(crate) async fn settle(
         return operator.redirect(&app, true, "That is not a transfer id.".into(), "/console/transfers");
     };
     let action = form.get("action").cloned().unwrap_or_default();
-    let mut audit = operator.audit(&app);
-    audit.reason = form.get("reason").map(|r| r.trim().to_owned()).unwrap_or_default();
+    let audit = operator.audit_of(&app, &form);
     match crate::transfers::settle(&app, audit, id, &action).await {
         Ok(t) => operator.redirect(&app, false, format!("{action}: transfer {} is now {}.", t.id, t.status.as_str()), "/console/transfers"),
         Err(error) => operator.redirect(&app, true, format!("{action} refused: {}", error.message), "/console/transfers"),
