@@ -59,6 +59,9 @@ enum Role {
         /// waits for a writer that died without a word.
         #[arg(long, env = "CASHIER_LEASE_TTL", default_value_t = 10.0)]
         lease_ttl: f64,
+        /// Items one list answer holds at most (a larger `limit` answers 400, more matches 422).
+        #[arg(long, env = "CASHIER_LIST_RESULTS_MAX", default_value_t = cashier_server::LIST_RESULTS_MAX)]
+        list_results_max: usize,
     },
     /// Operates a running server: journals, accounts, firm funding, the business day.
     Ops(ops::OpsArgs),
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
             four_eyes_over,
             node_id,
             lease_ttl,
+            list_results_max,
             ..
         } => {
             let clearing_delay = Some(std::time::Duration::from_millis(clearing_delay_ms));
@@ -114,6 +118,7 @@ fn main() -> ExitCode {
                 four_eyes_over,
                 node_id,
                 lease_ttl: std::time::Duration::from_secs_f64(lease_ttl.max(1.0)),
+                list_results_max: list_results_max.max(1),
                 ..cashier_server::Config::new(data_dir, listen)
             };
             runtime.block_on(cashier_server::serve(config, shutdown_signal())).map_err(|e| e.to_string())

@@ -37,6 +37,8 @@ impl Drop for Server {
 fn spawn(dir: &std::path::Path, port: u16, database_url: Option<&str>) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cashier"));
     command.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"]).arg(dir).env("RUST_LOG", "error").stdout(Stdio::null());
+    // The checks read every journal in one list; a long run makes more than the default bound.
+    command.args(["--list-results-max", "10000000"]);
     if let Some(url) = database_url {
         command.args(["--database-url", url]);
     }

@@ -39,6 +39,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use error::ApiError;
+pub use journals::LIST_RESULTS_MAX;
 
 /// How `cashier serve` runs.
 #[derive(Clone, Debug)]

@@ -218,7 +218,13 @@ fn base64_basic(key: &str, secret: &str) -> String {
 async fn random_traffic_with_cut_connections_keeps_every_promise() {
     let seconds: f64 = std::env::var("CASHIER_BANK_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3.0);
     let clients: usize = std::env::var("CASHIER_BANK_CLIENTS").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
-    let app = TestApp::spawn_with("bank", |c| cashier_server::Config { clearing_delay: Some(Duration::from_millis(5)), ..c }).await;
+    // The checks read every journal in one list; a long run makes more than the default bound.
+    let app = TestApp::spawn_with("bank", |c| cashier_server::Config {
+        clearing_delay: Some(Duration::from_millis(5)),
+        list_results_max: 10_000_000,
+        ..c
+    })
+    .await;
     let firm = app.id("firm_account_id");
     let mut customers = vec![app.customer(0), app.customer(1)];
     for i in 0..6 {
