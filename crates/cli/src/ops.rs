@@ -407,6 +407,11 @@ fn cell(row: &Value, column: &str) -> String {
 
 impl Shape {
     fn render(&self, value: &Value) -> String {
+        // Any operator action four-eyes held for a second operator.
+        if let Some(asked) = value.get("awaiting_confirmation").filter(|a| a.is_object()) {
+            let what = asked.get("detail").map_or_else(|| text(&asked["action"]), text);
+            return format!("{what}: recorded, awaiting a second operator (four-eyes): asked by {}\n", text(&asked["requested_by"]));
+        }
         match self {
             Shape::Table(columns) => table(columns, value.as_array().map(Vec::as_slice).unwrap_or_default()),
             Shape::Record(fields) => {
@@ -417,14 +422,7 @@ impl Shape {
                 let width = names.iter().map(|n| n.len()).max().unwrap_or(0);
                 names.iter().map(|name| format!("{name:<width$}  {}\n", cell(value, name))).collect()
             }
-            Shape::Action => match value.get("awaiting_confirmation").filter(|a| !a.is_null()) {
-                Some(asked) => format!(
-                    "{} recorded, awaiting a second operator (four-eyes): asked by {}\n",
-                    text(&asked["action"]),
-                    text(&asked["requested_by"])
-                ),
-                None => table(JOURNAL_COLUMNS, value["journals"].as_array().map(Vec::as_slice).unwrap_or_default()),
-            },
+            Shape::Action => table(JOURNAL_COLUMNS, value["journals"].as_array().map(Vec::as_slice).unwrap_or_default()),
         }
     }
 }

@@ -114,10 +114,16 @@ fn operators_list_show_act_fund_and_advance_the_day() {
     assert!(ok && out.contains("correct") && out.contains("executed"), "the original and its replacement: {out}");
     // Fund the firm account, and see it in the account.
     let before: f64 = json(&server, &["accounts", "show", firm])["cash"].as_str().unwrap().parse().unwrap();
-    let wire = json(&server, &["fund", firm, "250000", "--reason", "wire ref 1"]);
+    let wire = json(&server, &["fund", firm, "500", "--reason", "wire ref 1"]);
     assert_eq!((wire["status"].as_str(), wire["direction"].as_str()), (Some("COMPLETE"), Some("INCOMING")));
     let after: f64 = json(&server, &["accounts", "show", firm])["cash"].as_str().unwrap().parse().unwrap();
-    assert_eq!(after - before, 250_000.0);
+    assert_eq!(after - before, 500.0);
+    // Past what one operator may move alone in a day ($1,000: $80 approved, $80 corrected, $500
+    // wired), a wire waits for a second operator.
+    let (ok, out, _) = ops(&server, &["fund", firm, "250000", "--reason", "wire ref 3"]);
+    assert!(ok && out.contains("awaiting a second operator") && out.contains("250000.00 USD"), "{out}");
+    let unchanged: f64 = json(&server, &["accounts", "show", firm])["cash"].as_str().unwrap().parse().unwrap();
+    assert_eq!(unchanged, after);
     let (ok, _, err) = ops(&server, &["fund", customer, "10", "--reason", "wire ref 2"]);
     assert!(!ok && err.contains("not_firm_account"), "{err}");
     // Four-eyes over $1,000: the first operator's action is recorded, not done.

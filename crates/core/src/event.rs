@@ -2,8 +2,8 @@
 
 use crate::ids::{AccountId, CorrespondentId, Date, JournalId, Timestamp, TransferId};
 use crate::model::{
-    Account, AccountStatus, ActionRequest, ApiKey, AssetInfo, Audit, Blocks, Correspondent, CorrespondentConfig, Journal, KeyKind, Limits,
-    Transfer,
+    Account, AccountStatus, ActionRequest, ApiKey, AssetInfo, Audit, Blocks, Confirmation, Correspondent, CorrespondentConfig, Journal,
+    KeyKind, Limits, Transfer,
 };
 use crate::money::{Asset, Currency};
 use crate::status::{JournalStatus, TransferStatus};
@@ -141,6 +141,19 @@ pub enum EventKind {
     /// Who did the operator action whose events precede this one in the same command, and why.
     /// It changes nothing itself.
     OperatorActed(Box<OperatorAct>),
+    /// Four-eyes: an operator asked for an action on an account, a transfer, a key or a price
+    /// that a second operator must confirm.
+    ConfirmationRequested(Box<Confirmation>),
+    /// Four-eyes: a second operator confirmed the request; the action's events precede this.
+    ConfirmationGranted {
+        fingerprint: u128,
+    },
+    /// Four-eyes: an operator did alone an action worth `worth` (US cents), counted against
+    /// what one operator may do alone in a business day.
+    DoneAlone {
+        operator: String,
+        worth: i64,
+    },
 }
 
 /// An operator's action as the audit trail keeps it: what was done, to what, by whom, why.

@@ -157,15 +157,27 @@ pub fn execute(state: &State, command: &Command, ctx: &mut Ctx<'_>) -> Result<Ve
             Ok(if key.revoked { vec![] } else { vec![ctx.event(EventKind::ApiKeyRevoked { key_id: key_id.clone() })] })
         }
         Command::Audited { audit, action } => audited(state, audit, action, ctx),
+        Command::FourEyes { action, over } => crate::four_eyes::execute(state, action, *over, ctx),
         journal_command => journals::execute(state, journal_command, ctx),
     }
 }
 
 /// An operator's action with its audit: refused without a reason; logged when it changed
 /// something.
-fn audited(state: &State, audit: &Audit, action: &Command, ctx: &mut Ctx<'_>) -> Result<Vec<Event>, Rejection> {
+pub(crate) fn audited(state: &State, audit: &Audit, action: &Command, ctx: &mut Ctx<'_>) -> Result<Vec<Event>, Rejection> {
     journals::require_reason(audit)?;
-    let (name, subject) = match action {
+    let (name, subject) = audit_subject(action).ok_or(Code::NotFourEyes)?;
+    let mut events = execute(state, action, ctx)?;
+    if !events.is_empty() {
+        let act = crate::event::OperatorAct { action: name, subject, audit: audit.clone() };
+        events.push(ctx.event(EventKind::OperatorActed(Box::new(act))));
+    }
+    Ok(events)
+}
+
+/// The audit trail's name of an operator action other than a journal's, and what it is about.
+pub(crate) fn audit_subject(action: &Command) -> Option<(&'static str, String)> {
+    Some(match action {
         Command::SetAccountStatus { account, .. } => ("account_status", account.to_string()),
         Command::SetAccountBlocks { account, .. } => ("account_blocks", account.to_string()),
         Command::SetAccountLimits { account, .. } => ("account_limits", account.to_string()),
@@ -178,14 +190,9 @@ fn audited(state: &State, audit: &Audit, action: &Command, ctx: &mut Ctx<'_>) ->
         Command::ReturnTransfer { id } => ("transfer_returned", id.to_string()),
         Command::CancelTransfer { id, .. } => ("transfer_canceled", id.to_string()),
         Command::DepositSecurities { account, .. } => ("securities_deposited", account.to_string()),
-        _ => return Err(Code::NotFourEyes.into()),
-    };
-    let mut events = execute(state, action, ctx)?;
-    if !events.is_empty() {
-        let act = crate::event::OperatorAct { action: name, subject, audit: audit.clone() };
-        events.push(ctx.event(EventKind::OperatorActed(Box::new(act))));
-    }
-    Ok(events)
+        Command::ListAsset { symbol, .. } => ("asset_listed", symbol.as_str().to_owned()),
+        _ => return None,
+    })
 }
 
 /// The account, if it exists and the actor may see it. Another correspondent's account does

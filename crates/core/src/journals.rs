@@ -6,10 +6,7 @@ use crate::command::{
 use crate::event::{Book, Event, EventKind, KeyRecord, Movement, StatusChange};
 use crate::execute::{fits, insufficient, scoped_account, Ctx};
 use crate::ids::{AccountId, CorrespondentId, Date, JournalId};
-use crate::model::{
-    Account, AccountKind, AccountStatus, ActionRequest, Actor, Audit, EntryType, Hold, JnlcFlow, Journal, JournalExtra, KeyKind, KeyTag,
-    OpsAction,
-};
+use crate::model::{Account, AccountKind, AccountStatus, Actor, Audit, EntryType, Hold, JnlcFlow, Journal, JournalExtra, KeyKind, KeyTag};
 use crate::money::{value_cents_ceil, Asset, QTY_SCALE};
 use crate::rejection::{Code, Rejection};
 use crate::state::{LimitKey, State};
@@ -75,7 +72,6 @@ pub(crate) fn execute(state: &State, command: &Command, ctx: &mut Ctx<'_>) -> Re
         Command::ReverseJournal { id, audit } => unbook(state, *id, JournalStatus::Canceled, audit, ctx),
         Command::DeleteJournal { id, audit } => unbook(state, *id, JournalStatus::Deleted, audit, ctx),
         Command::CorrectJournal { id, units, audit } => correct(state, *id, *units, audit, ctx),
-        Command::FourEyes { action, over } => four_eyes(state, action, *over, ctx),
         other => unreachable!("not a journal command: {other:?}"),
     }
 }
@@ -674,74 +670,4 @@ pub(crate) fn advance_business_day(state: &State, to: Date, ctx: &Ctx<'_>) -> Re
         }
     }
     Ok(events)
-}
-
-// ----- Four-eyes -----
-
-/// What an operator's journal command asks for: the journal, the action, its units (`correct`)
-/// and who asks, why.
-fn ops_action(command: &Command) -> Option<(JournalId, OpsAction, Option<i64>, Audit)> {
-    Some(match command {
-        Command::ApproveJournal { id, audit } => (*id, OpsAction::Approve, None, audit.clone()),
-        Command::RejectJournal { id, audit } => (*id, OpsAction::Reject, None, audit.clone()),
-        Command::CancelJournal { actor: actor @ Actor::Operator(_), id, reason } => {
-            (*id, OpsAction::Cancel, None, Audit { actor: actor.clone(), reason: reason.clone() })
-        }
-        Command::ReverseJournal { id, audit } => (*id, OpsAction::Reverse, None, audit.clone()),
-        Command::DeleteJournal { id, audit } => (*id, OpsAction::Delete, None, audit.clone()),
-        Command::CorrectJournal { id, units, audit } => (*id, OpsAction::Correct, Some(*units), audit.clone()),
-        _ => return None,
-    })
-}
-
-/// What a journal is worth for four-eyes: cash in its minor units, shares at the asset's price
-/// in US cents (the larger of the journal's units and a correction's new units). Shares
-/// without a price are worth more than any threshold.
-fn four_eyes_value(state: &State, journal: &Journal, units: Option<i64>) -> i64 {
-    let units = units.map_or(journal.units, |u| u.max(journal.units));
-    match journal.asset {
-        Asset::Cash(_) => units,
-        Asset::Security(symbol) => match state.asset(symbol).and_then(|a| a.price) {
-            Some(price) => value_cents_ceil(units, price).unwrap_or(i64::MAX),
-            None => i64::MAX,
-        },
-    }
-}
-
-fn four_eyes(state: &State, action: &Command, over: i64, ctx: &mut Ctx<'_>) -> Result<Vec<Event>, Rejection> {
-    let (id, kind, units, audit) = ops_action(action).ok_or(Code::NotFourEyes)?;
-    let journal = find(state, id)?;
-    if four_eyes_value(state, journal, units) <= over {
-        return crate::execute::execute(state, action, ctx);
-    }
-    match journal.request() {
-        Some(asked) if asked.action == kind && asked.units == units && asked.audit.actor == audit.actor => {
-            Err(Code::SecondOperatorRequired.into())
-        }
-        Some(asked) if asked.action == kind && asked.units == units => {
-            let reason = format!("{} (four-eyes: asked by {}: {})", audit.reason, asked.audit.actor, asked.audit.reason);
-            crate::execute::execute(state, &with_reason(action, reason), ctx)
-        }
-        _ => {
-            // Only an action the journal allows now is recorded: try it, and keep nothing of it.
-            crate::execute::execute(state, action, ctx)?;
-            let request = ActionRequest { action: kind, units, audit, at: ctx.now };
-            Ok(vec![ctx.event(EventKind::ActionRequested { id, request: Box::new(request) })])
-        }
-    }
-}
-
-/// The same operator command with another reason.
-fn with_reason(command: &Command, text: String) -> Command {
-    let mut command = command.clone();
-    match &mut command {
-        Command::ApproveJournal { audit, .. }
-        | Command::RejectJournal { audit, .. }
-        | Command::ReverseJournal { audit, .. }
-        | Command::DeleteJournal { audit, .. }
-        | Command::CorrectJournal { audit, .. } => audit.reason = text,
-        Command::CancelJournal { reason, .. } => *reason = text,
-        _ => {}
-    }
-    command
 }

@@ -13,6 +13,7 @@ pub mod command;
 pub mod decimal;
 pub mod event;
 pub mod execute;
+pub mod four_eyes;
 pub mod ids;
 mod journals;
 pub mod memory;

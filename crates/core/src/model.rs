@@ -269,6 +269,24 @@ pub struct ActionRequest {
     pub at: Timestamp,
 }
 
+/// Four-eyes on anything but a journal (an account setting, a wire, a transfer, a key, a
+/// price): an action one operator asked for, carried out when a different operator asks for the
+/// same. `fingerprint` names the action whatever its asker ([`crate::four_eyes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Confirmation {
+    pub fingerprint: u128,
+    /// The audit trail's name of the action (`overdraft`, `transfer_completed`, ...).
+    pub action: String,
+    /// The id of the account, transfer, key owner or asset it is about.
+    pub subject: String,
+    /// What was asked, for people.
+    pub detail: String,
+    /// What it lets move, in US cents; `i64::MAX` where that has no bound.
+    pub worth: i64,
+    pub audit: Audit,
+    pub at: Timestamp,
+}
+
 impl Journal {
     pub fn transmitter(&self) -> Option<&Transmitter> {
         self.extra.as_ref().and_then(|e| e.transmitter.as_ref())

@@ -3,10 +3,11 @@
 use crate::chunked::Chunked;
 use crate::event::{Book, Event, EventKind, KeyRecord, Movement, StatusChange};
 use crate::ids::{AccountId, CorrespondentId, Date, JournalId, Timestamp, TransferId};
-use crate::model::{Account, AccountKind, ApiKey, AssetInfo, Correspondent, Hold, Journal, Limits, Transfer};
+use crate::model::{Account, AccountKind, ApiKey, AssetInfo, Confirmation, Correspondent, Hold, Journal, Limits, Transfer};
 use crate::money::{cost_nanos, Asset, Currency, Symbol};
 use crate::status::{JournalStatus, TransferStatus};
 use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 
 /// One book's holding of one asset.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -69,6 +70,10 @@ pub struct StateParts {
     pub api_keys: Vec<ApiKey>,
     /// Customers' contact emails ([`crate::email_key`]).
     pub emails: Vec<(AccountId, String)>,
+    /// Four-eyes requests waiting for a second operator (journals carry their own).
+    pub confirmations: Vec<Confirmation>,
+    /// Four-eyes: what each operator did alone today, in US cents.
+    pub done_alone: Vec<(String, i64)>,
     pub events_applied: u64,
 }
 
@@ -95,6 +100,9 @@ pub struct State {
     pub(crate) api_keys: FxHashMap<String, ApiKey>,
     /// Customers by contact email, within each correspondent.
     pub(crate) emails: FxHashMap<(CorrespondentId, String), AccountId>,
+    /// Four-eyes requests by fingerprint, and what each operator did alone today.
+    pub(crate) confirmations: BTreeMap<u128, Confirmation>,
+    pub(crate) done_alone: FxHashMap<String, i64>,
     pub(crate) next_ordinal: u64,
     pub(crate) next_account_number: u64,
     pub(crate) events_applied: u64,
@@ -126,6 +134,8 @@ impl State {
             keys: FxHashMap::default(),
             api_keys: FxHashMap::default(),
             emails: FxHashMap::default(),
+            confirmations: BTreeMap::new(),
+            done_alone: FxHashMap::default(),
             next_ordinal: 1,
             next_account_number: ACCOUNT_NUMBER_FIRST,
             events_applied: 0,
@@ -165,6 +175,8 @@ impl State {
         state.keys = parts.keys.into_iter().map(|k| ((k.correspondent, k.key.clone()), k)).collect();
         state.daily_used = parts.daily_used.into_iter().map(|(a, key, used)| ((a, key), used)).collect();
         state.api_keys = parts.api_keys.into_iter().map(|k| (k.key_id.clone(), k)).collect();
+        state.confirmations = parts.confirmations.into_iter().map(|c| (c.fingerprint, c)).collect();
+        state.done_alone = parts.done_alone.into_iter().collect();
         for (account, email) in parts.emails {
             let correspondent =
                 state.accounts.get(&account).ok_or_else(|| format!("an email names unknown account {account}"))?.correspondent;
@@ -191,8 +203,11 @@ impl State {
             daily_used: self.daily_usage().collect(),
             api_keys: self.api_keys.values().cloned().collect(),
             emails: self.emails.iter().map(|((_, email), account)| (*account, email.clone())).collect(),
+            confirmations: self.confirmations.values().cloned().collect(),
+            done_alone: self.done_alone().collect(),
             events_applied: self.events_applied,
         };
+        parts.done_alone.sort();
         parts.emails.sort();
         parts.correspondents.sort_by_key(|c| c.id);
         parts.accounts.sort_by_key(|a| a.id);
@@ -378,6 +393,24 @@ impl State {
         self.api_keys.values()
     }
 
+    /// Four-eyes requests waiting for a second operator, oldest fingerprint first.
+    pub fn confirmations(&self) -> impl Iterator<Item = &Confirmation> {
+        self.confirmations.values()
+    }
+
+    pub fn confirmation(&self, fingerprint: u128) -> Option<&Confirmation> {
+        self.confirmations.get(&fingerprint)
+    }
+
+    /// Four-eyes: what each operator did alone today, in US cents.
+    pub fn done_alone(&self) -> impl Iterator<Item = (String, i64)> + '_ {
+        self.done_alone.iter().map(|(name, &worth)| (name.clone(), worth))
+    }
+
+    pub fn done_alone_by(&self, operator: &str) -> i64 {
+        self.done_alone.get(operator).copied().unwrap_or(0)
+    }
+
     pub fn daily_used(&self, account: AccountId, key: LimitKey) -> i64 {
         self.daily_used.get(&(account, key)).copied().unwrap_or(0)
     }
@@ -445,9 +478,20 @@ impl State {
                 self.api_keys.get_mut(key_id).expect("event names a known key").revoked = true;
             }
             EventKind::OperatorActed(_) => {}
+            EventKind::ConfirmationRequested(c) => {
+                self.confirmations.insert(c.fingerprint, (**c).clone());
+            }
+            EventKind::ConfirmationGranted { fingerprint } => {
+                self.confirmations.remove(fingerprint);
+            }
+            EventKind::DoneAlone { operator, worth } => {
+                let done = self.done_alone.entry(operator.clone()).or_default();
+                *done = done.saturating_add(*worth);
+            }
             EventKind::BusinessDayAdvanced { to, .. } => {
                 self.business_date = *to;
                 self.daily_used.clear();
+                self.done_alone.clear();
             }
         }
     }

@@ -435,3 +435,49 @@ fn four_eyes_takes_a_second_operator_over_the_threshold() {
     // Only operator journal actions take four-eyes.
     assert_eq!(w.ledger.code(four_eyes(Command::AdvanceBusinessDay { to: DAY0.next() })), Code::NotFourEyes);
 }
+
+#[test]
+fn four_eyes_weighs_other_operator_actions_by_what_they_let_move() {
+    let mut w = World::new(CorrespondentConfig::default());
+    let (firm, alice) = (w.firm, w.alice);
+    let by = |name: &str| Audit { actor: Actor::Operator(name.into()), reason: "r".into() };
+    let four_eyes = |name: &str, action: Command| Command::FourEyes {
+        action: Box::new(Command::Audited { audit: by(name), action: Box::new(action) }),
+        over: dollars(100),
+    };
+    let asked = |events: &[Event]| events.iter().any(|e| matches!(e.kind, EventKind::ConfirmationRequested(_)));
+    let limits = |per_journal: i64, daily: Option<i64>| Limits {
+        cash: vec![CashLimit { currency: Currency::USD, per_journal: Some(per_journal), daily }],
+        ..Limits::default()
+    };
+    let set = |limits: Option<Limits>| Command::SetAccountLimits { account: alice, limits };
+    // Tightening is done alone and counts for nothing.
+    assert!(!asked(&w.ledger.ok(four_eyes("ann", set(Some(limits(dollars(10), Some(dollars(20)))))))));
+    assert_eq!(w.ledger.state.done_alone_by("ann"), 0);
+    // Removing the account's own, tighter limits falls back to the correspondent's ($1,000 a
+    // day): loosened past the threshold. So is a limit removed outright.
+    assert!(asked(&w.ledger.ok(four_eyes("ann", set(None)))));
+    assert!(asked(&w.ledger.ok(four_eyes("ann", set(Some(limits(dollars(10), None)))))));
+    // A small loosening is done alone, and counts its new value against the day.
+    assert!(!asked(&w.ledger.ok(four_eyes("ann", set(Some(limits(dollars(10), Some(dollars(30)))))))));
+    assert_eq!(w.ledger.state.done_alone_by("ann"), dollars(30));
+    // What is asked is carried out by a different operator only, and then no longer waits.
+    let overdraft = Command::SetOverdraft { account: firm, currency: Currency::USD, units: dollars(500) };
+    assert!(asked(&w.ledger.ok(four_eyes("ann", overdraft.clone()))));
+    assert_eq!(w.ledger.code(four_eyes("ann", overdraft.clone())), Code::SecondOperatorRequired);
+    assert!(!asked(&w.ledger.ok(four_eyes("bob", overdraft))));
+    assert_eq!(w.ledger.state.overdraft(firm, Currency::USD), dollars(500));
+    assert_eq!(w.ledger.state.confirmations().count(), 2, "the two limit requests still wait");
+    // Lowering an overdraft protects; the day's lone allowance ends with the day.
+    let lower = Command::SetOverdraft { account: firm, currency: Currency::USD, units: 0 };
+    assert!(!asked(&w.ledger.ok(four_eyes("ann", lower))));
+    w.ledger.ok(Command::AdvanceBusinessDay { to: DAY0.next() });
+    assert_eq!(w.ledger.state.done_alone_by("ann"), 0);
+    // Only audited operator actions go through four-eyes.
+    let wire = Command::wire_in(Actor::System, firm, dollars(1));
+    let system = Command::FourEyes {
+        action: Box::new(Command::Audited { audit: Audit { actor: Actor::System, reason: "r".into() }, action: Box::new(wire) }),
+        over: 0,
+    };
+    assert_eq!(w.ledger.code(system), Code::NotFourEyes);
+}

@@ -4,11 +4,13 @@
 use crate::api::{schema, Access, Api, Op};
 use crate::auth::Caller;
 use crate::body::{bad_request, Fields};
+use crate::four_eyes::{self, Acted};
 use crate::journals::render;
 use crate::{ApiError, App};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cashier_core::*;
 use serde_json::{json, Value};
@@ -24,7 +26,8 @@ pub fn routes(api: Api) -> Api {
             )
             .path_param("action", json!({"type": "string", "enum": ["approve", "reject", "cancel", "reverse", "delete", "correct"]}))
             .optional_body(schema("JournalAction"))
-            .json(schema("JournalActionResult")),
+            .json(schema("JournalActionResult"))
+            .awaits(),
             act_on_journal,
         )
         .route(
@@ -50,7 +53,8 @@ pub fn routes(api: Api) -> Api {
             )
             .path_param("setting", json!({"type": "string", "enum": ["status", "blocks", "limits", "overdraft"]}))
             .body(schema("AccountSetting"))
-            .json(schema("AccountSettingResult")),
+            .json(schema("AccountSettingResult"))
+            .awaits(),
             put_account_setting,
         )
         .route(
@@ -60,13 +64,15 @@ pub fn routes(api: Api) -> Api {
                 "Records a wire received for a firm account (the bulk wire of cash pooling): its cash rises at once.",
             )
             .body(schema("WireRequest"))
-            .json(schema("Transfer")),
+            .json(schema("Transfer"))
+            .awaits(),
             record_firm_wire,
         )
         .route(
             Op::put("/admin/v1/assets/{symbol}", "putAsset", "Lists an asset or updates it, price included.")
                 .body(schema("AssetRequest"))
-                .json(schema("Asset")),
+                .json(schema("Asset"))
+                .awaits(),
             put_asset,
         )
         .route(
@@ -117,16 +123,18 @@ async fn act_on_journal(
     caller: Caller,
     Path((journal_id, action)): Path<(String, String)>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let audit = operator(&caller)?;
     let id = JournalId::parse(&journal_id)?;
     let fields = fields_or_empty(&body)?;
     let done = act(&app, audit, id, &action, &fields).await?;
-    let mut answer = json!({"journals": done.journals.iter().map(render).collect::<Vec<_>>()});
-    if let Some(request) = &done.awaiting {
-        answer["awaiting_confirmation"] = render_request(request);
-    }
-    Ok(Json(answer))
+    Ok(match &done.awaiting {
+        // Held for a second operator, as every four-eyes hold answers: 202.
+        Some(request) => {
+            (StatusCode::ACCEPTED, Json(json!({"journals": [], "awaiting_confirmation": render_request(request)}))).into_response()
+        }
+        None => Json(json!({"journals": done.journals.iter().map(render).collect::<Vec<_>>()})).into_response(),
+    })
 }
 
 /// What an operator's action did: the journals it changed, or (four-eyes) the request it left
@@ -217,7 +225,7 @@ async fn put_account_setting(
     caller: Caller,
     Path((account_id, setting)): Path<(String, String)>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let (audit, fields) = operator_action(&caller, &body)?;
     let account = AccountId::parse(&account_id)?;
     let usd = Currency::USD;
@@ -267,8 +275,8 @@ async fn put_account_setting(
             ))
         }
     };
-    app.sequencer.submit(Command::Audited { audit, action: Box::new(command) }).await?;
-    Ok(Json(json!({"account_id": account.to_string(), "updated": setting})))
+    let acted = four_eyes::submit(&app, audit, command).await?;
+    Ok(acted.map(|_| json!({"account_id": account.to_string(), "updated": setting})).answer())
 }
 
 /// A wire into a firm account, complete at once: `{"amount": "250000.00"}` in USD.
@@ -277,7 +285,7 @@ async fn record_firm_wire(
     caller: Caller,
     Path(account_id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let (audit, fields) = operator_action(&caller, &body)?;
     let account = AccountId::parse(&account_id)?;
     let amount = fields.usd("amount")?.ok_or_else(|| bad_request("missing_field", "amount is required".into()))?;
@@ -286,16 +294,20 @@ async fn record_firm_wire(
         return Err(Code::NotFirmAccount.into());
     }
     let wire = Command::wire_in(audit.actor.clone(), account, amount);
-    let outcome = app.sequencer.submit(Command::Audited { audit, action: Box::new(wire) }).await?;
-    let transfer = outcome.transfers.first().ok_or_else(|| ApiError::internal("a recorded wire is missing from its outcome"))?;
-    Ok(Json(crate::accounts::render_transfer(transfer)))
+    let acted = match four_eyes::submit(&app, audit, wire).await? {
+        Acted::Done(outcome) => {
+            let transfer = outcome.transfers.first().ok_or_else(|| ApiError::internal("a recorded wire is missing from its outcome"))?;
+            Acted::Done(crate::accounts::render_transfer(transfer))
+        }
+        Acted::Awaiting(asked) => Acted::Awaiting(asked),
+    };
+    Ok(acted.answer())
 }
 
-/// Adds an asset or updates it, price included.
-async fn put_asset(State(app): State<Arc<App>>, caller: Caller, Path(symbol): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
-    operator(&caller)?;
+/// Adds an asset or updates it, price included, with a reason for the audit trail.
+async fn put_asset(State(app): State<Arc<App>>, caller: Caller, Path(symbol): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+    let (audit, fields) = operator_action(&caller, &body)?;
     let symbol = Symbol::parse(&symbol)?;
-    let fields = Fields::parse(&body)?;
     let price = fields.decimal(
         "price",
         |s| decimal::parse_strict(s, money::PRICE_SCALE),
@@ -314,11 +326,13 @@ async fn put_asset(State(app): State<Arc<App>>, caller: Caller, Path(symbol): Pa
         fractionable,
         price,
     };
-    app.sequencer.submit(command).await?;
+    if let Acted::Awaiting(asked) = four_eyes::submit(&app, audit, command).await? {
+        return Ok(Acted::<Value>::Awaiting(asked).answer());
+    }
     let info = app.sequencer.read(|s| s.asset(symbol).cloned()).ok_or_else(|| ApiError::internal("a listed asset is missing"))?;
-    Ok(Json(
-        json!({"id": info.id.to_string(), "symbol": info.symbol.as_str(), "fractionable": info.fractionable, "price": info.price.map(|p| decimal::format(p, money::PRICE_SCALE))}),
-    ))
+    let price = info.price.map(|p| decimal::format(p, money::PRICE_SCALE));
+    Ok(Json(json!({"id": info.id.to_string(), "symbol": info.symbol.as_str(), "fractionable": info.fractionable, "price": price}))
+        .into_response())
 }
 
 /// Ends the business day and starts `date` (the calendar's next business day when absent).

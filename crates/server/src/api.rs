@@ -52,6 +52,8 @@ pub struct Op {
     /// The JSON body's schema, if it takes one, and whether it may be left out.
     pub body: Option<(Value, bool)>,
     pub reply: Reply,
+    /// Four-eyes may hold it: `202` with what awaits a second operator.
+    pub awaits: bool,
 }
 
 impl Op {
@@ -68,6 +70,7 @@ impl Op {
             headers: Vec::new(),
             body: None,
             reply: Reply::NoContent,
+            awaits: false,
         }
     }
 
@@ -115,6 +118,12 @@ impl Op {
 
     pub fn json(mut self, schema: Value) -> Op {
         self.reply = Reply::Json(schema);
+        self
+    }
+
+    /// Four-eyes may hold it for a second operator: it may answer `202`.
+    pub fn awaits(mut self) -> Op {
+        self.awaits = true;
         self
     }
 
@@ -249,6 +258,10 @@ fn operation(op: &Op) -> Value {
         Reply::Text(media) => json!({"200": {"description": "OK", "content": {*media: {"schema": {"type": "string"}}}}}),
     };
     let mut responses = ok.as_object().cloned().unwrap_or_default();
+    if op.awaits {
+        let held = json!({"description": "Four-eyes: recorded, awaiting a second operator.", "content": {"application/json": {"schema": schema("Awaiting")}}});
+        responses.insert("202".into(), held);
+    }
     responses.insert("default".into(), json!({"$ref": "#/components/responses/Error"}));
     let mut value = json!({
         "operationId": op.id,

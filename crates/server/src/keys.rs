@@ -6,9 +6,11 @@
 use crate::admin::{operator, operator_action};
 use crate::api::{list_of, schema, Access, Api, Op};
 use crate::auth::Caller;
+use crate::four_eyes::{self, Acted};
 use crate::{ApiError, App};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::response::Response;
 use axum::Json;
 use cashier_core::*;
 use serde_json::{json, Value};
@@ -28,7 +30,8 @@ pub fn routes(api: Api) -> Api {
         .route(
             Op::post("/admin/v1/keys", "createOperatorKey", "Mints an operator key for a named person; the secret is shown once.")
                 .body(schema("OperatorKeyRequest"))
-                .json(schema("ApiKey")),
+                .json(schema("ApiKey"))
+                .awaits(),
             create_operator_key,
         )
         .route(
@@ -38,7 +41,8 @@ pub fn routes(api: Api) -> Api {
                 "Mints an API key for a correspondent; the secret is shown once.",
             )
             .body(schema("KeyRequest"))
-            .json(schema("ApiKey")),
+            .json(schema("ApiKey"))
+            .awaits(),
             create_correspondent_key,
         )
         .route(
@@ -76,19 +80,20 @@ async fn list_keys(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<V
     Ok(Json(Value::Array(list(&app))))
 }
 
-/// Mints a key for `owner` named `name`, audited with `audit`: its id and its secret, shown once.
-pub(crate) async fn mint(app: &App, audit: Audit, owner: KeyOwner, name: Option<String>) -> Result<Value, ApiError> {
+/// Mints a key for `owner` named `name`, audited with `audit`: its id and its secret, shown once
+/// (to the operator whose request carried it out, under four-eyes the second one).
+pub(crate) async fn mint(app: &App, audit: Audit, owner: KeyOwner, name: Option<String>) -> Result<Acted<Value>, ApiError> {
     let prefix = if owner == KeyOwner::Operator { "OK" } else { "CK" };
     let (key_id, secret, hash) = crate::auth::mint(prefix);
     let issue = Command::IssueApiKey { key_id: key_id.clone(), name: name.clone(), owner, secret_sha256: hash };
-    app.sequencer.submit(Command::Audited { audit, action: Box::new(issue) }).await?;
-    Ok(json!({"key_id": key_id, "secret": secret, "name": name}))
+    let acted = four_eyes::submit(app, audit, issue).await?;
+    Ok(acted.map(|_| json!({"key_id": key_id, "secret": secret, "name": name})))
 }
 
-async fn create_operator_key(State(app): State<Arc<App>>, caller: Caller, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn create_operator_key(State(app): State<Arc<App>>, caller: Caller, body: Bytes) -> Result<Response, ApiError> {
     let (audit, fields) = operator_action(&caller, &body)?;
     let name = fields.string("name")?.map(str::to_owned);
-    Ok(Json(mint(&app, audit, KeyOwner::Operator, name).await?))
+    Ok(mint(&app, audit, KeyOwner::Operator, name).await?.answer())
 }
 
 async fn create_correspondent_key(
@@ -96,17 +101,18 @@ async fn create_correspondent_key(
     caller: Caller,
     Path(correspondent_id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let (audit, fields) = operator_action(&caller, &body)?;
     let correspondent = CorrespondentId::parse(&correspondent_id)?;
     let name = fields.string("name")?.map(str::to_owned);
-    Ok(Json(mint(&app, audit, KeyOwner::Correspondent(correspondent), name).await?))
+    Ok(mint(&app, audit, KeyOwner::Correspondent(correspondent), name).await?.answer())
 }
 
 /// Revokes `key_id`, audited with `audit`.
 pub(crate) async fn revoke(app: &App, audit: Audit, key_id: String) -> Result<Value, ApiError> {
+    // Revoking protects: four-eyes never holds it.
     let revoke = Command::RevokeApiKey { key_id: key_id.clone() };
-    app.sequencer.submit(Command::Audited { audit, action: Box::new(revoke) }).await?;
+    four_eyes::submit(app, audit, revoke).await?;
     let key = app.sequencer.api_key(&key_id).ok_or_else(|| ApiError::internal("a revoked key is missing"))?;
     Ok(render(app, &key))
 }

@@ -21,6 +21,7 @@ mod console;
 pub mod days;
 pub mod error;
 pub mod events;
+mod four_eyes;
 mod journals;
 mod keys;
 pub mod lease;
@@ -319,6 +320,7 @@ pub fn routes() -> api::Api {
     let api = events::routes(api);
     let api = admin::routes(api);
     let api = keys::routes(api);
+    let api = four_eyes::routes(api);
     let api = transfers::routes(api);
     console::routes(api)
 }

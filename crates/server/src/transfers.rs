@@ -9,10 +9,12 @@ use crate::admin::{operator, operator_action};
 use crate::api::{list_of, schema, Access, Api, Op};
 use crate::auth::Caller;
 use crate::body::bad_request;
+use crate::four_eyes::{self, Acted};
 use crate::{ApiError, App};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use cashier_core::*;
 use serde_json::{json, Value};
@@ -34,7 +36,8 @@ pub fn routes(api: Api) -> Api {
             )
             .path_param("action", json!({"type": "string", "enum": ["complete", "reject", "return"]}))
             .body(schema("Reasoned"))
-            .json(schema("Transfer")),
+            .json(schema("Transfer"))
+            .awaits(),
             settle_transfer,
         )
 }
@@ -71,8 +74,9 @@ async fn list_transfers(
     Ok(Json(Value::Array(list(&app, status)?.iter().map(render_transfer).collect())))
 }
 
-/// Carries out `action` (`complete`, `reject` or `return`) on a transfer, audited with `audit`.
-pub(crate) async fn settle(app: &App, audit: Audit, id: TransferId, action: &str) -> Result<Transfer, ApiError> {
+/// Carries out `action` (`complete`, `reject` or `return`) on a transfer, audited with `audit`,
+/// or leaves it for a second operator (four-eyes).
+pub(crate) async fn settle(app: &App, audit: Audit, id: TransferId, action: &str) -> Result<Acted<Transfer>, ApiError> {
     let command = match action {
         "complete" => Command::CompleteTransfer { id },
         "reject" => Command::RejectTransfer { id },
@@ -82,8 +86,11 @@ pub(crate) async fn settle(app: &App, audit: Audit, id: TransferId, action: &str
             return Err(ApiError::new(StatusCode::NOT_FOUND, "route_not_found", message));
         }
     };
-    app.sequencer.submit(Command::Audited { audit, action: Box::new(command) }).await?;
-    app.sequencer.read(|s| s.transfer(id).cloned()).ok_or_else(|| ApiError::internal("a settled transfer is missing"))
+    if let Acted::Awaiting(asked) = four_eyes::submit(app, audit, command).await? {
+        return Ok(Acted::Awaiting(asked));
+    }
+    let transfer = app.sequencer.read(|s| s.transfer(id).cloned()).ok_or_else(|| ApiError::internal("a settled transfer is missing"))?;
+    Ok(Acted::Done(transfer))
 }
 
 async fn settle_transfer(
@@ -91,8 +98,8 @@ async fn settle_transfer(
     caller: Caller,
     Path((transfer_id, action)): Path<(String, String)>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let (audit, _) = operator_action(&caller, &body)?;
     let id = TransferId::parse(&transfer_id)?;
-    Ok(Json(render_transfer(&settle(&app, audit, id, &action).await?)))
+    Ok(settle(&app, audit, id, &action).await?.map(|t| render_transfer(&t)).answer())
 }

@@ -102,7 +102,10 @@ async fn setup_business_days_and_reconciliation() {
             .await;
     assert_eq!(code, 409);
     // Prices.
-    let (code, asset) = read(ops(&app, Method::PUT, "/admin/v1/assets/AAPL").json(&json!({"price": "200.5"})).send().await.unwrap()).await;
+    let (code, asset) = read(
+        ops(&app, Method::PUT, "/admin/v1/assets/AAPL").json(&json!({"price": "200.5", "reason": "close of day"})).send().await.unwrap(),
+    )
+    .await;
     assert_eq!((code, asset["price"].as_str()), (200, Some("200.5")));
     // End of day rejects a fixture-held journal.
     let fixture = app.pay("1", "reward /fixtures/status=rejected/fixtures/").await;

@@ -193,11 +193,12 @@ async fn sign_in_sessions_and_csrf() {
 
 #[tokio::test]
 async fn actions_from_the_console_with_four_eyes_and_their_audit_trail() {
-    let app = TestApp::spawn_with("console-actions", |c| cashier_server::Config { four_eyes_over: Some(10_000), ..c }).await;
+    let app = TestApp::spawn_with("console-actions", |c| cashier_server::Config { four_eyes_over: Some(15_000), ..c }).await;
     let mut desk = Desk::new(&app);
     desk.sign_in(&app.id("operator_key"), &app.id("operator_secret")).await;
-    // Approve from the pending queue.
-    let small = app.pay("80", "").await;
+    // Approve from the pending queue ($60 and, below, its reversal: $120 of the $150 one
+    // operator may move alone in a day).
+    let small = app.pay("60", "").await;
     let (_, page) = desk.page("/console/pending").await;
     assert!(page.contains(&small), "the pending queue lists it");
     let (status, to) = desk
@@ -210,7 +211,7 @@ async fn actions_from_the_console_with_four_eyes_and_their_audit_trail() {
     assert!(desk.flash().await.contains("is now queued"));
     assert_eq!(app.journal_status(&small).await, "queued");
     app.clear().await;
-    assert_eq!(cash(&app).await, "80.00");
+    assert_eq!(cash(&app).await, "60.00");
     // An action the status does not allow is refused in the page.
     desk.post(&format!("/console/journals/{small}/act"), &[("action", "approve"), ("reason", "once more")]).await;
     let flash = desk.flash().await;
@@ -231,7 +232,7 @@ async fn actions_from_the_console_with_four_eyes_and_their_audit_trail() {
     assert!(page.contains("executed → canceled") && page.contains("sent twice"), "the timeline shows who and why");
     // Over the four-eyes threshold: the first operator asks, the same one cannot confirm, a
     // second one does.
-    let big = app.pay("150", "").await;
+    let big = app.pay("200", "").await;
     desk.post(&format!("/console/journals/{big}/act"), &[("action", "approve"), ("reason", "known customer")]).await;
     assert!(desk.flash().await.contains("second operator must confirm"));
     assert_eq!(app.journal_status(&big).await, "pending");
@@ -246,7 +247,7 @@ async fn actions_from_the_console_with_four_eyes_and_their_audit_trail() {
     second.post(&format!("/console/journals/{big}/act"), &[("action", "approve"), ("reason", "checked")]).await;
     assert!(second.flash().await.contains("is now queued"));
     app.clear().await;
-    assert_eq!(cash(&app).await, "150.00");
+    assert_eq!(cash(&app).await, "200.00");
     // A correction over the threshold, confirmed by the other operator: a new journal, linked.
     desk.post(&format!("/console/journals/{big}/act"), &[("action", "correct"), ("amount", "120"), ("reason", "fee")]).await;
     second.post(&format!("/console/journals/{big}/act"), &[("action", "correct"), ("amount", "120"), ("reason", "agreed")]).await;

@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/006_one_statement_commits.sql"),
     include_str!("../migrations/007_leases.sql"),
     include_str!("../migrations/008_key_names.sql"),
+    include_str!("../migrations/009_four_eyes.sql"),
 ];
 
 pub mod lease;

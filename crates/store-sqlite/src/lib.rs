@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/004_postings_in_events.sql"),
     include_str!("../migrations/005_no_stored_ulid.sql"),
     include_str!("../migrations/006_key_names.sql"),
+    include_str!("../migrations/007_four_eyes.sql"),
 ];
 
 pub struct SqliteStore {

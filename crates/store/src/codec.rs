@@ -191,6 +191,26 @@ fn request_from(v: &Value) -> Result<Option<ActionRequest>, StoreError> {
     }))
 }
 
+/// A four-eyes request as its row's body keeps it (the fingerprint is the row's key).
+pub fn confirmation_json(c: &Confirmation) -> String {
+    json!({"action": c.action, "subject": c.subject, "detail": c.detail, "worth": c.worth, "audit": audit_json(&c.audit), "at": c.at.0})
+        .to_string()
+}
+
+pub fn confirmation_from(fingerprint: u128, text: &str) -> Result<Confirmation, StoreError> {
+    let v: Value = serde_json::from_str(text).map_err(|e| corrupt(format!("four-eyes request: {e}")))?;
+    let string = |name: &str| v[name].as_str().map(str::to_owned).ok_or_else(|| corrupt(format!("four-eyes request's {name}")));
+    Ok(Confirmation {
+        fingerprint,
+        action: string("action")?,
+        subject: string("subject")?,
+        detail: string("detail")?,
+        worth: v["worth"].as_i64().ok_or_else(|| corrupt("four-eyes request's worth".into()))?,
+        audit: audit_from(&v["audit"])?,
+        at: Timestamp(v["at"].as_i64().unwrap_or_default()),
+    })
+}
+
 pub fn journal_extra_from(text: Option<&str>) -> Result<Option<Box<JournalExtra>>, StoreError> {
     let Some(text) = text else { return Ok(None) };
     let v: Value = serde_json::from_str(text).map_err(|e| corrupt(format!("journal extra: {e}")))?;
@@ -318,6 +338,17 @@ pub fn event_columns(event: &Event) -> EventColumns {
             (c.kind, c.detail) = ("api_key_issued", Some(json!({"key_id": key.key_id, "owner": owner}).to_string()))
         }
         EventKind::ApiKeyRevoked { key_id } => (c.kind, c.detail) = ("api_key_revoked", Some(json!({"key_id": key_id}).to_string())),
+        EventKind::ConfirmationRequested(asked) => {
+            let mut d: Value = serde_json::from_str(&confirmation_json(asked)).unwrap_or_default();
+            d["fingerprint"] = json!(format!("{:032x}", asked.fingerprint));
+            (c.kind, c.detail) = ("confirmation_requested", Some(d.to_string()))
+        }
+        EventKind::ConfirmationGranted { fingerprint } => {
+            (c.kind, c.detail) = ("confirmation_granted", Some(json!({"fingerprint": format!("{fingerprint:032x}")}).to_string()))
+        }
+        EventKind::DoneAlone { operator, worth } => {
+            (c.kind, c.detail) = ("done_alone", Some(json!({"operator": operator, "worth": worth}).to_string()))
+        }
         EventKind::OperatorActed(act) => {
             let d = json!({"action": act.action, "subject": act.subject, "audit": audit_json(&act.audit)});
             (c.kind, c.detail) = ("operator_action", Some(d.to_string()))

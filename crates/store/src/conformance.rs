@@ -147,7 +147,22 @@ fn scenario(driver: &mut Driver) -> JournalId {
     });
     driver.ok(transfer(alice, TransferDirection::Outgoing, 500, false));
     driver.ok(Command::SetAccountBlocks { account: bob, blocks: Blocks { trading_blocked: true, ..Default::default() } });
+    // Four-eyes on an account setting: one asked and granted (its row goes), what one operator
+    // did alone yesterday (gone with the day) and today, and a request left waiting.
+    let four_eyes = |action: Command, name: &str, over: i64| Command::FourEyes {
+        action: Box::new(Command::Audited {
+            audit: Audit { actor: Actor::Operator(name.into()), reason: "four-eyes".into() },
+            action: Box::new(action),
+        }),
+        over,
+    };
+    let overdraft = |units| Command::SetOverdraft { account: firm, currency: Currency::USD, units };
+    driver.ok(four_eyes(overdraft(6_000), "ops", 0));
+    driver.ok(four_eyes(overdraft(6_000), "second", 0));
+    driver.ok(four_eyes(transfer(firm, TransferDirection::Incoming, 100, true), "ops", 1_000));
     driver.ok(Command::AdvanceBusinessDay { to: DAY0.next() });
+    driver.ok(four_eyes(transfer(firm, TransferDirection::Incoming, 200, true), "ops", 1_000));
+    driver.ok(four_eyes(overdraft(7_000), "ops", 1_000));
     driver.ok(Command::RejectJournal { id: held, audit: audit("not today") }.clone()).journals.first().map(|j| j.id).unwrap_or(held)
 }
 
@@ -219,6 +234,9 @@ pub fn committed_state_survives_restart(h: &mut impl Harness) {
     assert!(same_ledger(&loaded.state, &expected), "the reloaded ledger differs from the live one");
     assert_eq!(loaded.last_seq, driver.records.len() as u64);
     assert_eq!(loaded.state.business_date(), DAY0.next());
+    assert_eq!(loaded.state.confirmations().map(|c| c.detail.as_str()).collect::<Vec<_>>().len(), 1, "one request waits");
+    assert_eq!(loaded.state.done_alone().collect::<Vec<_>>(), vec![("ops".to_owned(), 200)], "only today's lone action counts");
+    assert_eq!(loaded.state.overdraft(loaded.state.accounts().find(|a| a.kind == AccountKind::Firm).unwrap().id, Currency::USD), 6_000);
     // Plain SQL: cash sums to zero over all books, and a journal's history is in the log.
     assert_eq!(h.sql("SELECT CAST(sum(posted) AS BIGINT) FROM balances WHERE asset = 'cash:USD'"), Some(0));
     assert_eq!(h.sql("SELECT count(*) FROM journals"), Some(expected.journals().count() as i64));

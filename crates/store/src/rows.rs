@@ -29,6 +29,10 @@ pub struct Rows {
     pub daily_reset: bool,
     pub daily: Vec<(AccountId, LimitKey, i64)>,
     pub api_keys: Vec<cashier_core::ApiKey>,
+    /// Four-eyes requests by fingerprint: `None` when granted (the row is deleted).
+    pub confirmations: Vec<(u128, Option<cashier_core::Confirmation>)>,
+    /// What operators did alone today; replaced whole with `daily_reset`.
+    pub done_alone: Vec<(String, i64)>,
 }
 
 impl Rows {
@@ -56,6 +60,12 @@ impl Rows {
         rows.keys = t.keys.iter().filter_map(|(c, k)| state.idempotency_key(*c, k).cloned()).collect();
         rows.keys_expired_before = t.keys_expired_before;
         rows.api_keys = t.api_keys.iter().filter_map(|k| state.api_key(k).cloned()).collect();
+        rows.confirmations = t.confirmations.iter().map(|&f| (f, state.confirmation(f).cloned())).collect();
+        rows.done_alone = if t.daily_reset {
+            state.done_alone().collect()
+        } else {
+            t.done_alone.iter().map(|name| (name.clone(), state.done_alone_by(name))).collect()
+        };
         rows.daily_reset = t.daily_reset;
         rows.daily = if t.daily_reset {
             state.daily_usage().collect()
@@ -89,6 +99,8 @@ impl Rows {
         merge_by(&mut self.keys, later.keys, |k| (k.correspondent, k.key.clone()));
         merge_by(&mut self.daily, later.daily, |&(account, key, _)| (account, key));
         merge_by(&mut self.api_keys, later.api_keys, |k| k.key_id.clone());
+        merge_by(&mut self.confirmations, later.confirmations, |&(f, _)| f);
+        merge_by(&mut self.done_alone, later.done_alone, |(name, _)| name.clone());
     }
 }
 
@@ -129,6 +141,8 @@ struct Touched {
     daily_reset: bool,
     daily: BTreeSet<(AccountId, LimitKey)>,
     api_keys: BTreeSet<String>,
+    confirmations: BTreeSet<u128>,
+    done_alone: BTreeSet<String>,
 }
 
 impl Touched {
@@ -190,6 +204,15 @@ impl Touched {
             }
             EventKind::ApiKeyRevoked { key_id } => {
                 self.api_keys.insert(key_id.clone());
+            }
+            EventKind::ConfirmationRequested(c) => {
+                self.confirmations.insert(c.fingerprint);
+            }
+            EventKind::ConfirmationGranted { fingerprint } => {
+                self.confirmations.insert(*fingerprint);
+            }
+            EventKind::DoneAlone { operator, .. } => {
+                self.done_alone.insert(operator.clone());
             }
             EventKind::IdempotencyKeysExpired { created_before } => {
                 self.keys_expired_before = Some(*created_before);

@@ -80,6 +80,8 @@ table!(KEYS, "idempotency_keys", upsert: true, key: ["correspondent", "key"], ["
     "fingerprint": "bytea", "journals": "bytea", "created_at": "int8"]);
 table!(API_KEYS, "api_keys", upsert: true, key: ["key_id"], ["key_id": "text", "correspondent": "uuid", "role": "text",
     "secret_sha256": "bytea", "created_at": "int8", "revoked": "bool", "name": "text"]);
+table!(CONFIRMATIONS, "confirmations", upsert: true, key: ["fingerprint"], ["fingerprint": "bytea", "body": "text"]);
+table!(DONE_ALONE, "done_alone", upsert: true, key: ["operator"], ["operator": "text", "worth": "int8"]);
 table!(DAILY, "daily_usage", upsert: true, key: ["account", "limit_key"], ["account": "uuid", "limit_key": "text", "used": "int8"]);
 
 /// Reads one column of a result row.
@@ -264,6 +266,19 @@ fn row_ops(ops: &mut Ops, rows: &Rows) {
         ops.execute("DELETE FROM daily_usage", Vec::new());
     }
     ops.write(&API_KEYS, rows.api_keys.iter().map(api_key_values).collect());
+    for (fingerprint, confirmation) in &rows.confirmations {
+        if confirmation.is_none() {
+            ops.execute("DELETE FROM confirmations WHERE fingerprint = $1", vec![id(*fingerprint)]);
+        }
+    }
+    ops.write(
+        &CONFIRMATIONS,
+        rows.confirmations.iter().filter_map(|(f, c)| Some(vec![id(*f), Value::Text(confirmation_json(c.as_ref()?))])).collect(),
+    );
+    if rows.daily_reset {
+        ops.execute("DELETE FROM done_alone", Vec::new());
+    }
+    ops.write(&DONE_ALONE, rows.done_alone.iter().map(|(name, worth)| vec![Value::Text(name.clone()), Value::Int(*worth)]).collect());
     ops.write(
         &DAILY,
         rows.daily.iter().map(|(a, key, used)| vec![id(a.0), Value::Text(limit_key_text(*key)), Value::Int(*used)]).collect(),
@@ -691,6 +706,14 @@ pub fn load_with(
             revoked: r.boolean(5)?,
             name: r.text_opt(6)?,
         });
+        Ok(())
+    })?;
+    load_all(db, &CONFIRMATIONS, &mut |r| {
+        parts.confirmations.push(confirmation_from(id_from(&r.blob_ref(0)?)?, &r.text(1)?)?);
+        Ok(())
+    })?;
+    load_all(db, &DONE_ALONE, &mut |r| {
+        parts.done_alone.push((r.text(0)?, r.int(1)?));
         Ok(())
     })?;
     db.query("SELECT id, email FROM accounts WHERE email IS NOT NULL", &[], &mut |r| {

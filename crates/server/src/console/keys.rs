@@ -59,7 +59,11 @@ pub(crate) async fn mint(State(app): State<Arc<App>>, operator: Operator, Form(f
     let audit = operator.audit_of(&app, &form);
     let name = form.get("name").map(|n| n.trim().to_owned());
     match crate::keys::mint(&app, audit, cashier_core::KeyOwner::Operator, name).await {
-        Ok(minted) => {
+        Ok(crate::four_eyes::Acted::Awaiting(asked)) => {
+            let text = format!("Recorded, awaiting a second operator (four-eyes): {}", asked.detail);
+            operator.redirect(&app, false, text, "/console/keys")
+        }
+        Ok(crate::four_eyes::Acted::Done(minted)) => {
             let body = format!(
                 r#"<p class="flash">Operator key <code id="minted-key">{key}</code> for {name}. Its secret is shown this once: <code id="minted-secret">{secret}</code></p><p><a href="/console/keys">Back to the keys</a></p>"#,
                 key = esc(minted["key_id"].as_str().unwrap_or_default()),

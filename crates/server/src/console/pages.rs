@@ -84,6 +84,31 @@ pub(crate) async fn pending(State(app): State<Arc<App>>, operator: Operator) -> 
         }
         body.push_str("</table>");
     }
+    let asked = crate::four_eyes::waiting(&app);
+    if !asked.is_empty() {
+        let _ = write!(
+            body,
+            r#"<h2>Awaiting a second operator</h2><p class="muted">Four-eyes requests on accounts, transfers, keys and prices: a differently named operator confirms one by making the same request.</p>
+<table id="confirmations"><tr><th>Asked</th><th>By</th><th>What</th><th>Worth</th><th>Reason</th></tr>"#
+        );
+        for c in asked.iter().take(ROWS_MAX) {
+            let worth = if c.worth == cashier_core::four_eyes::UNBOUNDED {
+                "no bound".to_owned()
+            } else {
+                units(Asset::Cash(Currency::USD), c.worth)
+            };
+            let _ = write!(
+                body,
+                r#"<tr><td>{at}</td><td>{by}</td><td>{what}</td><td class="num">{worth}</td><td>{reason}</td></tr>"#,
+                at = c.at,
+                by = esc(&c.audit.actor.to_string()),
+                what = esc(&c.detail),
+                worth = esc(&worth),
+                reason = esc(&c.audit.reason),
+            );
+        }
+        body.push_str("</table>");
+    }
     Page::new(&app, &operator, "Pending", &format!("Pending approval ({})", journals.len()), body).into_response()
 }
 

@@ -73,7 +73,13 @@ pub(crate) async fn settle(
     let action = form.get("action").cloned().unwrap_or_default();
     let audit = operator.audit_of(&app, &form);
     match crate::transfers::settle(&app, audit, id, &action).await {
-        Ok(t) => operator.redirect(&app, false, format!("{action}: transfer {} is now {}.", t.id, t.status.as_str()), "/console/transfers"),
+        Ok(crate::four_eyes::Acted::Awaiting(asked)) => {
+            let text = format!("{action}: recorded, awaiting a second operator (four-eyes): {}", asked.detail);
+            operator.redirect(&app, false, text, "/console/transfers")
+        }
+        Ok(crate::four_eyes::Acted::Done(t)) => {
+            operator.redirect(&app, false, format!("{action}: transfer {} is now {}.", t.id, t.status.as_str()), "/console/transfers")
+        }
         Err(error) => operator.redirect(&app, true, format!("{action} refused: {}", error.message), "/console/transfers"),
     }
 }
