@@ -173,3 +173,29 @@ def test_account_activities(client, sandbox):
     mine = [a for a in activities if str(journal.id) in a.description]
     assert len(mine) == 1 and Decimal(str(mine[0].net_amount)) == Decimal("4.56")
     assert all(str(a.account_id) == alice for a in activities)
+
+
+def test_the_neighbours_of_journals_have_their_documented_shapes(client, sandbox):
+    """The trading account, positions, transfers and activities, as alpaca-py's models read them."""
+    import datetime
+    import re
+
+    from alpaca.broker.enums import ClearingBroker
+    from alpaca.broker.requests import GetAccountActivitiesRequest
+
+    firm, alice = sandbox["firm_account_id"], sandbox["customer_account_ids"][0]
+    journal = client.create_journal(CreateJournalRequest(from_account=firm, to_account=alice, entry_type=JournalEntryType.SECURITY, symbol="AAPL", qty=0.2))
+    wait_until(lambda: client.get_journal_by_id(journal.id).status == JournalStatus.EXECUTED, "the shares to arrive")
+    account = client.get_trade_account_by_id(alice)
+    assert isinstance(account.previous_close, datetime.datetime) and account.previous_close.tzinfo is not None
+    assert account.clearing_broker == ClearingBroker.Self
+    assert account.last_cash == account.cash and account.last_long_market_value == account.long_market_value
+    assert account.last_daytrade_count == 0 and account.last_daytrading_buying_power == "0.00"
+    position = client.get_open_position_for_account(alice, "AAPL")
+    assert position.unrealized_plpc == "0" and position.change_today == "0" and position.lastday_price == position.current_price
+    ach = CreateACHTransferRequest(amount="3", direction=TransferDirection.INCOMING, timing=TransferTiming.IMMEDIATE, relationship_id=str(uuid.uuid4()))
+    transfer = client.create_transfer_for_account(alice, ach)
+    assert transfer.bank_id is None and transfer.expires_at is None and transfer.amount == "3"
+    activities = client.get_account_activities(GetAccountActivitiesRequest(account_id=alice, page_size=100))
+    assert activities and all(re.fullmatch(r"\d{17}::[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", a.id) for a in activities), [a.id for a in activities]
+    assert len({a.id for a in activities}) == len(activities), "each activity has an id of its own"

@@ -165,25 +165,29 @@ async fn list_accounts(
     caller: Caller,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
+    let named: HashMap<String, String> = query.iter().rev().map(|(n, v)| (n.clone(), v.clone())).collect();
+    let param = |name: &str| crate::body::param(&named, name);
     let mut statuses = Vec::new();
     for (name, value) in query.iter().filter(|(n, _)| n == "status") {
+        if value.trim().is_empty() {
+            return Err(bad_request("empty_parameter", "status: the parameter is empty; leave it out or give it a value".into()));
+        }
         for text in value.split(',').filter(|t| !t.is_empty()) {
             statuses.push(AccountStatus::parse(text).ok_or_else(|| {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_status", format!("{name} {text:?} is not an account status"))
             })?);
         }
     }
-    let param = |name: &str| query.iter().rev().find(|(n, v)| n == name && !v.is_empty()).map(|(_, v)| v.as_str());
-    let ascending = match param("sort") {
+    let ascending = match param("sort")? {
         None | Some("desc") => false,
         Some("asc") => true,
         Some(other) => return Err(bad_request("invalid_sort", format!("sort must be asc or desc, not {other:?}"))),
     };
-    let after = param("created_after").map(|t| instant("created_after", t, false)).transpose()?;
-    let before = param("created_before").map(|t| instant("created_before", t, true)).transpose()?;
-    let tokens: Vec<String> = param("query").unwrap_or_default().split_whitespace().map(str::to_lowercase).collect();
+    let after = param("created_after")?.map(|t| instant("created_after", t, false)).transpose()?;
+    let before = param("created_before")?.map(|t| instant("created_before", t, true)).transpose()?;
+    let tokens: Vec<String> = param("query")?.unwrap_or_default().split_whitespace().map(str::to_lowercase).collect();
     let mut entities = Vec::new();
-    for name in param("entities").unwrap_or_default().split(',').map(str::trim).filter(|n| !n.is_empty()) {
+    for name in param("entities")?.unwrap_or_default().split(',').map(str::trim).filter(|n| !n.is_empty()) {
         match PROFILE_ENTITIES.iter().find(|e| **e == name) {
             Some(entity) => entities.push(*entity),
             // Cashier keeps no trading configurations; asking for them is not an error.
@@ -278,14 +282,24 @@ async fn get_trade_account(State(app): State<Arc<App>>, caller: Caller, Path(acc
             "sma": "0.00",
             "multiplier": "1",
             "balance_asof": state.business_date().to_string(),
-            "previous_close": null,
-            "last_cash": null,
-            "last_buying_power": null,
-            "last_regt_buying_power": null,
-            "last_long_market_value": null,
-            "last_short_market_value": null,
-            "last_initial_margin": null,
-            "clearing_broker": null,
+            "previous_close": previous_close(&app.config.calendar, state.business_date()),
+            "last_cash": units(view.cash),
+            "last_buying_power": units(view.transferable),
+            "last_regt_buying_power": units(view.transferable),
+            "last_daytrading_buying_power": "0.00",
+            "last_options_buying_power": "0.00",
+            "last_long_market_value": money(long),
+            "last_short_market_value": "0.00",
+            "last_initial_margin": "0.00",
+            "last_daytrade_count": 0,
+            "options_buying_power": "0.00",
+            "options_approved_level": 0,
+            "options_trading_level": 0,
+            "intraday_adjustments": "0.00",
+            "pending_reg_taf_fees": "0.00",
+            "clearing_broker": "SELF",
+            "admin_configurations": {},
+            "user_configurations": {},
             "trading_blocked": a.blocks.trading_blocked,
             "transfers_blocked": a.blocks.transfers_blocked,
             "account_blocked": a.blocks.account_blocked,
@@ -297,6 +311,36 @@ async fn get_trade_account(State(app): State<Arc<App>>, caller: Caller, Path(acc
             "kind": a.kind.as_str(),
         })))
     })
+}
+
+/// `part / whole` as a decimal string to 1e-9 (rounded down), `"0"` for a zero whole: a
+/// position's profit as a fraction of what it cost.
+fn ratio(part: i128, whole: i128) -> String {
+    if whole == 0 {
+        return "0".into();
+    }
+    let scaled = part.saturating_mul(1_000_000_000) / whole;
+    decimal::format(i64::try_from(scaled).unwrap_or(i64::MAX), 9)
+}
+
+/// The close before business day `today`: 16:00 New York time on the business day before, with
+/// New York's offset then (US daylight saving time from the second Sunday of March to the first
+/// Sunday of November).
+fn previous_close(calendar: &Calendar, today: Date) -> String {
+    let mut day = Date(today.0 - 1);
+    while !calendar.is_business_day(day) {
+        day = Date(day.0 - 1);
+    }
+    let (year, month, date) = day.ymd();
+    // The n-th Sunday of a month: weekday() is 0 for Monday.
+    let sunday = |month: u32, n: u32| {
+        let first = Date::from_ymd(year, month, 1).expect("a real date");
+        let to_sunday = (6 + 7 - first.weekday()) % 7;
+        first.0 + to_sunday as i32 + 7 * (n as i32 - 1)
+    };
+    let summer = (sunday(3, 2)..sunday(11, 1)).contains(&day.0);
+    let offset = if summer { "-04:00" } else { "-05:00" };
+    format!("{year:04}-{month:02}-{date:02}T16:00:00{offset}")
 }
 
 fn render_position(state: &Ledger, account: AccountId, p: &Position) -> Value {
@@ -315,7 +359,13 @@ fn render_position(state: &Ledger, account: AccountId, p: &Position) -> Value {
         "market_value": money(market),
         "cost_basis": money(p.cost_basis_nanos),
         "unrealized_pl": money(market - p.cost_basis_nanos),
+        "unrealized_plpc": ratio(market - p.cost_basis_nanos, p.cost_basis_nanos),
+        // Cashier keeps one price an asset, not yesterday's: nothing changed intraday.
+        "unrealized_intraday_pl": "0.00",
+        "unrealized_intraday_plpc": "0",
         "current_price": price.map(|x| decimal::format(x, money::PRICE_SCALE)),
+        "lastday_price": price.map(|x| decimal::format(x, money::PRICE_SCALE)),
+        "change_today": "0",
         "account_id": account.to_string(),
     })
 }
@@ -351,8 +401,6 @@ pub(crate) fn render_transfer(t: &Transfer) -> Value {
     let amount = t.currency.format_amount(t.amount);
     json!({
         "id": t.id.to_string(),
-        "relationship_id": null,
-        "bank_id": null,
         "account_id": t.account.to_string(),
         "type": t.kind.as_str(),
         "status": t.status.as_str(),
@@ -365,7 +413,7 @@ pub(crate) fn render_transfer(t: &Transfer) -> Value {
         "currency": t.currency.as_str(),
         "created_at": t.created_at.to_string(),
         "updated_at": t.updated_at.to_string(),
-        "expires_at": null,
+        "additional_information": null,
     })
 }
 
@@ -406,8 +454,8 @@ async fn list_transfers(
         })
     };
     let (offset, limit) = (number("offset", 0)?, number("limit", TRANSFER_PAGE_MAX)?.min(TRANSFER_PAGE_MAX));
-    let direction = match query.get("direction").map(String::as_str) {
-        None | Some("") => None,
+    let direction = match crate::body::param(&query, "direction")? {
+        None => None,
         Some(d) => Some(
             TransferDirection::parse(d)
                 .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid_direction", "direction must be INCOMING or OUTGOING"))?,

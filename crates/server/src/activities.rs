@@ -45,7 +45,9 @@ pub fn routes(api: Api) -> Api {
 
 /// One side of a booked journal, as an activity.
 struct Activity {
-    /// `<yyyymmddhhmmssmmm>::<journal id>`, with `::debit` on the source side: unique and in time order.
+    /// `<yyyymmddhhmmssmmm>::<uuid>`, as the Broker API's: the time of the booking, and a uuid of the
+    /// activity's own, made from the journal's id and the side (`activity_uuid`), so it is the
+    /// same on every read. Unique, and in time order.
     id: String,
     at: Timestamp,
     account: AccountId,
@@ -68,10 +70,28 @@ fn stamp(t: Timestamp) -> String {
     digits[..17].to_owned()
 }
 
+/// The uuid of one side of a journal's activity (`sign` 1 for the receiving account, -1 for the
+/// source): the journal's id and the side mixed (splitmix64 on each half), as a version 8
+/// (custom) UUID.
+fn activity_uuid(journal: JournalId, sign: i64) -> String {
+    let mix = |mut z: u64| {
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let id = journal.0 ^ if sign < 0 { u128::MAX } else { 0 };
+    let (high, low) = (mix((id >> 64) as u64 ^ mix(id as u64)), mix(id as u64 ^ 0x5ca1_ab1e));
+    let mut value = (u128::from(high) << 64) | u128::from(low);
+    value = (value & !(0xf << 76)) | (0x8 << 76); // version 8
+    value = (value & !(0x3 << 62)) | (0x2 << 62); // the RFC 9562 variant
+    JournalId(value).to_string()
+}
+
 fn activities_of(j: &Journal) -> Vec<Activity> {
     let (Some(status), Some(date)) = (status_of(j), j.booked_on) else { return Vec::new() };
-    let base = format!("{}::{}", stamp(j.updated_at), j.id);
-    [(j.to, 1, base.clone()), (j.from, -1, format!("{base}::debit"))]
+    let at = stamp(j.updated_at);
+    [(j.to, 1, format!("{at}::{}", activity_uuid(j.id, 1))), (j.from, -1, format!("{at}::{}", activity_uuid(j.id, -1)))]
         .into_iter()
         .map(|(account, sign, id)| {
             let mut value = json!({
@@ -118,25 +138,25 @@ async fn list_activities(
     caller: Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let param = |name: &str| query.get(name).map(String::as_str).filter(|v| !v.is_empty());
-    let account = param("account_id").map(AccountId::parse).transpose()?;
+    let param = |name: &str| crate::body::param(&query, name);
+    let account = param("account_id")?.map(AccountId::parse).transpose().map_err(|c| ApiError::from(c).with_field("account_id"))?;
     let mut types = Vec::new();
     // Other activity types exist in the Broker API; Cashier has none of them to show.
-    for name in param("activity_types").unwrap_or("JNLC,JNLS").split(',') {
+    for name in param("activity_types")?.unwrap_or("JNLC,JNLS").split(',') {
         types.extend(EntryType::parse(name));
     }
-    let date = param("date").map(Date::parse).transpose()?;
-    let after = param("after").map(|t| instant("after", t, false)).transpose()?;
-    let until = param("until").map(|t| instant("until", t, true)).transpose()?;
+    let date = param("date")?.map(Date::parse).transpose()?;
+    let after = param("after")?.map(|t| instant("after", t, false)).transpose()?;
+    let until = param("until")?.map(|t| instant("until", t, true)).transpose()?;
     if date.is_some() && (after.is_some() || until.is_some()) {
         return Err(bad_request("conflicting_dates", "date cannot be combined with after or until".into()));
     }
-    let ascending = match param("direction") {
+    let ascending = match param("direction")? {
         None | Some("desc") => false,
         Some("asc") => true,
         Some(other) => return Err(bad_request("invalid_direction", format!("direction must be asc or desc, not {other:?}"))),
     };
-    let page_size = param("page_size")
+    let page_size = param("page_size")?
         .map(|s| {
             s.parse::<usize>()
                 .ok()
@@ -146,7 +166,7 @@ async fn list_activities(
         .transpose()?
         .unwrap_or(PAGE_SIZE_MAX)
         .min(PAGE_SIZE_MAX);
-    let token = param("page_token").map(str::to_owned);
+    let token = param("page_token")?.map(str::to_owned);
     let scope = caller.actor().scope();
     let page = app.sequencer.read(|state| -> Result<Vec<Value>, ApiError> {
         if let Some(account) = account {

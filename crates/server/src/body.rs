@@ -18,6 +18,17 @@ pub(crate) fn bad_request(reason: &'static str, message: String) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, reason, message)
 }
 
+/// A query parameter an endpoint filters by: absent is no filter, but given empty
+/// (`?to_account=`) it is a mistake, refused with a 400 that names it.
+pub(crate) fn param<'q>(query: &'q std::collections::HashMap<String, String>, name: &str) -> Result<Option<&'q str>, ApiError> {
+    match query.get(name).map(String::as_str) {
+        Some(value) if value.trim().is_empty() => {
+            Err(bad_request("empty_parameter", format!("{name}: the parameter is empty; leave it out or give it a value")))
+        }
+        other => Ok(other),
+    }
+}
+
 /// A JSON object body, read field by field so that every error names its field.
 pub(crate) struct Fields(pub(crate) Map<String, Value>);
 

@@ -14,7 +14,7 @@ use crate::{ApiError, App};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use cashier_core::{CorrespondentId, EventKind, JournalId, Timestamp};
+use cashier_core::{CorrespondentId, EventKind, Journal, JournalId, KeyKind, Timestamp};
 use cashier_store::sql::JournalEvent;
 use serde_json::json;
 use std::collections::HashMap;
@@ -134,20 +134,20 @@ fn seq_of(version: Version, text: &str, name: &str) -> Result<u64, ApiError> {
 }
 
 fn window(version: Version, query: &HashMap<String, String>, headers: &HeaderMap) -> Result<Window, ApiError> {
-    let param = |name: &str| query.get(name).map(String::as_str).filter(|v| !v.is_empty());
+    let param = |name: &str| crate::body::param(query, name);
     let (since_id_name, until_id_name) = ("since_id", "until_id");
     let mut w = Window {
-        since: param("since").map(|t| instant("since", t, false)).transpose()?,
-        until: param("until").map(|t| instant("until", t, true)).transpose()?,
+        since: param("since")?.map(|t| instant("since", t, false)).transpose()?,
+        until: param("until")?.map(|t| instant("until", t, true)).transpose()?,
         ..Window::default()
     };
-    w.from_seq = param(since_id_name).map(|t| seq_of(version, t, since_id_name)).transpose()?;
-    w.until_seq = param(until_id_name).map(|t| seq_of(version, t, until_id_name)).transpose()?;
+    w.from_seq = param(since_id_name)?.map(|t| seq_of(version, t, since_id_name)).transpose()?;
+    w.until_seq = param(until_id_name)?.map(|t| seq_of(version, t, until_id_name)).transpose()?;
     if version == Version::V1 {
-        if let Some(t) = param("since_ulid") {
+        if let Some(t) = param("since_ulid")? {
             w.from_seq = Some(seq_of(Version::V2, t, "since_ulid")?);
         }
-        if let Some(t) = param("until_ulid") {
+        if let Some(t) = param("until_ulid")? {
             w.until_seq = Some(seq_of(Version::V2, t, "until_ulid")?);
         }
     }
@@ -165,7 +165,7 @@ fn window(version: Version, query: &HashMap<String, String>, headers: &HeaderMap
         w.from_seq = Some(seq_of(version, last, "Last-Event-ID")? + 1);
         w.since = None;
     }
-    w.journal = param("id").map(|t| JournalId::parse(t).map_err(|_| bad("malformed_id", "id must be a journal id"))).transpose()?;
+    w.journal = param("id")?.map(|t| JournalId::parse(t).map_err(|_| bad("malformed_id", "id must be a journal id"))).transpose()?;
     Ok(w)
 }
 
@@ -294,9 +294,10 @@ fn journal_event(app: &App, record: &cashier_store::Record) -> Option<JournalEve
         EventKind::JournalStatusChanged(change) => change.refused_for,
         _ => None,
     };
-    let (correspondent, entry_type) = match &record.event.kind {
-        EventKind::JournalCreated { journal, .. } => (journal.correspondent, journal.entry_type),
-        _ => app.sequencer.read(|s| s.journal(journal_id).map(|j| (j.correspondent, j.entry_type)))?,
+    let fields = |j: &Journal| (j.correspondent, j.entry_type, j.description.to_string(), j.key().cloned());
+    let (correspondent, entry_type, description, key) = match &record.event.kind {
+        EventKind::JournalCreated { journal, .. } => fields(journal),
+        _ => app.sequencer.read(|s| s.journal(journal_id).map(fields))?,
     };
     Some(JournalEvent {
         seq: record.seq,
@@ -308,6 +309,8 @@ fn journal_event(app: &App, record: &cashier_store::Record) -> Option<JournalEve
         status_from,
         status_to,
         refused_for,
+        description,
+        key,
     })
 }
 
@@ -325,10 +328,26 @@ async fn send(out: &Sender, e: &JournalEvent, version: Version) -> Result<(), ()
                    "journal_id": e.journal_id.to_string(), "status_from": from, "status_to": e.status_to.as_str()}),
         ),
     };
+    if version == Version::V2 {
+        // What clients match events to their requests by (v2 only, as the Broker API documents).
+        data["description"] = json!(e.description);
+        if let Some(key) = &e.key {
+            let kind = match key.kind {
+                KeyKind::Single => "single",
+                KeyKind::Batch | KeyKind::ReverseBatch => "batch",
+            };
+            data["idempotency_key"] = json!(key.key);
+            data["idempotency_key_type"] = json!(kind);
+        }
+    }
     if let Some(code) = e.refused_for {
         // Why the booking-time check refused it: Cashier's stable reason, and its sentence.
         data["reason"] = json!(code.as_str());
         data["error_message"] = json!(code.message());
+        let batch = e.key.as_ref().is_some_and(|k| k.kind != KeyKind::Single);
+        if version == Version::V2 && batch {
+            data["batch_error_message"] = json!(code.message());
+        }
     }
     out.send(Ok(Event::default().id(id).data(data.to_string()))).await.map_err(drop)
 }

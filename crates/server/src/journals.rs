@@ -129,18 +129,18 @@ struct JournalFilter {
 
 impl JournalFilter {
     fn parse(query: &std::collections::HashMap<String, String>, max: usize) -> Result<JournalFilter, ApiError> {
-        let param = |name: &str| query.get(name).map(String::as_str).filter(|v| !v.is_empty());
-        let date = |name: &str| param(name).map(Date::parse).transpose().map_err(|c| ApiError::from(c).with_field(name));
-        let account = |name: &str| param(name).map(AccountId::parse).transpose().map_err(|c| ApiError::from(c).with_field(name));
-        let status = param("status")
+        let param = |name: &str| crate::body::param(query, name);
+        let date = |name: &str| param(name)?.map(Date::parse).transpose().map_err(|c| ApiError::from(c).with_field(name));
+        let account = |name: &str| param(name)?.map(AccountId::parse).transpose().map_err(|c| ApiError::from(c).with_field(name));
+        let status = param("status")?
             .map(|s| JournalStatus::parse(s).ok_or_else(|| bad_request("invalid_status", format!("status {s:?} is not a journal status"))))
             .transpose()?;
-        let entry_type = param("entry_type")
+        let entry_type = param("entry_type")?
             .map(|s| {
                 EntryType::parse(s).ok_or_else(|| bad_request("invalid_entry_type", format!("entry_type must be JNLC or JNLS, not {s:?}")))
             })
             .transpose()?;
-        let limit = param("limit")
+        let limit = param("limit")?
             .map(|s| {
                 s.parse::<usize>()
                     .ok()

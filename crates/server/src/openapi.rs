@@ -69,6 +69,85 @@ fn object(required: &[&str], properties: Value) -> Value {
     json!({"type": "object", "required": required, "properties": properties})
 }
 
+/// An object whose every property is required, and nothing else: what the answer always holds.
+fn every_key(properties: Value) -> Value {
+    let required: Vec<&str> = properties.as_object().map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+    json!({"type": "object", "required": required, "properties": properties, "additionalProperties": false})
+}
+
+/// `GET /v1/trading/accounts/{id}/account`, every key the Broker API documents, typed as it
+/// types them.
+fn trade_account() -> Value {
+    let mut properties = serde_json::Map::new();
+    for name in [
+        "cash",
+        "cash_withdrawable",
+        "cash_transferable",
+        "buying_power",
+        "regt_buying_power",
+        "daytrading_buying_power",
+        "non_marginable_buying_power",
+        "effective_buying_power",
+        "options_buying_power",
+        "accrued_fees",
+        "pending_transfer_in",
+        "pending_transfer_out",
+        "portfolio_value",
+        "equity",
+        "last_equity",
+        "long_market_value",
+        "short_market_value",
+        "initial_margin",
+        "maintenance_margin",
+        "last_maintenance_margin",
+        "sma",
+        "multiplier",
+        "last_cash",
+        "last_buying_power",
+        "last_regt_buying_power",
+        "last_daytrading_buying_power",
+        "last_options_buying_power",
+        "last_long_market_value",
+        "last_short_market_value",
+        "last_initial_margin",
+        "intraday_adjustments",
+        "pending_reg_taf_fees",
+    ] {
+        properties.insert(name.into(), decimal());
+    }
+    for name in
+        ["trading_blocked", "transfers_blocked", "account_blocked", "pattern_day_trader", "shorting_enabled", "trade_suspended_by_user"]
+    {
+        properties.insert(name.into(), json!({"type": "boolean"}));
+    }
+    for name in ["daytrade_count", "last_daytrade_count", "options_approved_level", "options_trading_level"] {
+        properties.insert(name.into(), json!({"type": "integer"}));
+    }
+    for (name, schema) in [
+        ("id", uuid()),
+        ("account_number", text()),
+        ("status", {
+            let statuses = names(AccountStatus::ALL, AccountStatus::as_str);
+            json!({"type": "string", "enum": statuses})
+        }),
+        ("crypto_status", text()),
+        ("currency", text()),
+        ("balance_asof", json!({"type": "string", "format": "date"})),
+        ("previous_close", time()),
+        ("clearing_broker", text()),
+        ("created_at", time()),
+        (
+            "kind",
+            json!({"type": "string", "enum": ["customer", "firm"], "description": "Cashier's: a customer's account or a correspondent's firm account."}),
+        ),
+        ("admin_configurations", json!({"type": "object"})),
+        ("user_configurations", json!({"type": "object"})),
+    ] {
+        properties.insert(name.into(), schema);
+    }
+    every_key(Value::Object(properties))
+}
+
 /// Every named schema of the document.
 pub fn schemas() -> Value {
     let journal_statuses = names(JournalStatus::ALL, JournalStatus::as_str);
@@ -164,26 +243,8 @@ pub fn schemas() -> Value {
             "documents": {"type": "array"},
             "trusted_contact": {"type": "object"},
         })),
-        "TradeAccount": object(&["id", "account_number", "status", "currency", "cash", "cash_withdrawable", "cash_transferable", "buying_power", "equity"], json!({
-            "id": uuid(),
-            "account_number": text(),
-            "status": text(),
-            "currency": text(),
-            "cash": decimal(),
-            "cash_withdrawable": decimal(),
-            "cash_transferable": decimal(),
-            "buying_power": decimal(),
-            "portfolio_value": decimal(),
-            "equity": decimal(),
-            "long_market_value": decimal(),
-            "pending_transfer_out": decimal(),
-            "trading_blocked": {"type": "boolean"},
-            "transfers_blocked": {"type": "boolean"},
-            "account_blocked": {"type": "boolean"},
-            "balance_asof": {"type": "string", "format": "date"},
-            "created_at": time(),
-        })),
-        "Position": object(&["symbol", "qty", "avg_entry_price", "market_value", "cost_basis", "account_id"], json!({
+        "TradeAccount": trade_account(),
+        "Position": every_key(json!({
             "asset_id": nullable(uuid()),
             "symbol": text(),
             "exchange": text(),
@@ -191,11 +252,16 @@ pub fn schemas() -> Value {
             "avg_entry_price": decimal(),
             "qty": decimal(),
             "qty_available": decimal(),
-            "side": text(),
+            "side": {"type": "string", "enum": ["long"]},
             "market_value": decimal(),
             "cost_basis": decimal(),
             "unrealized_pl": decimal(),
+            "unrealized_plpc": decimal(),
+            "unrealized_intraday_pl": decimal(),
+            "unrealized_intraday_plpc": decimal(),
             "current_price": nullable(decimal()),
+            "lastday_price": nullable(decimal()),
+            "change_today": decimal(),
             "account_id": uuid(),
         })),
         "TransferRequest": object(&["transfer_type", "direction", "amount"], json!({
@@ -205,16 +271,21 @@ pub fn schemas() -> Value {
             "relationship_id": text(),
             "bank_id": text(),
         })),
-        "Transfer": object(&["id", "account_id", "type", "status", "amount", "direction", "created_at"], json!({
+        "Transfer": every_key(json!({
             "id": uuid(),
             "account_id": uuid(),
-            "type": text(),
+            "type": {"type": "string", "enum": ["ach", "wire"]},
             "status": {"type": "string", "enum": names(TransferStatus::ALL, TransferStatus::as_str)},
+            "reason": nullable(text()),
             "amount": decimal(),
-            "direction": text(),
+            "requested_amount": decimal(),
+            "fee": decimal(),
+            "fee_payment_method": {"type": "string", "enum": ["user", "invoice"]},
+            "direction": {"type": "string", "enum": ["INCOMING", "OUTGOING"]},
             "currency": text(),
             "created_at": time(),
             "updated_at": time(),
+            "additional_information": nullable(text()),
         })),
         "Activity": object(&["id", "account_id", "activity_type", "date", "net_amount", "status"], json!({
             "id": text(),

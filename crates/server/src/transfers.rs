@@ -64,7 +64,7 @@ async fn list_transfers(
     Query(query): Query<std::collections::HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     operator(&caller)?;
-    let status = match query.get("status").map(String::as_str) {
+    let status = match crate::body::param(&query, "status")? {
         None => None,
         Some(text) => Some(
             TransferStatus::parse(text)

@@ -48,9 +48,32 @@ async fn cash_pooling_end_to_end() {
             (account["cash"].as_str(), account["cash_transferable"].as_str(), account["cash_withdrawable"].as_str()),
             (Some(cash), Some(cash), Some(cash))
         );
-        for field in ["previous_close", "last_cash", "clearing_broker", "last_long_market_value"] {
-            assert!(account.as_object().unwrap().contains_key(field) && account[field].is_null(), "{field} present and null");
+        // Every key the Broker API documents, typed as it types them: strings where it has
+        // strings (never null), "0" where nothing is owed, today's cash for the last close's.
+        for field in [
+            "previous_close",
+            "last_cash",
+            "clearing_broker",
+            "last_long_market_value",
+            "last_short_market_value",
+            "last_initial_margin",
+            "last_regt_buying_power",
+            "last_buying_power",
+            "intraday_adjustments",
+            "pending_reg_taf_fees",
+            "options_buying_power",
+            "last_daytrading_buying_power",
+            "last_options_buying_power",
+        ] {
+            assert!(account[field].is_string(), "{field} is a string: {account}");
         }
+        for field in ["last_daytrade_count", "options_approved_level", "options_trading_level"] {
+            assert!(account[field].is_i64(), "{field} is an integer: {account}");
+        }
+        assert!(account["admin_configurations"].is_object() && account["user_configurations"].is_object(), "{account}");
+        assert_eq!((account["last_cash"].as_str(), account["pending_reg_taf_fees"].as_str()), (Some(cash), Some("0.00")));
+        let close = account["previous_close"].as_str().unwrap();
+        assert!(close.ends_with("T16:00:00-05:00") || close.ends_with("T16:00:00-04:00"), "{close}");
     }
     let (_, firm_account) = get(&app, &format!("/v1/trading/accounts/{firm}/account")).await;
     assert_eq!(firm_account["cash"], "1004949.75");
@@ -66,6 +89,17 @@ async fn cash_pooling_end_to_end() {
     assert_eq!(page.as_array().unwrap().len(), 1);
     let (_, last) = get(&app, &format!("/v1/accounts/{firm}/transfers?offset=10")).await;
     assert_eq!(last, json!([]));
+    // What does not apply is left out, as the Broker API does; additional_information is there.
+    let (_, transfer) = get(&app, &format!("/v1/accounts/{firm}/transfers?limit=1")).await;
+    let transfer = transfer[0].as_object().unwrap();
+    for absent in ["bank_id", "relationship_id", "expires_at"] {
+        assert!(!transfer.contains_key(absent), "{absent} left out: {transfer:?}");
+    }
+    assert!(transfer.contains_key("additional_information"), "{transfer:?}");
+    // An empty filter is a mistake, named, never "no filter".
+    let (status, error) = get(&app, &format!("/v1/accounts/{firm}/transfers?direction=")).await;
+    assert_eq!((status, error["reason"].as_str()), (400, Some("empty_parameter")), "{error}");
+    assert!(error["message"].as_str().unwrap().starts_with("direction: "), "{error}");
     // Bad transfers.
     let cases = [
         (json!({"transfer_type": "check", "amount": "1", "direction": "INCOMING"}), 400, "invalid_transfer_type"),
@@ -97,6 +131,9 @@ async fn a_share_reward_shows_as_a_position() {
         (p["avg_entry_price"].as_str(), p["cost_basis"].as_str(), p["market_value"].as_str()),
         (Some("190"), Some("47.50"), Some("47.50"))
     );
+    // The Broker API's every key: no intraday history is kept, so nothing changed today.
+    assert_eq!((p["unrealized_plpc"].as_str(), p["change_today"].as_str()), (Some("0"), Some("0")), "{p}");
+    assert_eq!((p["unrealized_intraday_pl"].as_str(), p["lastday_price"].as_str()), (Some("0.00"), Some("190")), "{p}");
     let (status, one) = get(&app, &format!("/v1/trading/accounts/{alice}/positions/AAPL")).await;
     assert_eq!((status, &one), (200, p));
     let (status, error) = get(&app, &format!("/v1/trading/accounts/{alice}/positions/TSLA")).await;

@@ -75,11 +75,26 @@ async fn replay_then_live_then_resume() {
     );
     assert_eq!((e1["entry_type"].as_str(), e1["event_id"].as_str()), (Some("JNLC"), Some(id1.as_str())));
     assert_eq!(id1.len(), 26, "v2 ids are ULIDs");
+    assert_eq!(e1["description"], "", "v2 events carry the journal's description");
+    assert!(e1.get("idempotency_key").is_none(), "a journal made without a key has none: {e1}");
     let (_, e2) = stream.next().await.unwrap();
     assert_eq!(e2["journal_id"], second.as_str());
-    let third = app.pay("3", "").await;
+    let body = json!({"entry_type": "JNLC", "from_account": app.id("firm_account_id"), "to_account": app.customer(0), "amount": "3", "description": "third"});
+    let keyed = app.as_correspondent(Method::POST, "/v1/journals").header("Idempotency-Key", "pay-3").json(&body);
+    let (_, third) = read(keyed.send().await.unwrap()).await;
+    let third = third["id"].as_str().unwrap().to_owned();
     let (_, e3) = stream.next().await.expect("live events follow the replay");
     assert_eq!(e3["journal_id"], third.as_str());
+    assert_eq!(
+        (e3["idempotency_key"].as_str(), e3["idempotency_key_type"].as_str(), e3["description"].as_str()),
+        (Some("pay-3"), Some("single"), Some("third")),
+        "clients match events to their requests by these: {e3}"
+    );
+    let batch = json!({"entry_type": "JNLC", "from_account": app.id("firm_account_id"), "entries": [{"to_account": app.customer(1), "amount": "4"}]});
+    let keyed = app.as_correspondent(Method::POST, "/v1/journals/batch").header("Idempotency-Key", "batch-4").json(&batch);
+    assert_eq!(read(keyed.send().await.unwrap()).await.0, 200);
+    let (_, e4) = stream.next().await.unwrap();
+    assert_eq!((e4["idempotency_key"].as_str(), e4["idempotency_key_type"].as_str()), (Some("batch-4"), Some("batch")), "{e4}");
     // v1: integer ids; Last-Event-ID resumes after the event named.
     let (_, mut v1) = Stream::open(&app, "/v1/events/journals/status?since_id=1", (&k, &s), None).await;
     let mut seen = Vec::new();

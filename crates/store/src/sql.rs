@@ -404,6 +404,10 @@ pub struct JournalEvent {
     pub status_to: JournalStatus,
     /// For a change to `refused`: why.
     pub refused_for: Option<Code>,
+    /// The journal's description and the idempotency key it was created under, which clients
+    /// match events to their requests by.
+    pub description: String,
+    pub key: Option<KeyTag>,
 }
 
 /// Journal status changes after `after_seq`, oldest first, at most `limit`, as of the last commit
@@ -412,7 +416,7 @@ pub struct JournalEvent {
 /// keeps on `seq`.
 pub fn journal_events(db: &mut dyn SqlBackend, after_seq: u64, limit: usize) -> Result<Vec<JournalEvent>, StoreError> {
     let sql = "SELECT e.seq, e.at, e.journal_id, j.correspondent, j.entry_type, e.status_from, e.status_to,
-                      CASE WHEN e.status_to = 'refused' THEN e.detail END
+                      CASE WHEN e.status_to = 'refused' THEN e.detail END, j.description, j.extra
                FROM events e JOIN journals j ON j.id = e.journal_id
                WHERE e.seq > $1 AND e.seq <= $2 AND e.journal_id IS NOT NULL AND e.status_to IS NOT NULL ORDER BY e.seq";
     let last = one_int(db, "SELECT last_seq FROM meta")? as u64;
@@ -438,6 +442,8 @@ pub fn journal_events(db: &mut dyn SqlBackend, after_seq: u64, limit: usize) -> 
                         .and_then(|d| d["refused_for"].as_str().and_then(Code::parse)),
                     None => None,
                 },
+                description: r.text(8)?,
+                key: journal_extra_from(r.text_opt(9)?.as_deref())?.and_then(|extra| extra.key),
             });
             Ok(())
         })?;
