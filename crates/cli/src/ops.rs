@@ -9,20 +9,20 @@ use std::path::PathBuf;
 #[derive(Args)]
 pub struct OpsArgs {
     /// The server.
-    #[arg(long, env = "CASHIER_URL", default_value = "http://127.0.0.1:8080")]
+    #[arg(long, global = true, env = "CASHIER_URL", default_value = "http://127.0.0.1:8080")]
     url: String,
     /// API key id. Without one, the operator key in the data directory's sandbox.json or
     /// operator-key.json is used.
-    #[arg(long, env = "CASHIER_KEY")]
+    #[arg(long, global = true, env = "CASHIER_KEY")]
     key: Option<String>,
     /// The key's secret.
-    #[arg(long, env = "CASHIER_SECRET")]
+    #[arg(long, global = true, env = "CASHIER_SECRET")]
     secret: Option<String>,
     /// Where to look for the operator key when --key is not given.
-    #[arg(long, env = "CASHIER_DATA_DIR", default_value = "./cashier-data")]
+    #[arg(long, global = true, env = "CASHIER_DATA_DIR", default_value = "./cashier-data")]
     data_dir: PathBuf,
-    /// Print the server's JSON instead of tables.
-    #[arg(long)]
+    /// Print the server's JSON instead of tables (anywhere on the command line).
+    #[arg(long, global = true)]
     json: bool,
     #[command(subcommand)]
     command: OpsCommand,
@@ -94,6 +94,10 @@ enum OpsCommand {
     /// Lists, mints and revokes API keys.
     #[command(subcommand)]
     Keys(KeyCommand),
+    /// Every correspondent, by code.
+    Correspondents,
+    /// Every asset, by symbol, with its price.
+    Assets,
     /// Lists transfers and records what the bank did with them.
     #[command(subcommand)]
     Transfers(TransferCommand),
@@ -253,6 +257,14 @@ pub async fn run(args: OpsArgs) -> Result<(), String> {
         OpsCommand::Journals(command) => journals(&client, command).await?,
         OpsCommand::Accounts(command) => accounts(&client, command).await?,
         OpsCommand::Keys(command) => keys(&client, command).await?,
+        OpsCommand::Correspondents => (
+            client.call(Method::GET, "/admin/v1/correspondents", None).await?,
+            Shape::Table(&["id", "code", "name", "jnlc_flow", "created_at"]),
+        ),
+        OpsCommand::Assets => (
+            client.call(Method::GET, "/admin/v1/assets", None).await?,
+            Shape::Table(&["symbol", "name", "exchange", "fractionable", "price"]),
+        ),
         OpsCommand::Transfers(command) => transfers(&client, command).await?,
         OpsCommand::Fund { account, amount, reason } => {
             let body = json!({"amount": amount, "reason": reason});
@@ -342,7 +354,17 @@ async fn accounts(client: &Client, command: AccountCommand) -> Result<(Value, Sh
     match command {
         AccountCommand::List { query } => {
             let path = query.map_or("/v1/accounts".to_owned(), |q| format!("/v1/accounts?query={}", q.replace(' ', "%20")));
-            Ok((client.call(Method::GET, &path, None).await?, Shape::Table(COLUMNS)))
+            let mut list = client.call(Method::GET, &path, None).await?;
+            // Each account's correspondent, by code, where an operator key can read them.
+            let codes: std::collections::HashMap<String, String> = match client.call(Method::GET, "/admin/v1/correspondents", None).await {
+                Ok(Value::Array(all)) => all.iter().map(|c| (text(&c["id"]), text(&c["code"]))).collect(),
+                _ => Default::default(),
+            };
+            for account in list.as_array_mut().into_iter().flatten() {
+                let id = text(&account["correspondent_id"]);
+                account["correspondent"] = json!(codes.get(&id).cloned().unwrap_or(id));
+            }
+            Ok((list, Shape::Table(&["id", "account_number", "correspondent", "kind", "status", "created_at"])))
         }
         AccountCommand::Show { id } => {
             let mut account = client.call(Method::GET, &format!("/v1/accounts/{id}"), None).await?;

@@ -137,6 +137,17 @@ fn operators_list_show_act_fund_and_advance_the_day() {
     assert_eq!(opened["kind"], "firm");
     let (ok, table, _) = ops(&server, &["accounts", "list"]);
     assert!(ok && table.contains(opened["id"].as_str().unwrap()), "{table}");
+    let code = s["correspondent_code"].as_str().unwrap();
+    assert!(table.lines().next().unwrap().contains("CORRESPONDENT"), "{table}");
+    assert!(table.lines().filter(|l| l.contains(opened["id"].as_str().unwrap())).all(|l| l.contains(code)), "by code: {table}");
+    // Correspondents and assets are listed; --json goes anywhere on the line.
+    let (ok, table, _) = ops(&server, &["correspondents"]);
+    assert!(ok && table.contains(code), "{table}");
+    let (ok, table, _) = ops(&server, &["assets"]);
+    assert!(ok && table.contains("AAPL") && table.contains("PRICE"), "{table}");
+    let (ok, out, err) = ops(&server, &["journals", "list", "--status", "pending", "--json"]);
+    assert!(ok, "{err}");
+    assert!(serde_json::from_str::<Value>(&out).unwrap().is_array(), "{out}");
     // A customer account, with a correspondent's key.
     let output = Command::new(env!("CARGO_BIN_EXE_cashier"))
         .args([

@@ -98,6 +98,7 @@ fn render_account(a: &Account, equity: &str) -> Value {
         "created_at": a.created_at.to_string(),
         "account_type": "trading",
         "kind": a.kind.as_str(),
+        "correspondent_id": a.correspondent.to_string(),
         "enabled_assets": ["us_equity"],
     })
 }

@@ -31,6 +31,15 @@ pub fn routes(api: Api) -> Api {
             act_on_journal,
         )
         .route(
+            Op::get("/admin/v1/correspondents", "listCorrespondents", "Every correspondent, by code.")
+                .json(crate::api::list_of("Correspondent")),
+            list_correspondents,
+        )
+        .route(
+            Op::get("/admin/v1/assets", "listAssets", "Every asset, by symbol, with its price.").json(crate::api::list_of("Asset")),
+            list_assets,
+        )
+        .route(
             Op::post("/admin/v1/correspondents", "createCorrespondent", "Adds a correspondent (a broker building on Cashier).")
                 .body(schema("CorrespondentRequest"))
                 .json(schema("Correspondent")),
@@ -187,6 +196,31 @@ pub(crate) fn render_request(r: &ActionRequest) -> Value {
     json!({"action": r.action.as_str(), "requested_by": r.audit.actor.to_string(), "reason": r.audit.reason, "requested_at": r.at.to_string(), "units": r.units})
 }
 
+/// A correspondent as operators see it.
+pub(crate) fn render_correspondent(c: &Correspondent) -> Value {
+    json!({"id": c.id.to_string(), "code": c.code, "name": c.name, "jnlc_flow": c.config.jnlc_flow.as_str(), "created_at": c.created_at.to_string()})
+}
+
+/// An asset as operators see it.
+pub(crate) fn render_asset(a: &AssetInfo) -> Value {
+    json!({"id": a.id.to_string(), "symbol": a.symbol.as_str(), "name": a.name, "exchange": a.exchange, "class": a.class,
+           "fractionable": a.fractionable, "price": a.price.map(|p| decimal::format(p, money::PRICE_SCALE))})
+}
+
+async fn list_correspondents(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    operator(&caller)?;
+    let mut list: Vec<Correspondent> = app.sequencer.read(|s| s.correspondents().cloned().collect());
+    list.sort_by(|x, y| x.code.cmp(&y.code));
+    Ok(Json(Value::Array(list.iter().map(render_correspondent).collect())))
+}
+
+async fn list_assets(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    operator(&caller)?;
+    let mut list: Vec<AssetInfo> = app.sequencer.read(|s| s.assets().cloned().collect());
+    list.sort_by_key(|a| a.symbol);
+    Ok(Json(Value::Array(list.iter().map(render_asset).collect())))
+}
+
 async fn create_correspondent(State(app): State<Arc<App>>, caller: Caller, body: Bytes) -> Result<Json<Value>, ApiError> {
     operator(&caller)?;
     let fields = Fields::parse(&body)?;
@@ -199,7 +233,7 @@ async fn create_correspondent(State(app): State<Arc<App>>, caller: Caller, body:
     let config = CorrespondentConfig { jnlc_flow, fixtures: app.config.sandbox, ..Default::default() };
     let outcome = app.sequencer.submit(Command::CreateCorrespondent { code, name, config }).await?;
     let c = outcome.correspondents.first().ok_or_else(|| ApiError::internal("a created correspondent is missing from its outcome"))?;
-    Ok(Json(json!({"id": c.id.to_string(), "code": c.code, "name": c.name, "jnlc_flow": c.config.jnlc_flow.as_str()})))
+    Ok(Json(render_correspondent(c)))
 }
 
 async fn create_firm_account(
@@ -330,9 +364,7 @@ async fn put_asset(State(app): State<Arc<App>>, caller: Caller, Path(symbol): Pa
         return Ok(Acted::<Value>::Awaiting(asked).answer());
     }
     let info = app.sequencer.read(|s| s.asset(symbol).cloned()).ok_or_else(|| ApiError::internal("a listed asset is missing"))?;
-    let price = info.price.map(|p| decimal::format(p, money::PRICE_SCALE));
-    Ok(Json(json!({"id": info.id.to_string(), "symbol": info.symbol.as_str(), "fractionable": info.fractionable, "price": price}))
-        .into_response())
+    Ok(Json(render_asset(&info)).into_response())
 }
 
 /// Ends the business day and starts `date` (the calendar's next business day when absent).
