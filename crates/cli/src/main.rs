@@ -1,6 +1,7 @@
 //! `cashier`: one binary whose roles are subcommands.
 
 mod bench;
+mod log;
 mod ops;
 mod wire;
 
@@ -35,6 +36,11 @@ enum Role {
         /// Logs as JSON lines instead of text.
         #[arg(long, env = "CASHIER_LOG_JSON")]
         log_json: bool,
+        /// What is logged: `info` (one line per request, the default), `warn` (trouble only),
+        /// `debug`, or a filter such as `info,cashier::http=warn`. `RUST_LOG` is read when this
+        /// is not given.
+        #[arg(long, env = "CASHIER_LOG_LEVEL")]
+        log_level: Option<String>,
         /// Milliseconds the clearing worker waits between steps; 0 clears as fast as it can.
         #[arg(long, env = "CASHIER_CLEARING_DELAY_MS", default_value_t = 0)]
         clearing_delay_ms: u64,
@@ -72,17 +78,28 @@ enum Role {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The server logs what it does; the tools print their own results and log only trouble.
-    let (log_json, level) = match &cli.command {
-        Role::Serve { log_json, .. } => (log_json, "info"),
-        Role::Bench(_) | Role::Ops(_) => (&false, "warn"),
+    let (log_json, level, given) = match &cli.command {
+        Role::Serve { log_json, log_level, .. } => (*log_json, "info", log_level.clone()),
+        Role::Bench(_) | Role::Ops(_) => (false, "warn", None),
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into());
-    if *log_json {
-        tracing_subscriber::fmt().json().with_env_filter(filter).init();
+    let filter = match given {
+        Some(text) => match tracing_subscriber::EnvFilter::try_new(&text) {
+            Ok(filter) => filter,
+            Err(error) => {
+                eprintln!("cashier: --log-level {text:?} is not a level or filter: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()),
+    };
+    // Lines are written by a thread of their own: a request's handler does not wait on stdout.
+    let log = log::Background::to(std::io::stdout());
+    if log_json {
+        tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(log.clone()).init();
     } else {
         // Colours only for a terminal: a log written to a file or a pipe stays plain text.
         let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-        tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi).init();
+        tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi).with_writer(log.clone()).init();
     }
     // Threads named by role, so that a profile of the machine tells the server from its load.
     let threads = match cli.command {
@@ -126,6 +143,7 @@ fn main() -> ExitCode {
         Role::Bench(args) => runtime.block_on(bench::run(args)),
         Role::Ops(args) => runtime.block_on(ops::run(args)),
     };
+    log.flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

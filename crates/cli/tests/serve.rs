@@ -85,6 +85,47 @@ fn serve_starts_answers_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "cashier exits cleanly on SIGTERM: {exit}");
+    // The log's writer thread wrote out every line before the process ended: the request's
+    // line, and the last words of the stop.
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l.contains("request") && l.contains("/healthz") && l.contains("status=200")), "{rest:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_log_level_is_a_flag() {
+    let dir = std::env::temp_dir().join(format!("cashier-cli-level-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |level: &str| {
+        let mut server = Server(
+            Command::new(env!("CARGO_BIN_EXE_cashier"))
+                .args(["serve", "--listen", "127.0.0.1:0", "--log-level", level, "--data-dir"])
+                .arg(&dir)
+                .env("RUST_LOG", "debug")
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("cashier starts"),
+        );
+        let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines.next().expect("cashier prints where it listens").unwrap();
+            if let Some(addr) = line.strip_prefix("cashier: listening on http://") {
+                break addr.to_owned();
+            }
+        };
+        assert!(http_get(&addr, "/healthz").starts_with("HTTP/1.1 200"));
+        Command::new("kill").args(["-TERM", &server.0.id().to_string()]).status().unwrap();
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        server.0.wait().unwrap();
+        rest
+    };
+    // The flag wins over RUST_LOG: at warn, no line per request.
+    let quiet = run("warn");
+    assert!(!quiet.iter().any(|l| l.contains("/healthz")), "{quiet:?}");
+    let chatty = run("info");
+    assert!(chatty.iter().any(|l| l.contains("/healthz")), "{chatty:?}");
+    let refused = Command::new(env!("CARGO_BIN_EXE_cashier")).args(["serve", "--log-level", "loud=="]).output().unwrap();
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("--log-level"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
