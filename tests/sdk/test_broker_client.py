@@ -199,3 +199,21 @@ def test_the_neighbours_of_journals_have_their_documented_shapes(client, sandbox
     activities = client.get_account_activities(GetAccountActivitiesRequest(account_id=alice, page_size=100))
     assert activities and all(re.fullmatch(r"\d{17}::[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", a.id) for a in activities), [a.id for a in activities]
     assert len({a.id for a in activities}) == len(activities), "each activity has an id of its own"
+
+
+def test_the_readme_snippet_runs_as_pasted(server, tmp_path):
+    """The README's alpaca-py lines, run as they are, against this server and its sandbox.json."""
+    import json
+    import os
+    import re
+    import subprocess
+    import sys
+
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
+    snippet = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    assert 'json.load(open("cashier-data/sandbox.json"))' in snippet and "http://127.0.0.1:8080" in snippet
+    (tmp_path / "cashier-data").mkdir()
+    (tmp_path / "cashier-data" / "sandbox.json").write_text(json.dumps(server["sandbox"]))
+    run = subprocess.run([sys.executable, "-c", snippet.replace("http://127.0.0.1:8080", server["url"])], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["queued", "executed"], run.stdout
