@@ -173,3 +173,65 @@ def test_an_operator_approves_searches_and_reverses_in_the_browser(fresh_server,
     assert driver.current_url.endswith("/console/login")
     driver.get(f"{server['url']}/console/pending")
     assert driver.current_url.endswith("/console/login")
+
+
+def sign_in(driver, server):
+    sandbox = server["sandbox"]
+    driver.get(f"{server['url']}/console/login")
+    driver.find_element(By.NAME, "key_id").send_keys(sandbox["operator_key"])
+    driver.find_element(By.NAME, "secret").send_keys(sandbox["operator_secret"])
+    navigate(driver, driver.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    assert driver.current_url.endswith("/console/pending")
+
+
+def test_the_pending_queue_pages_and_accounts_have_names(fresh_server, browser):
+    server, driver = fresh_server, browser
+    sandbox = server["sandbox"]
+    auth = (sandbox["api_key"], sandbox["api_secret"])
+    opened = requests.post(
+        f"{server['url']}/v1/accounts",
+        json={"contact": {"email_address": "ada@example.com"}, "identity": {"given_name": "Ada", "family_name": "Lovelace"}},
+        auth=auth,
+        timeout=10,
+    )
+    assert opened.status_code == 200, opened.text
+    ada, number = opened.json()["id"], opened.json()["account_number"]
+    held = []
+    for _ in range(205):  # over the sandbox's $50 limit: each one pending
+        body = {"entry_type": "JNLC", "from_account": sandbox["firm_account_id"], "to_account": ada, "amount": "60"}
+        response = requests.post(f"{server['url']}/v1/journals", json=body, auth=auth, timeout=10)
+        assert response.status_code == 200 and response.json()["status"] == "pending", response.text
+        held.append(response.json()["id"])
+    sign_in(driver, server)
+
+    # The true count, 200 a page, and the rest on the next.
+    driver.get(f"{server['url']}/console/pending")
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Pending approval (205)"
+    assert driver.find_element(By.ID, "showing").text.startswith("1 to 200 of 205")
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#pending tr[data-journal]")) == 200
+    shot(driver, "10-pending-page-1")
+    navigate(driver, driver.find_element(By.CSS_SELECTOR, 'a[rel="next"]'))
+    assert driver.find_element(By.ID, "showing").text.startswith("201 to 205 of 205")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#pending tr[data-journal]")
+    assert [r.get_attribute("data-journal") for r in rows] == held[200:], "the oldest first, the last five on page 2"
+    assert "Page 2 of 2" in driver.find_element(By.ID, "pages").text
+    shot(driver, "11-pending-page-2")
+
+    # A journal page names its accounts: number, name and kind, with the id beside.
+    driver.get(f"{server['url']}/console/journals/{held[0]}")
+    details = driver.find_element(By.ID, "journal").text
+    assert f"#{number} Ada Lovelace" in details and "customer" in details and ada in details, details
+    assert "firm account" in details and "firm" in details, details
+    created = driver.find_element(By.CSS_SELECTOR, "#journal time")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", created.text), created.text
+    assert created.get_attribute("title").endswith("Z"), "the exact time on hover"
+    shot(driver, "12-journal-with-names")
+
+    # The account page shows the name and email; the reference pages list correspondents and assets.
+    driver.get(f"{server['url']}/console/accounts/{ada}")
+    assert driver.find_element(By.ID, "account-name").text == "Ada Lovelace"
+    assert driver.find_element(By.ID, "account-email").text == "ada@example.com"
+    driver.get(f"{server['url']}/console/correspondents")
+    assert sandbox["correspondent_code"] in driver.find_element(By.ID, "correspondents").text
+    driver.get(f"{server['url']}/console/assets")
+    assert "AAPL" in driver.find_element(By.ID, "assets").text and "USD" in driver.find_element(By.ID, "assets").text

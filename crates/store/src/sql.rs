@@ -545,6 +545,24 @@ pub trait LogReader: Send {
         })?;
         Ok(out)
     }
+
+    /// The opening data of these accounts (those that have any), read 500 ids a statement.
+    fn profiles_of(&mut self, accounts: &[AccountId]) -> Result<Vec<(AccountId, String)>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in accounts.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql =
+                format!("SELECT id, profile FROM accounts WHERE id IN ({}) AND profile IS NOT NULL AND profile <> ''", marks.join(", "));
+            let params: Vec<Value> = chunk.iter().map(|a| id(a.0)).collect();
+            self.with_sql(&mut |db| {
+                db.query(&sql, &params, &mut |r| {
+                    out.push((AccountId(id_from(&r.blob_ref(0)?)?), r.text(1)?));
+                    Ok(())
+                })
+            })?;
+        }
+        Ok(out)
+    }
 }
 
 /// What [`LogReader::balances_against_postings`] found.

@@ -49,6 +49,8 @@ impl Page {
             ("/console/events", "Live events"),
             ("/console/reconciliation", "Reconciliation"),
             ("/console/transfers", "Transfers"),
+            ("/console/correspondents", "Correspondents"),
+            ("/console/assets", "Assets"),
             ("/console/keys", "Keys"),
         ] {
             let on = if name == section { r#" class="on""# } else { "" };
@@ -159,12 +161,19 @@ pub(crate) fn status(status: JournalStatus) -> String {
     format!(r#"<span class="status s-{0}">{0}</span>"#, status.as_str())
 }
 
-pub(crate) fn journal_link(journal: &Journal) -> String {
-    format!(r#"<a class="id" href="/console/journals/{0}">{0}</a>"#, journal.id)
+/// A time as people read it, to the second with its zone (`2026-12-03 10:19:05 UTC`); the exact
+/// value on hover.
+pub(crate) fn time(at: cashier_core::Timestamp) -> String {
+    let exact = at.to_string();
+    let readable = match (exact.get(..10), exact.get(11..19)) {
+        (Some(day), Some(clock)) => format!("{day} {clock} UTC"),
+        _ => exact.clone(),
+    };
+    format!(r#"<time datetime="{exact}" title="{exact}">{readable}</time>"#)
 }
 
-pub(crate) fn account_link(id: impl std::fmt::Display) -> String {
-    format!(r#"<a class="id" href="/console/accounts/{0}">{0}</a>"#, id)
+pub(crate) fn journal_link(journal: &Journal) -> String {
+    format!(r#"<a class="id" href="/console/journals/{0}">{0}</a>"#, journal.id)
 }
 
 /// The hidden CSRF field every form carries.

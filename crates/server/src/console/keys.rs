@@ -19,6 +19,9 @@ pub(crate) async fn page(State(app): State<Arc<App>>, operator: Operator) -> Res
     );
     for key in crate::keys::list(&app) {
         let text = |name: &str| esc(key[name].as_str().unwrap_or("—"));
+        let when = |name: &str| {
+            key[name].as_str().and_then(|t| cashier_core::Timestamp::parse(t).ok()).map_or_else(|| "—".to_owned(), super::html::time)
+        };
         let owner = match key["correspondent_id"].as_str() {
             Some(id) => format!("correspondent {}", esc(id)),
             None => "operator".to_owned(),
@@ -38,8 +41,8 @@ pub(crate) async fn page(State(app): State<Arc<App>>, operator: Operator) -> Res
             r#"<tr><td><code>{id}</code></td><td>{owner}</td><td>{name}</td><td>{created}</td><td>{used}</td><td>{status}</td><td>{action}</td></tr>"#,
             id = text("key_id"),
             name = text("name"),
-            created = text("created_at"),
-            used = text("last_used_at"),
+            created = when("created_at"),
+            used = when("last_used_at"),
             status = if revoked { r#"<span class="bad">revoked</span>"# } else { "active" },
         );
     }

@@ -11,7 +11,9 @@
 
 mod html;
 mod keys;
+mod labels;
 mod pages;
+mod reference;
 mod transfers;
 
 use crate::auth::{constant_time_eq, sha256};
@@ -190,6 +192,8 @@ pub fn routes(api: crate::api::Api) -> crate::api::Api {
         .route("/console/events/stream", get(event_stream))
         .route("/console/reconciliation", get(pages::reconciliation))
         .route("/console/keys", get(keys::page))
+        .route("/console/correspondents", get(reference::correspondents))
+        .route("/console/assets", get(reference::assets))
         .route("/console/transfers", get(transfers::page))
         .route("/console/transfers/{transfer_id}", post(transfers::settle))
         .route("/console/keys/mint", post(keys::mint))

@@ -1,6 +1,7 @@
 //! The console's pages: what they read from the ledger and the log, and how they show it.
 
-use super::html::{self, account_link, csrf, esc, journal_link, units, Page};
+use super::html::{self, csrf, esc, journal_link, units, Page};
+use super::labels::Labels;
 use super::Operator;
 use crate::App;
 use axum::extract::{Path, Query, State};
@@ -22,18 +23,24 @@ fn param<'q>(query: &'q HashMap<String, String>, name: &str) -> Option<&'q str> 
     query.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 
+/// The accounts on both sides of these journals, labelled.
+async fn labels_of(app: &App, journals: &[Journal]) -> Labels {
+    Labels::of(app, journals.iter().flat_map(|j| [j.from, j.to])).await
+}
+
 /// The rows of a journal table.
-fn journal_rows(journals: &[Journal]) -> String {
+fn journal_rows(journals: &[Journal], labels: &Labels, codes: &HashMap<CorrespondentId, String>) -> String {
     let mut rows = String::new();
     for j in journals {
         let _ = write!(
             rows,
-            r#"<tr><td>{link}</td><td>{created}</td><td>{kind}</td><td>{from}</td><td>{to}</td><td class="num">{amount}</td><td>{status}</td><td>{description}</td></tr>"#,
+            r#"<tr><td>{link}</td><td>{created}</td><td>{code}</td><td>{kind}</td><td>{from}</td><td>{to}</td><td class="num">{amount}</td><td>{status}</td><td>{description}</td></tr>"#,
             link = journal_link(j),
-            created = j.created_at,
+            created = html::time(j.created_at),
+            code = esc(codes.get(&j.correspondent).map_or("", String::as_str)),
             kind = j.entry_type.as_str(),
-            from = account_link(j.from),
-            to = account_link(j.to),
+            from = labels.link(j.from),
+            to = labels.link(j.to),
             amount = esc(&units(j.asset, j.units)),
             status = html::status(j.status),
             description = esc(&j.description),
@@ -42,22 +49,75 @@ fn journal_rows(journals: &[Journal]) -> String {
     rows
 }
 
-const JOURNAL_HEAD: &str =
-    "<tr><th>Journal</th><th>Created</th><th>Type</th><th>From</th><th>To</th><th>Amount</th><th>Status</th><th>Description</th></tr>";
+const JOURNAL_HEAD: &str = "<tr><th>Journal</th><th>Created</th><th>Correspondent</th><th>Type</th><th>From</th><th>To</th><th>Amount</th><th>Status</th><th>Description</th></tr>";
 
-/// Pending journals, oldest first, each with approve and reject.
-pub(crate) async fn pending(State(app): State<Arc<App>>, operator: Operator) -> Response {
-    let journals: Vec<Journal> =
-        app.sequencer.read(|s| s.waiting(JournalStatus::Pending).filter_map(|id| s.journal(id).cloned()).take(ROWS_MAX).collect());
-    let mut body = String::new();
+/// Every correspondent's code, by id.
+fn codes(app: &App) -> HashMap<CorrespondentId, String> {
+    app.sequencer.read(|s| s.correspondents().map(|c| (c.id, c.code.clone())).collect())
+}
+
+/// The correspondent a list is filtered to (`?correspondent=CODE`), and the filter's form field.
+fn correspondent_filter(app: &App, query: &HashMap<String, String>) -> (Option<CorrespondentId>, String) {
+    let wanted = param(query, "correspondent");
+    let mut list: Vec<(String, CorrespondentId)> = app.sequencer.read(|s| s.correspondents().map(|c| (c.code.clone(), c.id)).collect());
+    list.sort();
+    let mut options = String::from(r#"<option value="">every</option>"#);
+    let mut chosen = None;
+    for (code, id) in &list {
+        let selected = if wanted == Some(code.as_str()) {
+            chosen = Some(*id);
+            " selected"
+        } else {
+            ""
+        };
+        let _ = write!(options, r#"<option{selected}>{}</option>"#, esc(code));
+    }
+    (chosen, format!(r#"<label>Correspondent <select name="correspondent">{options}</select></label>"#))
+}
+
+/// Pending journals, oldest first, each with approve and reject: the true count, 200 a page
+/// (`?page=2`), of one correspondent or all (`?correspondent=CODE`).
+pub(crate) async fn pending(State(app): State<Arc<App>>, operator: Operator, Query(query): Params) -> Response {
+    let (only, filter) = correspondent_filter(&app, &query);
+    let page = param(&query, "page").and_then(|p| p.parse::<usize>().ok()).filter(|&p| p > 0).unwrap_or(1);
+    let (total, journals): (usize, Vec<Journal>) = app.sequencer.read(|s| {
+        let mine = |j: &&Journal| only.is_none_or(|c| j.correspondent == c);
+        let all = s.waiting(JournalStatus::Pending).filter_map(|id| s.journal(id));
+        match only {
+            None => (s.waiting_count(JournalStatus::Pending), all.skip((page - 1) * ROWS_MAX).take(ROWS_MAX).cloned().collect()),
+            Some(_) => {
+                let mut total = 0;
+                let mut shown = Vec::new();
+                for j in all.filter(mine) {
+                    if total >= (page - 1) * ROWS_MAX && shown.len() < ROWS_MAX {
+                        shown.push(j.clone());
+                    }
+                    total += 1;
+                }
+                (total, shown)
+            }
+        }
+    });
+    let labels = labels_of(&app, &journals).await;
+    let codes = codes(&app);
+    let pages = total.div_ceil(ROWS_MAX).max(1);
+    let mut body = format!(
+        r#"<form class="filters" method="get" action="/console/pending">{filter}<button class="primary" type="submit">Show</button></form>"#
+    );
     if journals.is_empty() {
-        body.push_str(r#"<p class="muted" id="empty">No journal is waiting for approval.</p>"#);
+        body.push_str(r#"<p class="muted" id="empty">No journal is waiting for approval here.</p>"#);
     } else {
+        let first = (page - 1) * ROWS_MAX + 1;
         let _ = write!(
             body,
-            r#"<p class="muted">Journals held by a limit or a fixture, oldest first. Approving sends a journal on to clearing; every action needs a reason.</p>
-<table id="pending"><tr><th>Journal</th><th>Created</th><th>From</th><th>To</th><th>Amount</th><th>Held by</th><th>Description</th><th>Decision</th></tr>"#
+            r#"<p class="muted" id="showing">{first} to {last} of {total}, oldest first. Journals held by a limit or a fixture; approving sends a journal on to clearing; every action needs a reason.</p>
+<table id="pending"><tr><th>Journal</th><th>Created</th><th>Correspondent</th><th>From</th><th>To</th><th>Amount</th><th>Held by</th><th>Description</th><th>Decision</th></tr>"#,
+            last = first + journals.len() - 1,
         );
+        let back = esc(&format!(
+            "/console/pending?page={page}{}",
+            param(&query, "correspondent").map_or(String::new(), |c| format!("&correspondent={c}"))
+        ));
         for j in &journals {
             let waiting = j.request().map_or(String::new(), |r| {
                 format!(
@@ -68,14 +128,15 @@ pub(crate) async fn pending(State(app): State<Arc<App>>, operator: Operator) -> 
             });
             let _ = write!(
                 body,
-                r#"<tr data-journal="{id}"><td>{link}</td><td>{created}</td><td>{from}</td><td>{to}</td><td class="num">{amount}</td><td>{hold}</td><td>{description}</td>
-<td><form class="inline" method="post" action="/console/journals/{id}/act">{csrf}<input type="hidden" name="back" value="/console/pending">
+                r#"<tr data-journal="{id}"><td>{link}</td><td>{created}</td><td>{code}</td><td>{from}</td><td>{to}</td><td class="num">{amount}</td><td>{hold}</td><td>{description}</td>
+<td><form class="inline" method="post" action="/console/journals/{id}/act">{csrf}<input type="hidden" name="back" value="{back}">
 <input name="reason" placeholder="Reason" aria-label="Reason" size="18" required><button class="primary" name="action" value="approve">Approve</button><button class="danger" name="action" value="reject">Reject</button></form>{waiting}</td></tr>"#,
                 id = j.id,
                 link = journal_link(j),
-                created = j.created_at,
-                from = account_link(j.from),
-                to = account_link(j.to),
+                created = html::time(j.created_at),
+                code = esc(codes.get(&j.correspondent).map_or("", String::as_str)),
+                from = labels.link(j.from),
+                to = labels.link(j.to),
                 amount = esc(&units(j.asset, j.units)),
                 hold = j.hold.as_str(),
                 description = esc(&j.description),
@@ -83,6 +144,18 @@ pub(crate) async fn pending(State(app): State<Arc<App>>, operator: Operator) -> 
             );
         }
         body.push_str("</table>");
+    }
+    if pages > 1 {
+        let only = param(&query, "correspondent").map_or(String::new(), |c| format!("&amp;correspondent={}", esc(c)));
+        body.push_str(r#"<p id="pages">"#);
+        if page > 1 {
+            let _ = write!(body, r#"<a rel="prev" href="/console/pending?page={}{only}">← Newer</a> &nbsp; "#, page - 1);
+        }
+        let _ = write!(body, "Page {page} of {pages}");
+        if page < pages {
+            let _ = write!(body, r#" &nbsp; <a rel="next" href="/console/pending?page={}{only}">Older →</a>"#, page + 1);
+        }
+        body.push_str("</p>");
     }
     let asked = crate::four_eyes::waiting(&app);
     if !asked.is_empty() {
@@ -100,7 +173,7 @@ pub(crate) async fn pending(State(app): State<Arc<App>>, operator: Operator) -> 
             let _ = write!(
                 body,
                 r#"<tr><td>{at}</td><td>{by}</td><td>{what}</td><td class="num">{worth}</td><td>{reason}</td></tr>"#,
-                at = c.at,
+                at = html::time(c.at),
                 by = esc(&c.audit.actor.to_string()),
                 what = esc(&c.detail),
                 worth = esc(&worth),
@@ -109,7 +182,7 @@ pub(crate) async fn pending(State(app): State<Arc<App>>, operator: Operator) -> 
         }
         body.push_str("</table>");
     }
-    Page::new(&app, &operator, "Pending", &format!("Pending approval ({})", journals.len()), body).into_response()
+    Page::new(&app, &operator, "Pending", &format!("Pending approval ({total})"), body).into_response()
 }
 
 /// Journal search: by status, type, account (either side), creation dates and text.
@@ -128,6 +201,7 @@ pub(crate) async fn journals(State(app): State<Arc<App>>, operator: Operator, Qu
         problems.push("dates must be YYYY-MM-DD");
     }
     let (account, after, before) = (account.and_then(Result::ok), after.and_then(Result::ok), before.and_then(Result::ok));
+    let (only, correspondent) = correspondent_filter(&app, &query);
     let found: Vec<Journal> = if problems.is_empty() {
         app.sequencer.read(|s| {
             s.journals()
@@ -135,6 +209,7 @@ pub(crate) async fn journals(State(app): State<Arc<App>>, operator: Operator, Qu
                 .filter(|j| {
                     let day = j.created_at.date();
                     status.is_none_or(|x| j.status == x)
+                        && only.is_none_or(|c| j.correspondent == c)
                         && entry_type.is_none_or(|t| j.entry_type == t)
                         && account.is_none_or(|a| j.from == a || j.to == a)
                         && after.is_none_or(|d| day >= d)
@@ -165,6 +240,7 @@ pub(crate) async fn journals(State(app): State<Arc<App>>, operator: Operator, Qu
         r#"<form class="filters" method="get" action="/console/journals" id="journal-search">
 <label>Status <select name="status">{options}</select></label>
 <label>Type <select name="entry_type">{types}</select></label>
+{correspondent}
 <label>Account <input name="account" value="{account}" size="36" placeholder="either side"></label>
 <label>Created from <input name="after" value="{after}" placeholder="YYYY-MM-DD" size="10"></label>
 <label>to <input name="before" value="{before}" placeholder="YYYY-MM-DD" size="10"></label>
@@ -180,8 +256,8 @@ pub(crate) async fn journals(State(app): State<Arc<App>>, operator: Operator, Qu
     }
     let shown =
         if found.len() == ROWS_MAX { format!("the newest {ROWS_MAX}; narrow the search for others") } else { found.len().to_string() };
-    let _ =
-        write!(body, r#"<p class="muted">Newest first: {shown}.</p><table id="results">{JOURNAL_HEAD}{}</table>"#, journal_rows(&found));
+    let rows = journal_rows(&found, &labels_of(&app, &found).await, &codes(&app));
+    let _ = write!(body, r#"<p class="muted">Newest first: {shown}.</p><table id="results">{JOURNAL_HEAD}{rows}</table>"#);
     Page::new(&app, &operator, "Journals", "Journals", body).into_response()
 }
 
@@ -207,6 +283,12 @@ pub(crate) async fn journal(State(app): State<Arc<App>>, operator: Operator, Pat
         Ok(history) => history,
         Err(error) => return html::error_page(error.status, &error.message),
     };
+    // Every account the page names: the journal's two, and the books of its postings.
+    let booked = history.iter().filter_map(|h| h.movement).flat_map(|m| [m.from, m.to]).filter_map(|b| match b {
+        Book::Account(a) => Some(a),
+        _ => None,
+    });
+    let labels = Labels::of(&app, [j.from, j.to].into_iter().chain(booked)).await;
     let mut body = String::new();
     let link = |label: &str, other: Option<JournalId>| {
         other.map_or(String::new(), |o| format!(r#"<dt>{label}</dt><dd><a class="id" href="/console/journals/{o}">{o}</a></dd>"#))
@@ -219,11 +301,11 @@ pub(crate) async fn journal(State(app): State<Arc<App>>, operator: Operator, Pat
         status = html::status(j.status),
         kind = j.entry_type.as_str(),
         amount = esc(&units(j.asset, j.units)),
-        from = account_link(j.from),
-        to = account_link(j.to),
+        from = labels.link(j.from),
+        to = labels.link(j.to),
         description = esc(&j.description),
-        created = j.created_at,
-        updated = j.updated_at,
+        created = html::time(j.created_at),
+        updated = html::time(j.updated_at),
         booked = j.booked_on.map_or("-".into(), |d| d.to_string()),
         hold = j.hold.as_str(),
         corrects = link("Corrects", j.corrects()),
@@ -236,7 +318,7 @@ pub(crate) async fn journal(State(app): State<Arc<App>>, operator: Operator, Pat
             r#"<p class="flash" id="four-eyes">Four-eyes: <strong>{action}</strong>{units_text} asked by {who} at {at} ({reason}). A different operator confirms it by taking the same action.</p>"#,
             action = r.action,
             who = esc(&r.audit.actor.to_string()),
-            at = r.at,
+            at = html::time(r.at),
             reason = esc(&r.audit.reason),
         );
     }
@@ -262,7 +344,7 @@ pub(crate) async fn journal(State(app): State<Arc<App>>, operator: Operator, Pat
             body,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{change}</td><td>{}</td></tr>",
             h.seq,
-            h.at,
+            html::time(h.at),
             esc(&h.kind),
             who_and_why(h.detail.as_deref())
         );
@@ -275,14 +357,14 @@ pub(crate) async fn journal(State(app): State<Arc<App>>, operator: Operator, Pat
         any = true;
         for (book, debit, credit) in [(m.from, units(m.asset, m.units), String::new()), (m.to, String::new(), units(m.asset, m.units))] {
             let book = match book {
-                Book::Account(a) => account_link(a),
+                Book::Account(a) => labels.link(a),
                 other => other.to_string(),
             };
             let _ = write!(
                 body,
                 r#"<tr><td>{}</td><td>{}</td><td>{book}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
                 h.seq,
-                h.at,
+                html::time(h.at),
                 esc(&debit),
                 esc(&credit)
             );
@@ -350,6 +432,7 @@ pub(crate) async fn confirm(
         _ => String::new(),
     };
     let danger = if matches!(action, OpsAction::Approve) { "primary" } else { "danger" };
+    let labels = Labels::of(&app, [j.from, j.to]).await;
     let body = format!(
         r#"<p>{explain}</p><p>Journal {link}: {status}, {amount}, from {from} to {to}.</p>
 <form class="box" method="post" action="/console/journals/{id}/act" id="confirm">{csrf}<input type="hidden" name="action" value="{action}">
@@ -359,8 +442,8 @@ pub(crate) async fn confirm(
         link = journal_link(&j),
         status = html::status(j.status),
         amount = esc(&units(j.asset, j.units)),
-        from = account_link(j.from),
-        to = account_link(j.to),
+        from = labels.link(j.from),
+        to = labels.link(j.to),
         id = j.id,
         csrf = csrf(&operator),
     );
@@ -393,19 +476,19 @@ pub(crate) async fn accounts(State(app): State<Arc<App>>, operator: Operator, Qu
             })
             .collect()
     });
+    let labels = Labels::of(&app, rows.iter().map(|(a, _, _)| a.id)).await;
     let mut body = format!(
         r#"<form class="filters" method="get" action="/console/accounts"><label>Number, id or email <input name="q" value="{}" size="36"></label><button class="primary" type="submit">Find</button></form>
-<table id="accounts"><tr><th>Number</th><th>Account</th><th>Correspondent</th><th>Kind</th><th>Status</th><th>Cash</th></tr>"#,
+<table id="accounts"><tr><th>Account</th><th>Correspondent</th><th>Opened</th><th>Status</th><th>Cash</th></tr>"#,
         esc(param(&query, "q").unwrap_or_default())
     );
     for (a, code, cash) in &rows {
         let _ = write!(
             body,
-            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="num">{}</td></tr>"#,
-            a.account_number,
-            account_link(a.id),
+            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="num">{}</td></tr>"#,
+            labels.link(a.id),
             esc(code),
-            a.kind.as_str(),
+            html::time(a.created_at),
             a.status.as_str(),
             esc(&units(Asset::Cash(a.currency), *cash))
         );
@@ -433,15 +516,19 @@ pub(crate) async fn account(State(app): State<Arc<App>>, operator: Operator, Pat
     let Some((a, code, holdings, positions, transfers, activity)) = seen else {
         return not_found(&app, &operator, "No account has this id.");
     };
+    let labels = Labels::of(&app, activity.iter().flat_map(|j| [j.from, j.to]).chain([a.id])).await;
+    let (name, email) = labels.name_and_email(a.id);
     let mut body = format!(
-        r#"<dl><dt>Account</dt><dd class="id">{}</dd><dt>Number</dt><dd>{}</dd><dt>Correspondent</dt><dd>{}</dd><dt>Kind</dt><dd>{}</dd><dt>Status</dt><dd>{}</dd><dt>Blocks</dt><dd>{}</dd><dt>Opened</dt><dd>{}</dd></dl>"#,
+        r#"<dl><dt>Account</dt><dd class="id">{}</dd><dt>Number</dt><dd>{}</dd><dt>Name</dt><dd id="account-name">{}</dd><dt>Email</dt><dd id="account-email">{}</dd><dt>Correspondent</dt><dd>{}</dd><dt>Kind</dt><dd>{}</dd><dt>Status</dt><dd>{}</dd><dt>Blocks</dt><dd>{}</dd><dt>Opened</dt><dd>{}</dd></dl>"#,
         a.id,
         a.account_number,
+        esc(&name),
+        esc(&email),
         esc(&code),
         a.kind.as_str(),
         a.status.as_str(),
         blocks(&a.blocks),
-        a.created_at
+        html::time(a.created_at)
     );
     body.push_str(r#"<h2>Balances</h2><table id="balances"><tr><th>Asset</th><th>Posted</th><th>Held</th><th>Available</th></tr>"#);
     for (asset, b) in &holdings {
@@ -481,7 +568,7 @@ pub(crate) async fn account(State(app): State<Arc<App>>, operator: Operator, Pat
             let _ = write!(
                 body,
                 r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="num">{}</td><td>{}</td></tr>"#,
-                t.created_at,
+                html::time(t.created_at),
                 t.direction.as_str(),
                 t.kind.as_str(),
                 esc(&units(Asset::Cash(t.currency), t.amount)),
@@ -490,8 +577,13 @@ pub(crate) async fn account(State(app): State<Arc<App>>, operator: Operator, Pat
         }
         body.push_str("</table>");
     }
-    let _ = write!(body, r#"<h2>Journal activity</h2><table id="activity">{JOURNAL_HEAD}{}</table>"#, journal_rows(&activity));
-    Page::new(&app, &operator, "Accounts", &format!("Account {}", a.account_number), body).into_response()
+    let _ = write!(
+        body,
+        r#"<h2>Journal activity</h2><table id="activity">{JOURNAL_HEAD}{}</table>"#,
+        journal_rows(&activity, &labels, &codes(&app))
+    );
+    let title = if name.is_empty() { format!("Account {}", a.account_number) } else { format!("Account {}: {name}", a.account_number) };
+    Page::new(&app, &operator, "Accounts", &title, body).into_response()
 }
 
 fn blocks(b: &Blocks) -> String {
@@ -578,7 +670,7 @@ pub(crate) async fn reconciliation(State(app): State<Arc<App>>, operator: Operat
         r#"<h2>Stuck journals</h2><form class="filters" method="get" action="/console/reconciliation"><label>Waiting longer than (minutes) <input name="older_than_minutes" value="{minutes}" size="6"></label><button type="submit">Show</button></form>
 <p class="muted">{} journal(s) in pending, queued or sent_to_clearing for longer than {minutes} minutes.</p><table id="stuck">{JOURNAL_HEAD}{}</table>"#,
         stuck.len(),
-        journal_rows(&stuck)
+        journal_rows(&stuck, &labels_of(&app, &stuck).await, &codes(&app))
     );
     if app.config.sandbox {
         let next = app.config.calendar.after(app.sequencer.read(|s| s.business_date()));

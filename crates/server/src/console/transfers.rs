@@ -2,7 +2,8 @@
 //! each, with a reason) and completed ones (return), through the same code as
 //! `/admin/v1/transfers`.
 
-use super::html::{account_link, csrf, esc, Page};
+use super::html::{self, csrf, esc, Page};
+use super::labels::Labels;
 use super::Operator;
 use crate::App;
 use axum::extract::{Path, State};
@@ -30,6 +31,7 @@ pub(crate) async fn page(State(app): State<Arc<App>>, operator: Operator) -> Res
             esc(status.as_str()),
             transfers.len()
         );
+        let labels = Labels::of(&app, transfers.iter().map(|t| t.account)).await;
         for t in &transfers {
             let buttons: String = actions
                 .iter()
@@ -45,11 +47,11 @@ pub(crate) async fn page(State(app): State<Arc<App>>, operator: Operator) -> Res
                 r#"<tr data-transfer="{tid}"><td><code>{tid}</code></td><td>{account}</td><td>{kind}</td><td>{direction}</td><td class="num">{amount}</td><td>{created}</td>
 <td><form class="inline" method="post" action="/console/transfers/{tid}">{csrf}<input name="reason" placeholder="Reason" aria-label="Reason" size="16" required>{buttons}</form></td></tr>"#,
                 tid = t.id,
-                account = account_link(t.account),
+                account = labels.link(t.account),
                 kind = t.kind.as_str(),
                 direction = t.direction.as_str(),
                 amount = esc(&t.currency.format_amount(t.amount)),
-                created = t.created_at,
+                created = html::time(t.created_at),
                 csrf = csrf(&operator),
             );
         }
