@@ -175,10 +175,12 @@ async fn run_once(args: &BenchArgs, database_url: Option<&str>) -> Result<Value,
     std::fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let json_path = args.out.join(format!("bench-{stamp}.json"));
-    let svg_path = args.out.join(format!("bench-{stamp}.svg"));
+    let (svg_path, png_path) = (args.out.join(format!("bench-{stamp}.svg")), args.out.join(format!("bench-{stamp}.png")));
     std::fs::write(&json_path, serde_json::to_string_pretty(&report).unwrap_or_default()).map_err(|e| e.to_string())?;
-    std::fs::write(&svg_path, chart(&report)).map_err(|e| e.to_string())?;
-    println!("results: {}\nchart:   {}", json_path.display(), svg_path.display());
+    let svg = crate::chart::svg(&report);
+    std::fs::write(&svg_path, &svg).map_err(|e| e.to_string())?;
+    std::fs::write(&png_path, crate::chart::png(&svg)?).map_err(|e| e.to_string())?;
+    println!("results: {}\nchart:   {} and {}", json_path.display(), svg_path.display(), png_path.display());
     if let Some(server) = server {
         server.stop();
     }
@@ -586,6 +588,12 @@ fn ms(micros: u64) -> f64 {
     micros as f64 / 1000.0
 }
 
+/// The time now, to the microsecond.
+fn now() -> cashier_core::Timestamp {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    cashier_core::Timestamp(since.as_micros() as i64)
+}
+
 fn report(args: &BenchArgs, tally: &Tally, elapsed: f64, store: &str) -> Value {
     let h = &tally.latency;
     let timeline: Vec<Value> = tally
@@ -622,6 +630,9 @@ fn report(args: &BenchArgs, tally: &Tally, elapsed: f64, store: &str) -> Value {
         },
         "errors": tally.errors,
         "timeline": timeline,
+        // Who made the figures, and when: the chart prints both.
+        "commit": env!("CASHIER_COMMIT"),
+        "date": now().to_string(),
     })
 }
 
@@ -659,59 +670,4 @@ fn print_summary(report: &Value) {
         }
         (None, _) => println!("clearing: unknown (the server's /metrics could not be read)"),
     }
-}
-
-/// Two panels over the run's seconds: journals per second, and p50 / p99 latency.
-fn chart(report: &Value) -> String {
-    let points = report["timeline"].as_array().cloned().unwrap_or_default();
-    let (width, panel, left, top) = (800.0, 220.0, 70.0, 30.0);
-    let n = points.len().max(2) as f64;
-    let series = |name: &str| points.iter().map(|p| p[name].as_f64().unwrap_or(0.0)).collect::<Vec<f64>>();
-    let (throughput, p50, p99) = (series("journals"), series("p50_ms"), series("p99_ms"));
-    let max_of = |v: &[f64]| v.iter().copied().fold(0.0f64, f64::max).max(1e-9);
-    let line = |values: &[f64], max: f64, y0: f64, color: &str| {
-        let pts: Vec<String> = values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| format!("{:.1},{:.1}", left + i as f64 * (width - left - 20.0) / (n - 1.0), y0 + panel - v / max * panel))
-            .collect();
-        format!("<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>", pts.join(" "))
-    };
-    let axis = |y0: f64, max: f64, label: &str| {
-        format!(
-            "<line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#999\"/><line x1=\"{left}\" y1=\"{y0}\" x2=\"{left}\" y2=\"{}\" stroke=\"#999\"/>\
-             <text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{max:.1}</text><text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">0</text>\
-             <text x=\"{left}\" y=\"{}\" font-size=\"13\">{label}</text>",
-            y0 + panel,
-            width - 20.0,
-            y0 + panel,
-            y0 + panel,
-            left - 5.0,
-            y0 + 10.0,
-            left - 5.0,
-            y0 + panel,
-            y0 - 8.0
-        )
-    };
-    let (tmax, lmax) = (max_of(&throughput), max_of(&p99).max(max_of(&p50)));
-    let y2 = top + panel + 60.0;
-    format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{}\" font-family=\"sans-serif\">\
-         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>{}{}{}{}{}\
-         <text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">seconds: {}</text>\
-         <text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#1f77b4\">p50</text><text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#d62728\">p99</text></svg>",
-        y2 + panel + 40.0,
-        axis(top, tmax, "journals per second"),
-        line(&throughput, tmax, top, "#2ca02c"),
-        axis(y2, lmax, "latency (ms) per second: p50 and p99"),
-        line(&p50, lmax, y2, "#1f77b4"),
-        line(&p99, lmax, y2, "#d62728"),
-        width - 20.0,
-        y2 + panel + 20.0,
-        points.len(),
-        width - 120.0,
-        y2 - 8.0,
-        width - 80.0,
-        y2 - 8.0,
-    )
 }

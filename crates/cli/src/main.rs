@@ -1,6 +1,7 @@
 //! `cashier`: one binary whose roles are subcommands.
 
 mod bench;
+mod chart;
 mod log;
 mod ops;
 mod wire;

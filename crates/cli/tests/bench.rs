@@ -23,6 +23,10 @@ fn bench(name: &str, workload: &[&str]) -> (serde_json::Value, String, String) {
     };
     let report: serde_json::Value = serde_json::from_str(&file("json")).unwrap();
     let chart = file("svg");
+    // The PNG beside it, rendered from the same chart.
+    let png = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "png"));
+    let png = std::fs::read(png.unwrap_or_else(|| panic!("a .png file in {}", out.display()))).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000, "{} bytes", png.len());
     let _ = std::fs::remove_dir_all(&out);
     (report, chart, stdout.into_owned())
 }
@@ -40,6 +44,9 @@ fn bench_runs_batches_and_a_mixed_workload_and_writes_its_results() {
     let timeline_total: u64 = report["timeline"].as_array().unwrap().iter().map(|s| s["journals"].as_u64().unwrap()).sum();
     assert_eq!(timeline_total, journals, "the timeline accounts for every journal");
     assert!(chart.starts_with("<svg") && chart.contains("polyline"));
+    // Attributable on its own: the workload, the date and the commit are printed on it.
+    assert!(chart.contains("batch 3") && chart.contains("sqlite store") && chart.contains(" UTC · commit "), "{chart}");
+    assert!(report["commit"].is_string() && report["date"].is_string(), "{report}");
     let (mixed, _, _) = bench("mixed", &["--jnls-share", "0.5", "--hot-share", "0.5", "--rate", "200"]);
     let requests = mixed["requests"].as_u64().unwrap();
     assert!((100..=201).contains(&requests), "the open loop keeps to its rate: {mixed}");
