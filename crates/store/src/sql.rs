@@ -535,14 +535,8 @@ pub trait LogReader: Send {
             ProfilesOf::Correspondent(c) => ("correspondent = $1 AND", vec![id(c.0)]),
             ProfilesOf::All => ("", Vec::new()),
         };
-        let sql = format!("SELECT id, profile FROM accounts WHERE {condition} profile IS NOT NULL AND profile <> ''");
         let mut out = Vec::new();
-        self.with_sql(&mut |db| {
-            db.query(&sql, &params, &mut |r| {
-                out.push((AccountId(id_from(&r.blob_ref(0)?)?), r.text(1)?));
-                Ok(())
-            })
-        })?;
+        profiles_where(self, condition, &params, &mut out)?;
         Ok(out)
     }
 
@@ -551,18 +545,27 @@ pub trait LogReader: Send {
         let mut out = Vec::new();
         for chunk in accounts.chunks(500) {
             let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql =
-                format!("SELECT id, profile FROM accounts WHERE id IN ({}) AND profile IS NOT NULL AND profile <> ''", marks.join(", "));
             let params: Vec<Value> = chunk.iter().map(|a| id(a.0)).collect();
-            self.with_sql(&mut |db| {
-                db.query(&sql, &params, &mut |r| {
-                    out.push((AccountId(id_from(&r.blob_ref(0)?)?), r.text(1)?));
-                    Ok(())
-                })
-            })?;
+            profiles_where(self, &format!("id IN ({}) AND", marks.join(", ")), &params, &mut out)?;
         }
         Ok(out)
     }
+}
+
+/// Accounts' opening data where `condition` (a clause ending in `AND`, or nothing) holds.
+fn profiles_where<R: LogReader + ?Sized>(
+    reader: &mut R,
+    condition: &str,
+    params: &[Value],
+    out: &mut Vec<(AccountId, String)>,
+) -> Result<(), StoreError> {
+    let sql = format!("SELECT id, profile FROM accounts WHERE {condition} profile IS NOT NULL AND profile <> ''");
+    reader.with_sql(&mut |db| {
+        db.query(&sql, params, &mut |r| {
+            out.push((AccountId(id_from(&r.blob_ref(0)?)?), r.text(1)?));
+            Ok(())
+        })
+    })
 }
 
 /// What [`LogReader::balances_against_postings`] found.
