@@ -419,6 +419,18 @@ async fn operators_finish_transfers_in_the_console() {
     let (_, page) = desk.page("/console/transfers").await;
     let queued = between(&page, r#"<table id="transfers-queued">"#, "</table>").expect("the queued table");
     assert!(queued.contains(&id), "{page}");
+    // Each transfer names its correspondent, and the page filters by it.
+    let code = app.id("correspondent_code");
+    assert!(queued.contains(&format!("<td>{code}</td>")), "{queued}");
+    app.other_correspondent().await;
+    let (_, mine) = desk.page(&format!("/console/transfers?correspondent={code}")).await;
+    assert!(mine.contains(&id), "{mine}");
+    let (_, theirs) = desk.page("/console/transfers?correspondent=OTHER").await;
+    assert!(!theirs.contains(&id), "{theirs}");
+    let (_, accounts) = desk.page("/console/accounts?correspondent=OTHER").await;
+    assert!(!accounts.contains(&alice), "the accounts list filters by correspondent too");
+    let (_, accounts) = desk.page(&format!("/console/accounts?correspondent={code}")).await;
+    assert!(accounts.contains(&alice), "{accounts}");
     desk.post(&format!("/console/transfers/{id}"), &[("action", "complete"), ("reason", "")]).await;
     assert!(desk.flash().await.contains("complete refused"), "a reason is required");
     desk.post(&format!("/console/transfers/{id}"), &[("action", "complete"), ("reason", "settled")]).await;

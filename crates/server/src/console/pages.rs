@@ -52,12 +52,12 @@ fn journal_rows(journals: &[Journal], labels: &Labels, codes: &HashMap<Correspon
 const JOURNAL_HEAD: &str = "<tr><th>Journal</th><th>Created</th><th>Correspondent</th><th>Type</th><th>From</th><th>To</th><th>Amount</th><th>Status</th><th>Description</th></tr>";
 
 /// Every correspondent's code, by id.
-fn codes(app: &App) -> HashMap<CorrespondentId, String> {
+pub(crate) fn codes(app: &App) -> HashMap<CorrespondentId, String> {
     app.sequencer.read(|s| s.correspondents().map(|c| (c.id, c.code.clone())).collect())
 }
 
 /// The correspondent a list is filtered to (`?correspondent=CODE`), and the filter's form field.
-fn correspondent_filter(app: &App, query: &HashMap<String, String>) -> (Option<CorrespondentId>, String) {
+pub(crate) fn correspondent_filter(app: &App, query: &HashMap<String, String>) -> (Option<CorrespondentId>, String) {
     let wanted = param(query, "correspondent");
     let mut list: Vec<(String, CorrespondentId)> = app.sequencer.read(|s| s.correspondents().map(|c| (c.code.clone(), c.id)).collect());
     list.sort();
@@ -453,11 +453,13 @@ pub(crate) async fn confirm(
 /// Accounts, newest first, found by number, id or email.
 pub(crate) async fn accounts(State(app): State<Arc<App>>, operator: Operator, Query(query): Params) -> Response {
     let text = param(&query, "q").map(str::to_lowercase);
+    let (only, correspondent) = correspondent_filter(&app, &query);
     let rows: Vec<(Account, String, i64)> = app.sequencer.read(|s| {
         let by_email: Vec<AccountId> =
             text.as_ref().map(|t| s.correspondents().filter_map(|c| s.account_by_email(c.id, t)).collect()).unwrap_or_default();
         let mut found: Vec<&Account> = s
             .accounts()
+            .filter(|a| only.is_none_or(|c| a.correspondent == c))
             .filter(|a| {
                 text.as_ref().is_none_or(|t| {
                     a.account_number.to_string().contains(t.as_str())
@@ -478,7 +480,7 @@ pub(crate) async fn accounts(State(app): State<Arc<App>>, operator: Operator, Qu
     });
     let labels = Labels::of(&app, rows.iter().map(|(a, _, _)| a.id)).await;
     let mut body = format!(
-        r#"<form class="filters" method="get" action="/console/accounts"><label>Number, id or email <input name="q" value="{}" size="36"></label><button class="primary" type="submit">Find</button></form>
+        r#"<form class="filters" method="get" action="/console/accounts"><label>Number, id or email <input name="q" value="{}" size="36"></label>{correspondent}<button class="primary" type="submit">Find</button></form>
 <table id="accounts"><tr><th>Account</th><th>Correspondent</th><th>Opened</th><th>Status</th><th>Cash</th></tr>"#,
         esc(param(&query, "q").unwrap_or_default())
     );
