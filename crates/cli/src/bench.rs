@@ -43,6 +43,11 @@ pub struct BenchArgs {
     /// Share of requests that move shares (JNLS) rather than cash (JNLC), from 0 to 1.
     #[arg(long, default_value_t = 0.0)]
     pub jnls_share: f64,
+    /// Share of requests that read rather than write, from 0 to 1: a journal by id, an account's
+    /// journals (`GET /v1/journals?to_account=`, 50 of them) or a trading account, in turn at
+    /// random. Reads are measured apart from the journals written.
+    #[arg(long, default_value_t = 0.0)]
+    pub reads: f64,
     /// Share of cash requests that touch the hot firm account; the rest go to other firm accounts.
     #[arg(long, default_value_t = 1.0)]
     pub hot_share: f64,
@@ -81,11 +86,16 @@ struct Target {
     hot_firm: String,
     cold_firms: Vec<String>,
     customers: Vec<String>,
+    /// Journals made for the reads of a journal by id.
+    journals: Vec<String>,
 }
 
 /// What the clients measured.
 struct Tally {
     latency: Histogram<u64>,
+    /// Reads: how many answered, and their latency.
+    reads: u64,
+    read_latency: Histogram<u64>,
     /// Per second of the run: journals done, and that second's latency histogram.
     timeline: Vec<(u64, Histogram<u64>)>,
     errors: BTreeMap<String, u64>,
@@ -95,7 +105,25 @@ struct Tally {
 
 impl Tally {
     fn new() -> Tally {
-        Tally { latency: histogram(), timeline: Vec::new(), errors: BTreeMap::new(), requests: 0, journals: 0 }
+        Tally {
+            latency: histogram(),
+            reads: 0,
+            read_latency: histogram(),
+            timeline: Vec::new(),
+            errors: BTreeMap::new(),
+            requests: 0,
+            journals: 0,
+        }
+    }
+
+    fn record_read(&mut self, micros: u64, outcome: Result<(), String>) {
+        match outcome {
+            Ok(()) => {
+                self.reads += 1;
+                let _ = self.read_latency.record(micros.max(1));
+            }
+            Err(code) => *self.errors.entry(format!("read: {code}")).or_default() += 1,
+        }
     }
 
     fn record(&mut self, second: usize, micros: u64, outcome: Result<u64, String>) {
@@ -461,7 +489,24 @@ async fn prepare(http: &reqwest::Client, base: &str, sandbox: &Value, args: &Ben
     if customers.is_empty() {
         return Err("--customers must be at least 1".into());
     }
-    Ok(Target { base: base.to_owned(), key, hot_firm, cold_firms, customers })
+    // Journals for the reads of one by id, when the run reads.
+    let mut journals = Vec::new();
+    for i in 0..if args.reads > 0.0 { 64 } else { 0 } {
+        let body = json!({"entry_type": "JNLC", "from_account": hot_firm, "to_account": customers[i % customers.len()], "amount": "0.01"});
+        let made = call(http, post.clone(), format!("{base}/v1/journals"), (&key.0, &key.1), Some(body)).await?;
+        journals.push(made["id"].as_str().ok_or("a journal without an id")?.to_owned());
+    }
+    Ok(Target { base: base.to_owned(), key, hot_firm, cold_firms, customers, journals })
+}
+
+/// A read of the workload: a journal by id, an account's journals, or a trading account.
+fn next_read(target: &Target, rng: &mut impl Rng) -> String {
+    let customer = &target.customers[rng.random_range(0..target.customers.len())];
+    match rng.random_range(0..3) {
+        0 if !target.journals.is_empty() => format!("/v1/journals/{}", target.journals[rng.random_range(0..target.journals.len())]),
+        1 => format!("/v1/journals?to_account={customer}&limit=50"),
+        _ => format!("/v1/trading/accounts/{customer}/account"),
+    }
 }
 
 /// One request of the workload: its URL and JSON body, and how many journals it carries. The
@@ -498,6 +543,16 @@ fn next_request(target: &Target, args: &BenchArgs, rng: &mut impl Rng) -> (&'sta
 /// reason.
 async fn fire(connection: &mut wire::Connection, path: &str, body: String) -> Result<(), String> {
     let answer = connection.post(path, body.as_bytes()).await?;
+    if (200..300).contains(&answer.status) {
+        return Ok(());
+    }
+    let body: Value = serde_json::from_slice(&answer.error_body).unwrap_or(Value::Null);
+    Err(format!("{} {}", answer.status, body["reason"].as_str().unwrap_or("")))
+}
+
+/// GETs one read of the workload; an error answer is parsed for its reason.
+async fn read(connection: &mut wire::Connection, path: &str) -> Result<(), String> {
+    let answer = connection.get(path).await?;
     if (200..300).contains(&answer.status) {
         return Ok(());
     }
@@ -557,6 +612,13 @@ async fn drive(target: &Arc<Target>, args: &BenchArgs) -> Result<Tally, String> 
                 if due >= end {
                     return;
                 }
+                if args.reads > 0.0 && rng.random_bool(args.reads.clamp(0.0, 1.0)) {
+                    let path = next_read(&target, &mut rng);
+                    let outcome = read(&mut connection, &path).await;
+                    let micros = (Instant::now() - due).as_micros() as u64;
+                    tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner).record_read(micros, outcome);
+                    continue;
+                }
                 let (path, body, journals) = next_request(&target, &args, &mut rng);
                 let outcome = fire(&mut connection, path, body).await.map(|()| journals);
                 let done = Instant::now();
@@ -613,6 +675,7 @@ fn report(args: &BenchArgs, tally: &Tally, elapsed: f64, store: &str) -> Value {
             "rate": args.rate,
             "batch": args.batch,
             "jnls_share": args.jnls_share,
+            "reads": args.reads,
             "hot_share": args.hot_share,
             "customers": args.customers,
             "cold_firms": args.cold_firms,
@@ -629,6 +692,15 @@ fn report(args: &BenchArgs, tally: &Tally, elapsed: f64, store: &str) -> Value {
             "max": ms(h.max()),
         },
         "errors": tally.errors,
+        "reads": {
+            "answered": tally.reads,
+            "per_second": tally.reads as f64 / elapsed,
+            "latency_ms": {
+                "p50": ms(tally.read_latency.value_at_quantile(0.5)),
+                "p99": ms(tally.read_latency.value_at_quantile(0.99)),
+                "max": ms(tally.read_latency.max()),
+            },
+        },
         "timeline": timeline,
         // Who made the figures, and when: the chart prints both.
         "commit": env!("CASHIER_COMMIT"),
@@ -650,6 +722,18 @@ fn print_summary(report: &Value) {
         f(&l["p999"]),
         f(&l["max"])
     );
+    let reads = &report["reads"];
+    if reads["answered"].as_u64().unwrap_or(0) > 0 {
+        let l = &reads["latency_ms"];
+        println!(
+            "reads: {} answered, {:.0}/s, latency ms: p50 {:.2}  p99 {:.2}  max {:.2}",
+            reads["answered"],
+            f(&reads["per_second"]),
+            f(&l["p50"]),
+            f(&l["p99"]),
+            f(&l["max"])
+        );
+    }
     match report["errors"].as_object() {
         Some(errors) if !errors.is_empty() => {
             for (code, count) in errors {

@@ -119,7 +119,7 @@ pub fn svg(report: &Value) -> String {
         None => "closed loop".into(),
     };
     let workload = format!(
-        "{} clients · {} store · JNLC flow {} · batch {} · {} · {} s · JNLS share {}",
+        "{} clients · {} store · JNLC flow {} · batch {} · {} · {} s · JNLS share {} · read share {}",
         text(&w["clients"]),
         text(&w["store"]),
         text(&w["flow"]),
@@ -127,6 +127,7 @@ pub fn svg(report: &Value) -> String {
         loop_kind,
         text(&w["seconds"]),
         text(&w["jnls_share"]),
+        w["reads"].as_f64().unwrap_or(0.0),
     );
     // The date to the second, in UTC; the JSON keeps the exact time.
     let date = text(&report["date"]);
@@ -137,7 +138,12 @@ pub fn svg(report: &Value) -> String {
     let made = format!("{date} · commit {}", text(&report["commit"]));
     let rate = report["journals_per_second"].as_f64().unwrap_or(0.0);
     let l = &report["latency_ms"];
-    let headline = format!("cashier bench: {} journals/s, p50 {} ms, p99 {} ms", label(rate, 1.0), text(&l["p50"]), text(&l["p99"]));
+    let mut headline = format!("cashier bench: {} journals/s, p50 {} ms, p99 {} ms", label(rate, 1.0), text(&l["p50"]), text(&l["p99"]));
+    let reads = &report["reads"];
+    if reads["answered"].as_u64().unwrap_or(0) > 0 {
+        let per_second = reads["per_second"].as_f64().unwrap_or(0.0);
+        let _ = write!(headline, "; reads {}/s, p99 {} ms", label(per_second, 1.0), text(&reads["latency_ms"]["p99"]));
+    }
     let (top1, top2) = (110.0, 110.0 + PANEL + 80.0);
     let height = top2 + PANEL + 50.0;
     let mut out = format!(
@@ -205,7 +211,7 @@ mod tests {
         });
         let svg = svg(&report);
         for expected in [
-            "256 clients · sqlite store · JNLC flow v1 · batch 1 · closed loop · 10.0 s",
+            "256 clients · sqlite store · JNLC flow v1 · batch 1 · closed loop · 10.0 s · JNLS share 0.0 · read share 0",
             "2026-12-03 11:40:00 UTC · commit abc1234",
             "journals per second",
             "p99 latency",

@@ -62,14 +62,23 @@ impl Connection {
 
     /// POSTs a JSON body to `path` and reads the whole answer.
     pub async fn post(&mut self, path: &str, body: &[u8]) -> Result<Answer, String> {
-        let answer = self.exchange(path, body).await;
+        let answer = self.exchange(path, Some(body)).await;
         if answer.is_err() {
             self.stream = None;
         }
         answer
     }
 
-    async fn exchange(&mut self, path: &str, body: &[u8]) -> Result<Answer, String> {
+    /// GETs `path` and reads the whole answer.
+    pub async fn get(&mut self, path: &str) -> Result<Answer, String> {
+        let answer = self.exchange(path, None).await;
+        if answer.is_err() {
+            self.stream = None;
+        }
+        answer
+    }
+
+    async fn exchange(&mut self, path: &str, body: Option<&[u8]>) -> Result<Answer, String> {
         if self.stream.is_none() {
             let stream = TcpStream::connect(self.endpoint.address).await.map_err(|e| format!("transport: connect: {e}"))?;
             stream.set_nodelay(true).map_err(|e| format!("transport: {e}"))?;
@@ -78,14 +87,19 @@ impl Connection {
         }
         let stream = self.stream.as_mut().expect("connected above");
         self.out.clear();
-        self.out.extend_from_slice(b"POST ");
+        self.out.extend_from_slice(if body.is_some() { b"POST " } else { b"GET " });
         self.out.extend_from_slice(path.as_bytes());
         self.out.extend_from_slice(b" HTTP/1.1\r\n");
         self.out.extend_from_slice(self.endpoint.common.as_bytes());
-        self.out.extend_from_slice(b"Content-Type: application/json\r\nContent-Length: ");
-        self.out.extend_from_slice(body.len().to_string().as_bytes());
-        self.out.extend_from_slice(b"\r\n\r\n");
-        self.out.extend_from_slice(body);
+        match body {
+            Some(body) => {
+                self.out.extend_from_slice(b"Content-Type: application/json\r\nContent-Length: ");
+                self.out.extend_from_slice(body.len().to_string().as_bytes());
+                self.out.extend_from_slice(b"\r\n\r\n");
+                self.out.extend_from_slice(body);
+            }
+            None => self.out.extend_from_slice(b"\r\n"),
+        }
         stream.write_all(&self.out).await.map_err(|e| format!("transport: write: {e}"))?;
         // The head.
         let (status, length, close, head_len) = loop {

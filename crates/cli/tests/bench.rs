@@ -47,6 +47,13 @@ fn bench_runs_batches_and_a_mixed_workload_and_writes_its_results() {
     // Attributable on its own: the workload, the date and the commit are printed on it.
     assert!(chart.contains("batch 3") && chart.contains("sqlite store") && chart.contains(" UTC · commit "), "{chart}");
     assert!(report["commit"].is_string() && report["date"].is_string(), "{report}");
+    // Reads alone, and mixed with writes: counted apart from the journals written.
+    let (reads, chart, stdout) = bench("reads", &["--reads", "1"]);
+    assert_eq!(reads["journals"], 0, "{reads}");
+    assert!(reads["reads"]["answered"].as_u64().unwrap() > 10 && reads["errors"].as_object().unwrap().is_empty(), "{reads}");
+    assert!(stdout.contains("reads: ") && chart.contains("; reads "), "{stdout}");
+    let (both, _, _) = bench("reads-and-writes", &["--reads", "0.5"]);
+    assert!(both["journals"].as_u64().unwrap() > 0 && both["reads"]["answered"].as_u64().unwrap() > 0, "{both}");
     let (mixed, _, _) = bench("mixed", &["--jnls-share", "0.5", "--hot-share", "0.5", "--rate", "200"]);
     let requests = mixed["requests"].as_u64().unwrap();
     assert!((100..=201).contains(&requests), "the open loop keeps to its rate: {mixed}");
