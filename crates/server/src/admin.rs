@@ -36,6 +36,15 @@ pub fn routes(api: Api) -> Api {
             list_correspondents,
         )
         .route(
+            Op::get(
+                "/admin/v1/confirmations",
+                "listConfirmations",
+                "Four-eyes requests on accounts, transfers, keys and prices that wait for a second operator (journals show theirs on the journal).",
+            )
+            .json(crate::api::list_of("Confirmation")),
+            list_confirmations,
+        )
+        .route(
             Op::get("/admin/v1/assets", "listAssets", "Every asset, by symbol, with its price.").json(crate::api::list_of("Asset")),
             list_assets,
         )
@@ -212,6 +221,11 @@ async fn list_correspondents(State(app): State<Arc<App>>, caller: Caller) -> Res
     let mut list: Vec<Correspondent> = app.sequencer.read(|s| s.correspondents().cloned().collect());
     list.sort_by(|x, y| x.code.cmp(&y.code));
     Ok(Json(Value::Array(list.iter().map(render_correspondent).collect())))
+}
+
+async fn list_confirmations(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    operator(&caller)?;
+    Ok(Json(Value::Array(four_eyes::waiting(&app).iter().map(four_eyes::render).collect())))
 }
 
 async fn list_assets(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<Value>, ApiError> {

@@ -2,32 +2,15 @@
 //! and price an operator changes goes through [`submit`], which the core holds for a second
 //! operator when it is worth more than the operator may do alone today
 //! ([`cashier_core::four_eyes`]). A held action answers `202` with what awaits confirmation;
-//! `GET /admin/v1/confirmations` lists what waits.
+//! `GET /admin/v1/confirmations` (in `admin`) lists what waits.
 
-use crate::admin::operator;
-use crate::api::{list_of, Access, Api, Op};
-use crate::auth::Caller;
 use crate::{ApiError, App};
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cashier_core::*;
 use cashier_store::Outcome;
 use serde_json::{json, Value};
-use std::sync::Arc;
-
-pub fn routes(api: Api) -> Api {
-    api.section("Operations", Access::Operator).route(
-        Op::get(
-            "/admin/v1/confirmations",
-            "listConfirmations",
-            "Four-eyes requests on accounts, transfers, keys and prices that wait for a second operator (journals show theirs on the journal).",
-        )
-        .json(list_of("Confirmation")),
-        list_confirmations,
-    )
-}
 
 /// What an operator's action came to: carried out, or held for a second operator.
 pub(crate) enum Acted<T> {
@@ -85,9 +68,4 @@ pub(crate) fn waiting(app: &App) -> Vec<Confirmation> {
     let mut list: Vec<Confirmation> = app.sequencer.read(|s| s.confirmations().cloned().collect());
     list.sort_by_key(|c| (c.at, c.fingerprint));
     list
-}
-
-async fn list_confirmations(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<Value>, ApiError> {
-    operator(&caller)?;
-    Ok(Json(Value::Array(waiting(&app).iter().map(render).collect())))
 }

@@ -320,7 +320,6 @@ pub fn routes() -> api::Api {
     let api = events::routes(api);
     let api = admin::routes(api);
     let api = keys::routes(api);
-    let api = four_eyes::routes(api);
     let api = transfers::routes(api);
     console::routes(api)
 }
