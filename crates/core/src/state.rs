@@ -492,6 +492,9 @@ impl State {
                 self.business_date = *to;
                 self.daily_used.clear();
                 self.done_alone.clear();
+                // A four-eyes request waits for the day it was asked in: none is confirmed later
+                // by someone who repeats the same call weeks on.
+                self.confirmations.clear();
             }
         }
     }

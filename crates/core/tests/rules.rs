@@ -473,6 +473,7 @@ fn four_eyes_weighs_other_operator_actions_by_what_they_let_move() {
     assert!(!asked(&w.ledger.ok(four_eyes("ann", lower))));
     w.ledger.ok(Command::AdvanceBusinessDay { to: DAY0.next() });
     assert_eq!(w.ledger.state.done_alone_by("ann"), 0);
+    assert_eq!(w.ledger.state.confirmations().count(), 0, "requests wait for the day they were asked in");
     // Only audited operator actions go through four-eyes.
     let wire = Command::wire_in(Actor::System, firm, dollars(1));
     let system = Command::FourEyes {

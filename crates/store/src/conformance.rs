@@ -160,6 +160,8 @@ fn scenario(driver: &mut Driver) -> JournalId {
     driver.ok(four_eyes(overdraft(6_000), "ops", 0));
     driver.ok(four_eyes(overdraft(6_000), "second", 0));
     driver.ok(four_eyes(transfer(firm, TransferDirection::Incoming, 100, true), "ops", 1_000));
+    // Asked and never confirmed: it ends with the day.
+    driver.ok(four_eyes(overdraft(9_000), "ops", 1_000));
     driver.ok(Command::AdvanceBusinessDay { to: DAY0.next() });
     driver.ok(four_eyes(transfer(firm, TransferDirection::Incoming, 200, true), "ops", 1_000));
     driver.ok(four_eyes(overdraft(7_000), "ops", 1_000));
@@ -234,7 +236,11 @@ pub fn committed_state_survives_restart(h: &mut impl Harness) {
     assert!(same_ledger(&loaded.state, &expected), "the reloaded ledger differs from the live one");
     assert_eq!(loaded.last_seq, driver.records.len() as u64);
     assert_eq!(loaded.state.business_date(), DAY0.next());
-    assert_eq!(loaded.state.confirmations().map(|c| c.detail.as_str()).collect::<Vec<_>>().len(), 1, "one request waits");
+    assert_eq!(
+        loaded.state.confirmations().map(|c| c.detail.as_str()).collect::<Vec<_>>().len(),
+        1,
+        "one request waits: yesterday's ended with the day"
+    );
     assert_eq!(loaded.state.done_alone().collect::<Vec<_>>(), vec![("ops".to_owned(), 200)], "only today's lone action counts");
     assert_eq!(loaded.state.overdraft(loaded.state.accounts().find(|a| a.kind == AccountKind::Firm).unwrap().id, Currency::USD), 6_000);
     // Plain SQL: cash sums to zero over all books, and a journal's history is in the log.

@@ -29,7 +29,8 @@ pub struct Rows {
     pub daily_reset: bool,
     pub daily: Vec<(AccountId, LimitKey, i64)>,
     pub api_keys: Vec<cashier_core::ApiKey>,
-    /// Four-eyes requests by fingerprint: `None` when granted (the row is deleted).
+    /// Four-eyes requests by fingerprint: `None` when granted (the row is deleted); a new
+    /// business day (`daily_reset`) deletes them all first.
     pub confirmations: Vec<(u128, Option<cashier_core::Confirmation>)>,
     /// What operators did alone today; replaced whole with `daily_reset`.
     pub done_alone: Vec<(String, i64)>,

@@ -266,6 +266,10 @@ fn row_ops(ops: &mut Ops, rows: &Rows) {
         ops.execute("DELETE FROM daily_usage", Vec::new());
     }
     ops.write(&API_KEYS, rows.api_keys.iter().map(api_key_values).collect());
+    // A new business day ends every request first; those asked after it in this commit follow.
+    if rows.daily_reset {
+        ops.execute("DELETE FROM confirmations", Vec::new());
+    }
     for (fingerprint, confirmation) in &rows.confirmations {
         if confirmation.is_none() {
             ops.execute("DELETE FROM confirmations WHERE fingerprint = $1", vec![id(*fingerprint)]);
