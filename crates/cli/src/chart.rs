@@ -177,6 +177,9 @@ pub fn svg(report: &Value) -> String {
 pub fn png(svg: &str) -> Result<Vec<u8>, String> {
     let mut options = resvg::usvg::Options::default();
     options.fontdb_mut().load_system_fonts();
+    if options.fontdb.is_empty() {
+        eprintln!("cashier bench: no system font found; the PNG chart has no text (the SVG has it; Debian: fonts-dejavu-core)");
+    }
     let tree = resvg::usvg::Tree::from_str(svg, &options).map_err(|e| format!("the chart's SVG does not parse: {e}"))?;
     let size = tree.size().to_int_size();
     let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).ok_or("the chart has no size")?;

@@ -252,25 +252,24 @@ fn two_operators_ever(state: &State) -> bool {
     names.any(|n| n != first)
 }
 
-/// The largest new value among the limits `new` loosens against `old` (no limit: no bound), or
-/// 0 when it loosens none.
+/// The largest new bound among the limits `new` loosens against `old`, or 0 when it loosens
+/// none. A limit of `None` has no bound; a currency with no cash limit at all holds every
+/// journal for approval, a bound of 0.
 fn loosened(old: Option<&Limits>, new: Option<&Limits>) -> i64 {
-    let bound = |v: Option<i64>| v.unwrap_or(UNBOUNDED);
-    let mut worth = 0;
-    let mut check = |was: Option<i64>, now: Option<i64>| {
-        if bound(now) > bound(was) {
-            worth = worth.max(bound(now));
-        }
-    };
     let (Some(old), Some(new)) = (old, new) else { return if new.is_none() && old.is_some() { UNBOUNDED } else { 0 } };
+    let bound = |v: Option<i64>| v.unwrap_or(UNBOUNDED);
+    let cash = |limits: &Limits, currency, per_journal: bool| match limits.cash_limit(currency) {
+        None => 0,
+        Some(l) => bound(if per_journal { l.per_journal } else { l.daily }),
+    };
+    let mut pairs = Vec::new();
     for currency in old.cash.iter().chain(&new.cash).map(|l| l.currency) {
-        let (was, now) = (old.cash_limit(currency), new.cash_limit(currency));
-        check(was.and_then(|l| l.per_journal), now.and_then(|l| l.per_journal));
-        check(was.and_then(|l| l.daily), now.and_then(|l| l.daily));
+        pairs.push((cash(old, currency, true), cash(new, currency, true)));
+        pairs.push((cash(old, currency, false), cash(new, currency, false)));
     }
-    check(old.securities_per_journal_cents, new.securities_per_journal_cents);
-    check(old.securities_daily_cents, new.securities_daily_cents);
-    worth
+    pairs.push((bound(old.securities_per_journal_cents), bound(new.securities_per_journal_cents)));
+    pairs.push((bound(old.securities_daily_cents), bound(new.securities_daily_cents)));
+    pairs.into_iter().filter(|(was, now)| now > was).map(|(_, now)| now).max().unwrap_or(0)
 }
 
 /// A stable name for an action whoever asks for it: its command without the asker, and for a

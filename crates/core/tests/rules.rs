@@ -482,3 +482,25 @@ fn four_eyes_weighs_other_operator_actions_by_what_they_let_move() {
     };
     assert_eq!(w.ledger.code(system), Code::NotFourEyes);
 }
+
+#[test]
+fn four_eyes_counts_a_first_cash_limit_in_a_currency_as_loosening() {
+    // A currency with no cash limit holds every journal for approval: giving it one loosens.
+    let mut w = World::new(CorrespondentConfig::default());
+    let alice = w.alice;
+    let four_eyes = |action: Command| Command::FourEyes {
+        action: Box::new(Command::Audited {
+            audit: Audit { actor: Actor::Operator("ann".into()), reason: "r".into() },
+            action: Box::new(action),
+        }),
+        over: dollars(100),
+    };
+    let mut limits = Limits::default();
+    limits.cash.push(CashLimit {
+        currency: Currency::parse("EUR").unwrap(),
+        per_journal: Some(dollars(50_000)),
+        daily: Some(dollars(50_000)),
+    });
+    let events = w.ledger.ok(four_eyes(Command::SetAccountLimits { account: alice, limits: Some(limits) }));
+    assert!(events.iter().any(|e| matches!(e.kind, EventKind::ConfirmationRequested(_))), "{events:?}");
+}

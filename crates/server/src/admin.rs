@@ -190,11 +190,7 @@ pub(crate) async fn act(app: &App, mut audit: Audit, id: JournalId, action: &str
             Command::CorrectJournal { id, units, audit }
         }
     };
-    let command = match app.config.four_eyes_over {
-        Some(over) => Command::FourEyes { action: Box::new(command), over },
-        None => command,
-    };
-    let outcome = app.sequencer.submit(command).await?;
+    let outcome = app.sequencer.submit(four_eyes::guarded(app, command)).await?;
     let requested = outcome.records().iter().any(|r| matches!(r.event.kind, EventKind::ActionRequested { .. }));
     let awaiting = if requested { outcome.journals.first().and_then(|j| j.request().cloned()) } else { None };
     Ok(ActionDone { journals: if requested { vec![] } else { outcome.journals }, awaiting })

@@ -274,7 +274,7 @@ async fn follow(
             if record.seq <= last_sent {
                 continue;
             }
-            let Some(event) = journal_event(&app, record) else { continue };
+            let Some(event) = journal_event(&app, record, version) else { continue };
             if window.ended_by(&event) {
                 return Ok(());
             }
@@ -288,13 +288,18 @@ async fn follow(
 
 /// A committed record as a journal event, if it is one. The replica holds the journal: it is
 /// applied before the batch is published.
-fn journal_event(app: &App, record: &cashier_store::Record) -> Option<JournalEvent> {
+fn journal_event(app: &App, record: &cashier_store::Record, version: Version) -> Option<JournalEvent> {
     let (journal_id, status_from, status_to) = record.event.journal_status()?;
     let refused_for = match &record.event.kind {
         EventKind::JournalStatusChanged(change) => change.refused_for,
         _ => None,
     };
-    let fields = |j: &Journal| (j.correspondent, j.entry_type, j.description.to_string(), j.key().cloned());
+    // The description and the key only v2 events carry.
+    let v2 = version == Version::V2;
+    let fields = |j: &Journal| {
+        let (description, key) = if v2 { (j.description.to_string(), j.key().cloned()) } else { (String::new(), None) };
+        (j.correspondent, j.entry_type, description, key)
+    };
     let (correspondent, entry_type, description, key) = match &record.event.kind {
         EventKind::JournalCreated { journal, .. } => fields(journal),
         _ => app.sequencer.read(|s| s.journal(journal_id).map(fields))?,

@@ -37,14 +37,19 @@ impl Acted<Value> {
     }
 }
 
-/// Submits an operator's `action`, with its audit, through four-eyes when the server has a
-/// threshold (`--four-eyes-over`).
+/// An operator's command as the server submits it: through four-eyes when the server has a
+/// threshold (`--four-eyes-over`), as it is otherwise. Journal actions (`admin::act`) and every
+/// other operator action (`submit`) come through here.
+pub(crate) fn guarded(app: &App, command: Command) -> Command {
+    match app.config.four_eyes_over {
+        Some(over) => Command::FourEyes { action: Box::new(command), over },
+        None => command,
+    }
+}
+
+/// Submits an operator's `action`, with its audit, through four-eyes ([`guarded`]).
 pub(crate) async fn submit(app: &App, audit: Audit, action: Command) -> Result<Acted<Outcome>, ApiError> {
-    let audited = Command::Audited { audit, action: Box::new(action) };
-    let command = match app.config.four_eyes_over {
-        Some(over) => Command::FourEyes { action: Box::new(audited), over },
-        None => audited,
-    };
+    let command = guarded(app, Command::Audited { audit, action: Box::new(action) });
     let outcome = app.sequencer.submit(command).await?;
     let asked = outcome.records().iter().find_map(|r| match &r.event.kind {
         EventKind::ConfirmationRequested(asked) => Some((**asked).clone()),

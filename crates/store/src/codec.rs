@@ -193,8 +193,11 @@ fn request_from(v: &Value) -> Result<Option<ActionRequest>, StoreError> {
 
 /// A four-eyes request as its row's body keeps it (the fingerprint is the row's key).
 pub fn confirmation_json(c: &Confirmation) -> String {
+    confirmation_value(c).to_string()
+}
+
+fn confirmation_value(c: &Confirmation) -> Value {
     json!({"action": c.action, "subject": c.subject, "detail": c.detail, "worth": c.worth, "audit": audit_json(&c.audit), "at": c.at.0})
-        .to_string()
 }
 
 pub fn confirmation_from(fingerprint: u128, text: &str) -> Result<Confirmation, StoreError> {
@@ -339,7 +342,7 @@ pub fn event_columns(event: &Event) -> EventColumns {
         }
         EventKind::ApiKeyRevoked { key_id } => (c.kind, c.detail) = ("api_key_revoked", Some(json!({"key_id": key_id}).to_string())),
         EventKind::ConfirmationRequested(asked) => {
-            let mut d: Value = serde_json::from_str(&confirmation_json(asked)).unwrap_or_default();
+            let mut d = confirmation_value(asked);
             d["fingerprint"] = json!(format!("{:032x}", asked.fingerprint));
             (c.kind, c.detail) = ("confirmation_requested", Some(d.to_string()))
         }
