@@ -8,7 +8,6 @@
 //! minor units, quantities and prices are integer 1e-9 units, and arithmetic is checked.
 
 pub mod calendar;
-mod chunked;
 pub mod command;
 pub mod decimal;
 pub mod event;

@@ -1,13 +1,12 @@
 //! The ledger state and `apply`, the only code that changes it.
 
-use crate::chunked::Chunked;
 use crate::event::{Book, Event, EventKind, KeyRecord, Movement, StatusChange};
 use crate::ids::{AccountId, CorrespondentId, Date, JournalId, Timestamp, TransferId};
 use crate::model::{Account, AccountKind, ApiKey, AssetInfo, Confirmation, Correspondent, Hold, Journal, Limits, Transfer};
 use crate::money::{cost_nanos, Asset, Currency, Symbol};
 use crate::status::{JournalStatus, TransferStatus};
 use rustc_hash::FxHashMap;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One book's holding of one asset.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -75,6 +74,9 @@ pub struct StateParts {
     /// Four-eyes: what each operator did alone today, in US cents.
     pub done_alone: Vec<(String, i64)>,
     pub events_applied: u64,
+    /// The next journal's ordinal, when `journals` holds only some of them (a store keeps
+    /// the others); 0 to take it from `journals`.
+    pub next_ordinal: u64,
 }
 
 /// Everything the ledger knows. Changed only by [`State::apply`].
@@ -86,13 +88,13 @@ pub struct State {
     /// Per book, a short list of (asset, balance): accounts hold few assets.
     pub(crate) books: FxHashMap<Book, Vec<(Asset, Balance)>>,
     pub(crate) assets: FxHashMap<Symbol, AssetInfo>,
-    /// Journals in creation order, which is also id order (ids from `IdSource` increase), so
-    /// the vector is its own index: see `journal_position`. In chunks a clone of the state
-    /// shares until one side changes them (the committed replica is such a clone).
-    pub(crate) journals: Chunked<Journal>,
+    /// The journals in memory: every one that can still move on its own (`waiting`), and
+    /// whichever others were created, changed or [`State::admit`]ted and not yet
+    /// [`State::evict`]ed. The rest of history is a store's: see "Resident journals" below.
+    pub(crate) journals: FxHashMap<JournalId, Journal>,
     pub(crate) transfers: FxHashMap<TransferId, Transfer>,
-    /// Positions (in `journals`) of the journals in each status that still moves on its own.
-    pub(crate) waiting: [PositionSet; 3],
+    /// The journals in each status that still moves on its own, oldest (lowest id) first.
+    pub(crate) waiting: [BTreeSet<JournalId>; 3],
     /// Today's use of daily limits, per customer account.
     pub(crate) daily_used: FxHashMap<(AccountId, LimitKey), i64>,
     pub(crate) overdrafts: FxHashMap<(AccountId, Currency), i64>,
@@ -126,7 +128,7 @@ impl State {
             accounts: FxHashMap::default(),
             books: FxHashMap::default(),
             assets: FxHashMap::default(),
-            journals: Chunked::default(),
+            journals: FxHashMap::default(),
             transfers: FxHashMap::default(),
             waiting: Default::default(),
             daily_used: FxHashMap::default(),
@@ -144,7 +146,7 @@ impl State {
 
     /// Rebuilds a state from what a store kept, and checks it: every invariant of
     /// [`State::check_invariants`], unique journal ids, and journals that name known accounts.
-    pub fn restore(mut parts: StateParts) -> Result<State, String> {
+    pub fn restore(parts: StateParts) -> Result<State, String> {
         let mut state = State::new(parts.business_date);
         state.events_applied = parts.events_applied;
         state.correspondents = parts.correspondents.into_iter().map(|c| (c.id, c)).collect();
@@ -156,20 +158,19 @@ impl State {
         for (book, asset, balance) in parts.balances {
             state.books.entry(book).or_default().push((asset, balance));
         }
-        parts.journals.sort_by_key(|j| j.id);
-        if let Some(pair) = parts.journals.windows(2).find(|w| w[0].id == w[1].id) {
-            return Err(format!("journal {} is stored twice", pair[0].id));
-        }
-        for (position, journal) in parts.journals.iter().enumerate() {
+        state.next_ordinal = state.next_ordinal.max(parts.next_ordinal);
+        for journal in parts.journals {
             if !state.accounts.contains_key(&journal.from) || !state.accounts.contains_key(&journal.to) {
                 return Err(format!("journal {} names an unknown account", journal.id));
             }
             state.next_ordinal = state.next_ordinal.max(journal.ordinal + 1);
             if let Some(slot) = waiting_slot(journal.status) {
-                state.waiting[slot].insert(position);
+                state.waiting[slot].insert(journal.id);
+            }
+            if let Some(twice) = state.journals.insert(journal.id, journal) {
+                return Err(format!("journal {} is stored twice", twice.id));
             }
         }
-        state.journals = parts.journals.into();
         state.transfers = parts.transfers.into_iter().map(|t| (t.id, t)).collect();
         state.overdrafts = parts.overdrafts.into_iter().map(|(a, c, units)| ((a, c), units)).collect();
         state.keys = parts.keys.into_iter().map(|k| ((k.correspondent, k.key.clone()), k)).collect();
@@ -196,7 +197,7 @@ impl State {
             accounts: self.accounts.values().cloned().collect(),
             assets: self.assets.values().cloned().collect(),
             balances: self.books.iter().flat_map(|(book, list)| list.iter().map(|(a, b)| (*book, *a, *b))).collect(),
-            journals: self.journals.iter().cloned().collect(),
+            journals: self.journals.values().cloned().collect(),
             transfers: self.transfers.values().cloned().collect(),
             overdrafts: self.overdrafts().collect(),
             keys: self.keys.values().cloned().collect(),
@@ -206,7 +207,9 @@ impl State {
             confirmations: self.confirmations.values().cloned().collect(),
             done_alone: self.done_alone().collect(),
             events_applied: self.events_applied,
+            next_ordinal: self.next_ordinal,
         };
+        parts.journals.sort_by_key(|j| j.id);
         parts.done_alone.sort();
         parts.emails.sort();
         parts.correspondents.sort_by_key(|c| c.id);
@@ -260,39 +263,54 @@ impl State {
         self.assets.values()
     }
 
+    /// A journal, if it is in memory: every journal that can still move on its own is; a
+    /// settled one may be only in the store (see [`State::evict`]).
     pub fn journal(&self, id: JournalId) -> Option<&Journal> {
-        self.journal_position(id).map(|i| &self.journals[i])
+        self.journals.get(&id)
     }
 
-    /// Where a journal is, by a galloping search from the newest: journals that still change are
-    /// recent, so they are found in a few probes; an old one costs a binary search.
-    fn journal_position(&self, id: JournalId) -> Option<usize> {
-        let journals = &self.journals;
-        if journals.last().is_none_or(|newest| newest.id < id) {
-            return None;
+    /// The journals in memory, in no particular order.
+    pub fn journals(&self) -> impl Iterator<Item = &Journal> {
+        self.journals.values()
+    }
+
+    /// How many journals are in memory.
+    pub fn resident_journals(&self) -> usize {
+        self.journals.len()
+    }
+
+    /// The next journal's ordinal (one more than the number of journals ever created).
+    pub fn next_ordinal(&self) -> u64 {
+        self.next_ordinal
+    }
+
+    /// Brings a journal the store kept back into memory, so that a command can act on it. One
+    /// already in memory stays as it is (memory is never older than the store).
+    pub fn admit(&mut self, journal: Journal) {
+        if self.journals.contains_key(&journal.id) {
+            return;
         }
-        // Invariant of the loop: the answer, if any, lies below `end`.
-        let (mut end, mut step) = (journals.len(), 1);
-        let start = loop {
-            let probe = end.saturating_sub(step);
-            if probe == 0 || journals[probe].id <= id {
-                break probe;
+        if let Some(slot) = waiting_slot(journal.status) {
+            self.waiting[slot].insert(journal.id);
+        }
+        self.journals.insert(journal.id, journal);
+    }
+
+    /// Lets a settled journal leave memory: its record is the store's from now on, and a
+    /// command that names it must [`State::admit`] it first. A journal that can still move on
+    /// its own stays (answers `false`).
+    pub fn evict(&mut self, id: JournalId) -> bool {
+        match self.journals.get(&id) {
+            Some(j) if waiting_slot(j.status).is_none() => {
+                self.journals.remove(&id);
+                true
             }
-            end = probe;
-            step *= 2;
-        };
-        let found = journals.partition_point(start..end, |j| j.id < id);
-        journals.get(found).filter(|j| j.id == id).map(|_| found)
+            _ => false,
+        }
     }
 
-    /// Every journal, in creation order.
-    pub fn journals(&self) -> impl DoubleEndedIterator<Item = &Journal> {
-        self.journals.iter()
-    }
-
-    fn journal_mut(&mut self, id: JournalId) -> &mut Journal {
-        let index = self.journal_position(id).expect("event names a known journal");
-        &mut self.journals[index]
+    fn journal_mut(&mut self, id: JournalId) -> Option<&mut Journal> {
+        self.journals.get_mut(&id)
     }
 
     pub fn transfer(&self, id: TransferId) -> Option<&Transfer> {
@@ -369,7 +387,7 @@ impl State {
 
     /// Journals waiting in `status` (`queued`, `sent_to_clearing` or `pending`), oldest first.
     pub fn waiting(&self, status: JournalStatus) -> impl Iterator<Item = JournalId> + '_ {
-        waiting_slot(status).into_iter().flat_map(move |slot| self.waiting[slot].iter().map(|position| self.journals[position].id))
+        waiting_slot(status).into_iter().flat_map(move |slot| self.waiting[slot].iter().copied())
     }
 
     pub fn overdrafts(&self) -> impl Iterator<Item = (AccountId, Currency, i64)> + '_ {
@@ -464,8 +482,9 @@ impl State {
             EventKind::JournalCreated { journal, movement } => self.apply_journal_created(journal, *movement),
             EventKind::JournalStatusChanged(change) => self.apply_status_change(change, at),
             EventKind::ActionRequested { id, request } => {
-                let position = self.journal_position(*id).expect("event names a known journal");
-                self.journals[position].extra_mut().request = Some((**request).clone());
+                if let Some(journal) = self.journal_mut(*id) {
+                    journal.extra_mut().request = Some((**request).clone());
+                }
             }
             EventKind::IdempotencyKeyStored(record) => {
                 self.keys.insert((record.correspondent, record.key.clone()), (**record).clone());
@@ -569,20 +588,26 @@ impl State {
         if let Some(m) = movement {
             self.post(&m, journal.price);
         }
-        if let Some(corrected) = journal.corrects() {
-            self.journal_mut(corrected).extra_mut().corrected_by = Some(journal.id);
+        if let Some(corrected) = journal.corrects().and_then(|id| self.journal_mut(id)) {
+            corrected.extra_mut().corrected_by = Some(journal.id);
         }
         if let Some(slot) = waiting_slot(journal.status) {
-            self.waiting[slot].insert(self.journals.len());
+            self.waiting[slot].insert(journal.id);
         }
-        let in_order = self.journals.last().is_none_or(|newest| newest.id < journal.id);
-        assert!(in_order, "journal ids must increase: IdSource broke its contract");
-        self.journals.push(journal.clone());
+        let fresh = self.journals.insert(journal.id, journal.clone()).is_none();
+        assert!(fresh, "journal ids are never reused: IdSource broke its contract");
     }
 
     fn apply_status_change(&mut self, change: &StatusChange, at: Timestamp) {
-        let position = self.journal_position(change.id).expect("event names a known journal");
-        let journal = &mut self.journals[position];
+        let Some(journal) = self.journals.get_mut(&change.id) else {
+            // A settled journal out of memory (a reader's copy of the state keeps none): its
+            // record is the store's, and what it moves carries its own price.
+            assert!(waiting_slot(change.from).is_none(), "a journal that can still move is in memory");
+            if let Some(m) = change.movement {
+                self.post(&m, if change.to.is_booked() { change.price } else { None });
+            }
+            return;
+        };
         debug_assert_eq!(journal.status, change.from);
         journal.status = change.to;
         journal.updated_at = at;
@@ -607,10 +632,10 @@ impl State {
         }
         let price = journal.price;
         if let Some(slot) = waiting_slot(change.from) {
-            self.waiting[slot].remove(position);
+            self.waiting[slot].remove(&change.id);
         }
         if let Some(slot) = waiting_slot(change.to) {
-            self.waiting[slot].insert(position);
+            self.waiting[slot].insert(change.id);
         }
         if let Some(m) = change.movement {
             // A booking brings shares in at the booked price; an undoing takes back the cost
@@ -644,7 +669,7 @@ impl State {
             return Err(format!("postings in {asset} sum to {total}, not zero"));
         }
         for (slot, status) in WAITING.iter().enumerate() {
-            let expected = self.journals.iter().filter(|j| j.status == *status).count();
+            let expected = self.journals.values().filter(|j| j.status == *status).count();
             if expected != self.waiting[slot].len() {
                 return Err(format!("{} journals are {status} but {} are indexed", expected, self.waiting[slot].len()));
             }
@@ -660,97 +685,5 @@ impl LimitKey {
             Asset::Cash(currency) => LimitKey::Cash(currency),
             Asset::Security(_) => LimitKey::SecuritiesUsd,
         }
-    }
-}
-
-/// A set of journal positions: a bitset, so that insert and remove cost O(1), with the lowest
-/// word that may hold a member remembered, so that iterating (oldest first) skips the long
-/// cleared past.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct PositionSet {
-    words: Vec<u64>,
-    count: usize,
-    first_word: usize,
-}
-
-impl PositionSet {
-    pub(crate) fn insert(&mut self, position: usize) {
-        let (word, bit) = (position / 64, position % 64);
-        if word >= self.words.len() {
-            self.words.resize(word + 1, 0);
-        }
-        if self.words[word] & (1 << bit) == 0 {
-            self.words[word] |= 1 << bit;
-            self.count += 1;
-            self.first_word = if self.count == 1 { word } else { self.first_word.min(word) };
-        }
-    }
-
-    pub(crate) fn remove(&mut self, position: usize) {
-        let (word, bit) = (position / 64, position % 64);
-        if word < self.words.len() && self.words[word] & (1 << bit) != 0 {
-            self.words[word] &= !(1 << bit);
-            self.count -= 1;
-            while self.first_word < self.words.len() && self.words[self.first_word] == 0 {
-                self.first_word += 1;
-            }
-        }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.count
-    }
-
-    /// Members in increasing order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        let start = self.first_word.min(self.words.len());
-        self.words[start..].iter().enumerate().flat_map(move |(i, &word)| {
-            let base = (start + i) * 64;
-            let mut rest = word;
-            std::iter::from_fn(move || {
-                (rest != 0).then(|| {
-                    let bit = rest.trailing_zeros() as usize;
-                    rest &= rest - 1;
-                    base + bit
-                })
-            })
-        })
-    }
-}
-
-/// Equal when they hold the same members, whatever their capacity.
-impl PartialEq for PositionSet {
-    fn eq(&self, other: &PositionSet) -> bool {
-        self.count == other.count && self.iter().eq(other.iter())
-    }
-}
-
-impl Eq for PositionSet {}
-
-#[cfg(test)]
-mod tests {
-    use super::PositionSet;
-
-    #[test]
-    fn position_sets_keep_order_and_count() {
-        let mut set = PositionSet::default();
-        for p in [5, 700, 64, 3, 64] {
-            set.insert(p);
-        }
-        assert_eq!(set.iter().collect::<Vec<_>>(), vec![3, 5, 64, 700]);
-        assert_eq!(set.len(), 4);
-        set.remove(3);
-        set.remove(5);
-        set.remove(999);
-        assert_eq!(set.iter().collect::<Vec<_>>(), vec![64, 700]);
-        set.remove(64);
-        set.remove(700);
-        assert_eq!(set.len(), 0);
-        assert_eq!(set.iter().count(), 0);
-        set.insert(1);
-        assert_eq!(set.iter().collect::<Vec<_>>(), vec![1]);
-        let mut other = PositionSet::default();
-        other.insert(1);
-        assert_eq!(set, other);
     }
 }

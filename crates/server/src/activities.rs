@@ -5,6 +5,8 @@ use crate::api::{list_of, uuid, Access, Api, Op};
 use crate::auth::Caller;
 use crate::body::{bad_request, instant};
 use crate::{ApiError, App};
+use cashier_store::sql::{Direction, JournalQuery, LogReader};
+use cashier_store::StoreError;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use cashier_core::*;
@@ -49,7 +51,6 @@ struct Activity {
     /// activity's own, made from the journal's id and the side (`activity_uuid`), so it is the
     /// same on every read. Unique, and in time order.
     id: String,
-    at: Timestamp,
     account: AccountId,
     value: Value,
 }
@@ -63,6 +64,67 @@ fn status_of(j: &Journal) -> Option<&'static str> {
         _ => None,
     }
 }
+
+/// The millisecond an activity id's stamp names (its first 17 digits, `yyyymmddhhmmssmmm`).
+fn stamp_of(token: &str) -> Result<Timestamp, ApiError> {
+    let invalid = || bad_request("invalid_page_token", "page_token must be the id of an activity".into());
+    let digits = token.get(..17).filter(|d| d.bytes().all(|b| b.is_ascii_digit())).ok_or_else(invalid)?;
+    let text = format!(
+        "{}-{}-{}T{}:{}:{}.{}Z",
+        &digits[..4],
+        &digits[4..6],
+        &digits[6..8],
+        &digits[8..10],
+        &digits[10..12],
+        &digits[12..14],
+        &digits[14..17]
+    );
+    Timestamp::parse(&text).map_err(|_| invalid())
+}
+
+/// The booked journals whose activities make the page after `cursor` (the millisecond of the
+/// last activity seen), in `direction` of their last change: at least `size` of them past the
+/// cursor's millisecond, and every one of each millisecond they reach, so that sorting their
+/// activities by id (the millisecond, then a uuid) gives the page exactly. Three reads at
+/// most, each through the index of booked journals (or an account's).
+fn page_of_journals(
+    tables: &mut dyn LogReader,
+    base: JournalQuery,
+    cursor: Option<Timestamp>,
+    direction: Direction,
+    size: usize,
+) -> Result<Vec<Journal>, StoreError> {
+    let within = |ms: Timestamp| JournalQuery {
+        updated_from: Some(base.updated_from.map_or(ms, |t| Timestamp(t.0.max(ms.0)))),
+        updated_before: Some(base.updated_before.map_or(Timestamp(ms.0 + 1_000), |t| Timestamp(t.0.min(ms.0 + 1_000)))),
+        ..base.clone()
+    };
+    let mut journals = Vec::new();
+    let mut rest = base.clone();
+    if let Some(ms) = cursor {
+        journals.extend(tables.journals(&within(ms), LIST_GROUP_MAX)?);
+        match direction {
+            Direction::Descending => rest.updated_before = Some(base.updated_before.map_or(ms, |t| Timestamp(t.0.min(ms.0)))),
+            Direction::Ascending => {
+                rest.updated_from = Some(base.updated_from.map_or(Timestamp(ms.0 + 1_000), |t| Timestamp(t.0.max(ms.0 + 1_000))))
+            }
+        }
+    }
+    let further = tables.journals(&rest, size)?;
+    if let (true, Some(last)) = (further.len() == size, further.last()) {
+        // The last millisecond reached may hold more than this read took.
+        let ms = Timestamp(last.updated_at.0 - last.updated_at.0.rem_euclid(1_000));
+        let group = tables.journals(&within(ms), LIST_GROUP_MAX)?;
+        journals.extend(further.into_iter().filter(|j| group.iter().all(|g| g.id != j.id)));
+        journals.extend(group);
+    } else {
+        journals.extend(further);
+    }
+    Ok(journals)
+}
+
+/// Journals changed within one millisecond read at most for a page's edge.
+const LIST_GROUP_MAX: usize = 100_000;
 
 fn stamp(t: Timestamp) -> String {
     let text = t.to_string(); // 2021-05-07T10:28:23.163857Z
@@ -118,7 +180,7 @@ fn activities_of(j: &Journal) -> Vec<Activity> {
                     object.insert("price".into(), json!(decimal::format(price, money::PRICE_SCALE)));
                 }
             }
-            Activity { id, at: j.updated_at, account, value }
+            Activity { id, account, value }
         })
         .collect()
 }
@@ -167,29 +229,44 @@ async fn list_activities(
         .unwrap_or(PAGE_SIZE_MAX)
         .min(PAGE_SIZE_MAX);
     let token = param("page_token")?.map(str::to_owned);
+    let cursor = token.as_deref().map(stamp_of).transpose()?;
     let scope = caller.actor().scope();
-    let page = app.sequencer.read(|state| -> Result<Vec<Value>, ApiError> {
-        if let Some(account) = account {
-            state.account(account).filter(|a| scope.is_none_or(|c| c == a.correspondent)).ok_or(ApiError::from(Code::AccountNotFound))?;
+    if let Some(account) = account {
+        let known = app.sequencer.read(|state| state.account(account).is_some_and(|a| scope.is_none_or(|c| c == a.correspondent)));
+        if !known {
+            return Err(Code::AccountNotFound.into());
         }
-        let mut list: Vec<Activity> = state
-            .journals()
-            .filter(|j| scope.is_none_or(|c| c == j.correspondent) && types.contains(&j.entry_type))
-            .flat_map(activities_of)
-            .filter(|a| account.is_none_or(|id| id == a.account))
-            .filter(|a| {
-                date.is_none_or(|d| a.value["date"] == d.to_string()) && after.is_none_or(|t| a.at >= t) && until.is_none_or(|t| a.at <= t)
-            })
-            .collect();
-        list.sort_by(|x, y| x.id.cmp(&y.id));
-        if !ascending {
-            list.reverse();
-        }
-        let start = match &token {
-            Some(token) => list.iter().position(|a| &a.id == token).map_or(list.len(), |i| i + 1),
-            None => 0,
-        };
-        Ok(list.into_iter().skip(start).take(page_size).map(|a| a.value).collect())
-    })?;
+    }
+    let entry_type = match types.as_slice() {
+        [only] => Some(*only),
+        _ => None,
+    };
+    if types.is_empty() {
+        return Ok(Json(Value::Array(Vec::new())));
+    }
+    let direction = if ascending { Direction::Ascending } else { Direction::Descending };
+    let base = JournalQuery {
+        correspondent: scope,
+        account,
+        entry_type,
+        booked_on: date,
+        updated_from: after,
+        updated_before: until.map(|t| Timestamp(t.0 + 1)),
+        by_update: Some(direction),
+        ..JournalQuery::default()
+    };
+    let journals = app.read_tables(move |tables| page_of_journals(tables, base, cursor, direction, page_size)).await?;
+    let mut list: Vec<Activity> =
+        journals.iter().flat_map(activities_of).filter(|a| account.is_none_or(|id| id == a.account)).collect();
+    list.sort_by(|x, y| x.id.cmp(&y.id));
+    if !ascending {
+        list.reverse();
+    }
+    let beyond = |a: &Activity| match &token {
+        Some(token) if ascending => a.id.as_str() > token.as_str(),
+        Some(token) => a.id.as_str() < token.as_str(),
+        None => true,
+    };
+    let page: Vec<Value> = list.into_iter().filter(beyond).take(page_size).map(|a| a.value).collect();
     Ok(Json(Value::Array(page)))
 }

@@ -181,7 +181,8 @@ pub(crate) async fn act(app: &App, mut audit: Audit, id: JournalId, action: &str
         OpsAction::Reverse => Command::ReverseJournal { id, audit },
         OpsAction::Delete => Command::DeleteJournal { id, audit },
         OpsAction::Correct => {
-            let asset = app.sequencer.read(|s| s.journal(id).map(|j| j.asset)).ok_or(ApiError::from(Code::JournalNotFound))?;
+            let journal = app.read_tables(move |r| r.journal(id)).await?;
+            let asset = journal.map(|j| j.asset).ok_or(ApiError::from(Code::JournalNotFound))?;
             let units = match asset {
                 Asset::Cash(c) => fields.decimal("amount", |s| c.parse_amount(s), |n| c.parse_amount_number(n))?,
                 Asset::Security(_) => fields.decimal("qty", money::parse_qty, money::parse_qty_number)?,

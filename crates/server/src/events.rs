@@ -274,7 +274,7 @@ async fn follow(
             if record.seq <= last_sent {
                 continue;
             }
-            let Some(event) = journal_event(&app, record, version) else { continue };
+            let Some(event) = journal_event(record, version) else { continue };
             if window.ended_by(&event) {
                 return Ok(());
             }
@@ -288,7 +288,7 @@ async fn follow(
 
 /// A committed record as a journal event, if it is one. The replica holds the journal: it is
 /// applied before the batch is published.
-fn journal_event(app: &App, record: &cashier_store::Record, version: Version) -> Option<JournalEvent> {
+fn journal_event(record: &cashier_store::Record, version: Version) -> Option<JournalEvent> {
     let (journal_id, status_from, status_to) = record.event.journal_status()?;
     let refused_for = match &record.event.kind {
         EventKind::JournalStatusChanged(change) => change.refused_for,
@@ -302,7 +302,7 @@ fn journal_event(app: &App, record: &cashier_store::Record, version: Version) ->
     };
     let (correspondent, entry_type, description, key) = match &record.event.kind {
         EventKind::JournalCreated { journal, .. } => fields(journal),
-        _ => app.sequencer.read(|s| s.journal(journal_id).map(fields))?,
+        _ => fields(record.journal.as_deref()?),
     };
     Some(JournalEvent {
         seq: record.seq,

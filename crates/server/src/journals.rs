@@ -9,6 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use cashier_store::sql::JournalQuery;
 use cashier_core::*;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -112,8 +113,8 @@ pub(crate) fn too_many_results(max: usize, what: &str, narrow: &str) -> ApiError
 async fn get_journal(State(app): State<Arc<App>>, caller: Caller, Path(journal_id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = JournalId::parse(&journal_id)?;
     let scope = caller.actor().scope();
-    let journal = app.sequencer.read(|state| state.journal(id).filter(|j| scope.is_none_or(|c| c == j.correspondent)).map(render));
-    journal.map(Json).ok_or_else(|| Code::JournalNotFound.into())
+    let journal = app.read_tables(move |tables| tables.journal(id)).await?;
+    journal.filter(|j| scope.is_none_or(|c| c == j.correspondent)).map(|j| Json(render(&j))).ok_or_else(|| Code::JournalNotFound.into())
 }
 
 /// The filters of `GET /v1/journals`, parsed.
@@ -159,14 +160,18 @@ impl JournalFilter {
         })
     }
 
-    fn admits(&self, j: &Journal) -> bool {
-        let day = j.created_at.date();
-        self.after.is_none_or(|d| day >= d)
-            && self.before.is_none_or(|d| day <= d)
-            && self.status.is_none_or(|s| j.status == s)
-            && self.entry_type.is_none_or(|t| j.entry_type == t)
-            && self.to.is_none_or(|a| j.to == a)
-            && self.from.is_none_or(|a| j.from == a)
+    /// The store's query for these filters, within a correspondent (`None`: all of them).
+    fn query(&self, correspondent: Option<CorrespondentId>) -> JournalQuery {
+        JournalQuery {
+            correspondent,
+            status: self.status,
+            entry_type: self.entry_type,
+            from: self.from,
+            to: self.to,
+            created_from: self.after.map(day_start),
+            created_before: self.before.map(|d| day_start(Date(d.0 + 1))),
+            ..JournalQuery::default()
+        }
     }
 }
 
@@ -180,13 +185,17 @@ async fn list_journals(
     let filter = JournalFilter::parse(&query, max)?;
     let scope = caller.actor().scope();
     let cap = filter.limit.unwrap_or(max + 1);
-    let journals: Vec<Value> = app.sequencer.read(|state| {
-        state.journals().rev().filter(|j| scope.is_none_or(|c| c == j.correspondent) && filter.admits(j)).take(cap).map(render).collect()
-    });
+    let query = filter.query(scope);
+    let journals: Vec<Value> = app.read_tables(move |tables| tables.journals(&query, cap)).await?.iter().map(render).collect();
     if filter.limit.is_none() && journals.len() > max {
         return Err(too_many_results(max, "journals", "after, before, status or an account, or set a limit"));
     }
     Ok(Json(Value::Array(journals)))
+}
+
+/// The first microsecond of a day (UTC).
+pub(crate) fn day_start(day: Date) -> Timestamp {
+    Timestamp(i64::from(day.0) * 86_400_000_000)
 }
 
 /// The `Idempotency-Key` header, if sent; its shape is checked by the core.

@@ -156,6 +156,18 @@ async fn get_metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
         ("cashier_sequencer_batch_size", "gauge", "Commands in the last committed batch.", load(&s.batch_size_last) as f64),
         ("cashier_sequencer_batch_size_max", "gauge", "Commands in the largest committed batch.", load(&s.batch_size_max) as f64),
         ("cashier_sequencer_queue_depth", "gauge", "Commands submitted and not yet taken off the queue.", load(&s.queue_depth) as f64),
+        (
+            "cashier_journals_resident",
+            "gauge",
+            "Journals in the sequencer's memory: those still moving, and recent settled ones.",
+            load(&s.journals_resident) as f64,
+        ),
+        (
+            "cashier_journals_read_back_total",
+            "counter",
+            "Settled journals read back from the store for a command that named them.",
+            load(&s.journals_read_back) as f64,
+        ),
         ("cashier_ledger_last_seq", "gauge", "The last committed event's sequence number.", load(&s.last_seq) as f64),
         ("cashier_ledger_writable", "gauge", "1 while the ledger takes writes.", if s.stopped.load(Ordering::SeqCst) { 0.0 } else { 1.0 }),
     ];

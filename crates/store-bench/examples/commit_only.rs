@@ -31,7 +31,7 @@ fn main() {
         for command in commands {
             for event in ledger.run(&command).expect("valid") {
                 seq += 1;
-                records.push(Record { seq, ulid: u128::from(seq), event });
+                records.push(Record { seq, ulid: u128::from(seq), event, journal: None });
             }
         }
         records

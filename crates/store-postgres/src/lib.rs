@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/007_leases.sql"),
     include_str!("../migrations/008_key_names.sql"),
     include_str!("../migrations/009_four_eyes.sql"),
+    include_str!("../migrations/010_history_out_of_memory.sql"),
 ];
 
 pub mod lease;
@@ -44,6 +45,9 @@ pub struct PostgresStore {
     statements: HashMap<String, Statement>,
     /// The lease every commit must still hold, when the store is shared by several servers.
     fence: Option<Fence>,
+    /// How it was reached, to open a reader of its own.
+    url: String,
+    schema: Option<String>,
 }
 
 impl PostgresStore {
@@ -62,7 +66,13 @@ impl PostgresStore {
             }
             client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}")).map_err(backend)?;
         }
-        let mut store = PostgresStore { client, statements: HashMap::new(), fence: None };
+        let mut store = PostgresStore {
+            client,
+            statements: HashMap::new(),
+            fence: None,
+            url: url.to_owned(),
+            schema: schema.map(str::to_owned),
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -104,6 +114,10 @@ impl Store for PostgresStore {
         let loaded = sql::load(&mut Dialect { client: &mut tx, statements: &mut self.statements })?;
         tx.commit().map_err(backend)?;
         Ok(loaded)
+    }
+
+    fn reader(&mut self) -> Result<Option<Box<dyn sql::LogReader>>, StoreError> {
+        Ok(Some(Box::new(PostgresStore::connect(&self.url, self.schema.as_deref())?)))
     }
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {

@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/005_no_stored_ulid.sql"),
     include_str!("../migrations/006_key_names.sql"),
     include_str!("../migrations/007_four_eyes.sql"),
+    include_str!("../migrations/008_history_out_of_memory.sql"),
 ];
 
 pub struct SqliteStore {
@@ -105,6 +106,14 @@ impl Store for SqliteStore {
         })
     }
 
+    fn reader(&mut self) -> Result<Option<Box<dyn sql::LogReader>>, StoreError> {
+        match self.conn.path().filter(|p| !p.is_empty()) {
+            Some(path) => Ok(Some(Box::new(SqliteLog::open(Path::new(path))?))),
+            // An in-memory database has no second connection: it keeps its journals in memory.
+            None => Ok(None),
+        }
+    }
+
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let tx = self.conn.transaction().map_err(StoreError::backend)?;
         // Dropping the transaction on an error rolls it back.
@@ -179,8 +188,12 @@ pub struct SqliteLog(Connection);
 
 impl SqliteLog {
     pub fn open_in(dir: &Path) -> Result<SqliteLog, StoreError> {
+        SqliteLog::open(&dir.join(FILE_NAME))
+    }
+
+    pub fn open(path: &Path) -> Result<SqliteLog, StoreError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(dir.join(FILE_NAME), flags).map_err(StoreError::backend)?;
+        let conn = Connection::open_with_flags(path, flags).map_err(StoreError::backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(StoreError::backend)?;
         Ok(SqliteLog(conn))
     }

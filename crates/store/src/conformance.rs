@@ -208,9 +208,22 @@ pub fn log_reads_back(reader: &mut dyn crate::sql::LogReader) {
     assert!(history.iter().any(|h| h.movement.is_some()), "and the postings it made");
 }
 
-/// A ledger as text: two ledgers are the same when their texts are.
+/// A ledger as text: two ledgers are the same when their texts are. Only the journals that can
+/// still move count: which settled ones a state keeps in memory is not part of the ledger
+/// (they are the store's; see `settled_journals_are_the_stores`).
 pub fn ledger_text(state: &State) -> String {
-    format!("{:?}", state.to_parts())
+    let mut parts = state.to_parts();
+    parts.journals.retain(|j| matches!(j.status, JournalStatus::Queued | JournalStatus::SentToClearing | JournalStatus::Pending));
+    format!("{parts:?}")
+}
+
+/// Every journal of `expected` (a replay of the whole log keeps them all) is in the store as it
+/// is there, read back one by one as the sequencer reads a journal that left memory.
+fn settled_journals_are_the_stores(store: &mut impl Store, expected: &State) {
+    let mut reader = store.reader().expect("a reader opens").expect("the backend has a reader");
+    for journal in expected.journals() {
+        assert_eq!(reader.journal(journal.id).expect("reads").as_ref(), Some(journal), "the store's journal {}", journal.id);
+    }
 }
 
 /// An empty store loads as nothing, and a ledger started on it begins on the given day.
@@ -232,8 +245,12 @@ pub fn committed_state_survives_restart(h: &mut impl Harness) {
     let expected = driver.expected_state();
     assert!(driver.seq.read(|replica| same_ledger(replica, &expected)), "reads see exactly what was committed");
     driver.seq.shutdown();
-    let loaded = h.reopen().load().expect("loads").expect("not empty");
+    let mut reopened = h.reopen();
+    let loaded = reopened.load().expect("loads").expect("not empty");
     assert!(same_ledger(&loaded.state, &expected), "the reloaded ledger differs from the live one");
+    assert!(expected.journals().any(|j| j.status.is_booked()), "the scenario books journals");
+    assert!(loaded.state.journals().all(|j| !j.status.is_booked()), "settled journals stay in the store at start-up");
+    settled_journals_are_the_stores(&mut reopened, &expected);
     assert_eq!(loaded.last_seq, driver.records.len() as u64);
     assert_eq!(loaded.state.business_date(), DAY0.next());
     assert_eq!(
@@ -295,6 +312,80 @@ pub fn rejections_write_nothing(h: &mut impl Harness) {
     );
     assert!(matches!(result, Err(SubmitError::Rejected(r)) if r.code == Code::AlreadyExists));
     assert_eq!(h.sql("SELECT count(*) FROM events"), events);
+}
+
+/// A settled journal leaves memory once committed (no cache here) and is read back from the
+/// store when an operator acts on it, with the same outcome as in memory; two reversals of it
+/// submitted at once are decided once, and the books stay exact. After a restart, too.
+pub fn an_old_journal_is_read_back_and_decided_once(h: &mut impl Harness) {
+    let config = SequencerConfig { journal_cache: 0, ..SequencerConfig::default() };
+    let mut driver = Driver { seq: start(h.fresh(), config.clone()), records: Vec::new() };
+    let ops = Actor::Operator("ops".into());
+    let audit = || Audit { actor: ops.clone(), reason: "asked".into() };
+    let corr = driver
+        .ok(Command::CreateCorrespondent { code: "LPCA".into(), name: "LPCA".into(), config: CorrespondentConfig::default() })
+        .correspondents[0]
+        .id;
+    let open = |kind| Command::open_account(ops.clone(), corr, kind, "{}".into());
+    let firm = driver.ok(open(AccountKind::Firm)).accounts[0].id;
+    let alice = driver.ok(open(AccountKind::Customer)).accounts[0].id;
+    driver.ok(Command::SetOverdraft { account: firm, currency: Currency::USD, units: 100_000 });
+    let actor = Actor::Correspondent(corr);
+    let mut booked = Vec::new();
+    for units in [1_000, 2_000, 3_000] {
+        let key = Some(format!("k-{units}"));
+        let id = driver.ok(Command::CreateJournal { actor: actor.clone(), request: JournalRequest::cash(firm, alice, units), key })
+            .journals[0]
+            .id;
+        driver.ok(Command::SendToClearing { id });
+        driver.ok(Command::BookJournal { id });
+        booked.push(id);
+    }
+    // Later commands let the booked journals leave memory.
+    for _ in 0..3 {
+        driver.ok(Command::SetAccountBlocks { account: alice, blocks: Blocks::default() });
+    }
+    assert!(driver.seq.read(|s| s.journal(booked[0]).is_none()), "the committed state keeps no settled journal");
+    let cash = |driver: &Driver, account| driver.seq.read(|s| s.balance(Book::Account(account), Asset::Cash(Currency::USD)).posted);
+    assert_eq!(cash(&driver, alice), 6_000);
+    // Two reversals of the same old journal at once: one reverses, the other finds it canceled.
+    let first = driver.seq.try_submit(Command::ReverseJournal { id: booked[0], audit: audit() }).unwrap();
+    let second = driver.seq.try_submit(Command::ReverseJournal { id: booked[0], audit: audit() }).unwrap();
+    let answers = [first.blocking_recv().unwrap(), second.blocking_recv().unwrap()];
+    let done: Vec<&Outcome> = answers.iter().filter_map(|a| a.as_ref().ok()).collect();
+    assert_eq!(done.len(), 1, "exactly one reversal happens: {answers:?}");
+    assert_eq!(done[0].journals[0].status, JournalStatus::Canceled);
+    driver.records.extend(done[0].records().iter().cloned());
+    assert!(
+        matches!(&answers.iter().find(|a| a.is_err()).unwrap(), Err(SubmitError::Rejected(r)) if r.code == Code::InvalidTransition),
+        "the other is refused: {answers:?}"
+    );
+    assert_eq!(cash(&driver, alice), 5_000);
+    assert!(driver.seq.stats().journals_read_back.load(Ordering::SeqCst) >= 1, "the journal was read back from the store");
+    // A correction of another old journal, and a replay of an old journal's key, as in memory.
+    let corrected = driver.ok(Command::CorrectJournal { id: booked[1], units: 1_500, audit: audit() });
+    assert_eq!(corrected.journals.iter().map(|j| j.status).collect::<Vec<_>>(), [JournalStatus::Correct, JournalStatus::Executed]);
+    assert_eq!(corrected.journals[0].extra.as_ref().and_then(|e| e.corrected_by), Some(corrected.journals[1].id));
+    assert_eq!(cash(&driver, alice), 4_500);
+    let replay = Command::CreateJournal { actor: actor.clone(), request: JournalRequest::cash(firm, alice, 3_000), key: Some("k-3000".into()) };
+    let replayed = answered(&driver.seq, replay.clone()).expect("a replay answers");
+    assert!(replayed.records().is_empty(), "a replay writes nothing");
+    assert_eq!(replayed.journals.iter().map(|j| j.id).collect::<Vec<_>>(), [booked[2]]);
+    let expected = driver.expected_state();
+    assert!(driver.seq.read(|replica| same_ledger(replica, &expected)));
+    driver.seq.shutdown();
+    // After a restart the same: the second reversal is still refused.
+    let seq = start(h.reopen(), config);
+    let again = answered(&seq, Command::ReverseJournal { id: booked[0], audit: audit() });
+    assert!(matches!(again, Err(SubmitError::Rejected(r)) if r.code == Code::InvalidTransition));
+    let reversed = answered(&seq, Command::ReverseJournal { id: booked[2], audit: audit() }).expect("reverses");
+    assert_eq!(reversed.journals[0].status, JournalStatus::Canceled);
+    assert_eq!(seq.read(|s| s.balance(Book::Account(alice), Asset::Cash(Currency::USD)).posted), 1_500);
+    assert_eq!(seq.read(|s| s.check_invariants()), Ok(()));
+    seq.shutdown();
+    let mut store = h.reopen();
+    let loaded = store.load().expect("loads").expect("not empty");
+    assert_eq!(loaded.state.balance(Book::Account(alice), Asset::Cash(Currency::USD)).posted, 1_500);
 }
 
 /// A store whose tables disagree with its log refuses to load, and says what disagrees.
@@ -527,6 +618,10 @@ impl<S: Store> Store for Flaky<S> {
         self.inner.load()
     }
 
+    fn reader(&mut self) -> Result<Option<Box<dyn crate::sql::LogReader>>, StoreError> {
+        self.inner.reader()
+    }
+
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let fail_at = self.fail_at.load(Ordering::SeqCst);
         if fail_at != u64::MAX {
@@ -553,6 +648,10 @@ impl<S: Store> Store for Gated<S> {
         self.inner.load()
     }
 
+    fn reader(&mut self) -> Result<Option<Box<dyn crate::sql::LogReader>>, StoreError> {
+        self.inner.reader()
+    }
+
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let (open, wake) = &*self.gate;
         let mut guard = open.lock().unwrap();
@@ -575,6 +674,7 @@ macro_rules! conformance_tests {
             idempotency_survives_restart,
             rejections_write_nothing,
             tampering_is_refused_at_start,
+            an_old_journal_is_read_back_and_decided_once,
             a_failed_commit_stops_and_recovers_from_the_store,
             a_second_writer_is_refused,
             a_refused_command_fails_alone,

@@ -33,6 +33,10 @@ pub struct SequencerConfig {
     pub subscriber_backlog: usize,
     /// How long to wait between attempts to reload from a failed store.
     pub recovery_backoff: Duration,
+    /// Settled journals kept in memory after their commit, at most, for the actions that
+    /// follow a journal closely (a reversal, a correction); older ones are read back from the
+    /// store when a command names them. Only with a store that has a reader.
+    pub journal_cache: usize,
 }
 
 impl Default for SequencerConfig {
@@ -42,6 +46,7 @@ impl Default for SequencerConfig {
             batch_max: 4_096,
             subscriber_backlog: 1_024,
             recovery_backoff: Duration::from_millis(200),
+            journal_cache: 65_536,
         }
     }
 }
@@ -106,13 +111,19 @@ pub struct Stats {
     pub store_refusals: AtomicU64,
     pub commands_refused: AtomicU64,
     pub last_seq: AtomicU64,
+    /// Settled journals read back from the store for a command that named them.
+    pub journals_read_back: AtomicU64,
+    /// Journals in the sequencer's memory, as of its last batch.
+    pub journals_resident: AtomicU64,
     /// Writes are stopped while the store is failing.
     pub stopped: AtomicBool,
 }
 
-/// The ledger as committed: what reads see. The committer applies each batch's records to it
-/// after the batch is durable and before answering its callers, so a read never shows what is
-/// not durable, a caller reads its own writes, and reads never wait for the sequencer.
+/// The ledger as committed: what reads of accounts, balances, keys and the journals still
+/// moving see. The committer applies each batch's records to it after the batch is durable and
+/// before answering its callers, so a read never shows what is not durable, a caller reads its
+/// own writes, and reads never wait for the sequencer. It keeps no settled journal: those are
+/// read from the store.
 pub type Replica = Arc<std::sync::RwLock<State>>;
 
 /// A stream of committed batches, in commit order.
@@ -151,12 +162,13 @@ impl Sequencer {
     /// Loads (and verifies) the state from `store`, or starts an empty ledger on `first_day`,
     /// then starts the sequencer and committer threads. Fails when the store does not reconcile.
     pub fn start(store: impl Store, clock: impl Clock, first_day: Date, config: SequencerConfig) -> Result<Sequencer, StoreError> {
-        let (store, loaded) = crate::store::off_runtime(move || {
+        let (store, loaded, reader) = crate::store::off_runtime(move || {
             let mut store = store;
             let loaded = store.load();
-            (store, loaded)
+            let reader = store.reader();
+            (store, loaded, reader)
         });
-        let loaded = loaded?;
+        let (loaded, reader) = (loaded?, reader?);
         let started_empty = loaded.is_none();
         let loaded = loaded.unwrap_or(Loaded { state: State::new(first_day), last_seq: 0, last_at: Timestamp(0), max_id: 0 });
         let (sender, receiver) = sync_channel(config.queue_capacity);
@@ -179,6 +191,7 @@ impl Sequencer {
             redo: None,
             config: config.clone(),
             replica: replica.clone(),
+            evicts: reader.is_some(),
         };
         let mut writer = Writer {
             clock: Box::new(clock),
@@ -190,6 +203,7 @@ impl Sequencer {
             failures: failure_receiver,
             stats: stats.clone(),
             batch_max: config.batch_max.max(1),
+            residency: Residency { reader, cache: config.journal_cache, ..Residency::default() },
         };
         let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new().name(name.into()).spawn(work).map_err(StoreError::backend)
@@ -318,6 +332,102 @@ struct Writer {
     failures: Receiver<StoreError>,
     stats: Arc<Stats>,
     batch_max: usize,
+    residency: Residency,
+}
+
+/// Which settled journals the sequencer's state keeps, and how it brings back the others.
+///
+/// A journal leaves memory only once its last change is committed, so the store's row is then
+/// as new as memory was: reading it back gives the journal exactly as the state had it. Every
+/// change to a journal happens in memory (a command that names one out of memory reads it back
+/// first), on this one thread, so two actions on the same old journal are decided one after
+/// the other, on the same record.
+#[derive(Default)]
+struct Residency {
+    /// The store's reader; none keeps every journal in memory.
+    reader: Option<Box<dyn crate::sql::LogReader>>,
+    /// Settled journals kept after their commit, at most.
+    cache: usize,
+    /// Journals by the sequence number of their last change, oldest first (a journal changed
+    /// again is here twice; only its newest entry counts).
+    changed: std::collections::VecDeque<(JournalId, u64)>,
+    last_change: std::collections::HashMap<JournalId, u64>,
+}
+
+impl Residency {
+    fn touched(&mut self, id: JournalId, seq: u64) {
+        if self.reader.is_some() {
+            self.changed.push_back((id, seq));
+            self.last_change.insert(id, seq);
+        }
+    }
+
+    /// Lets the oldest settled journals leave memory, beyond the cache and committed.
+    fn evict(&mut self, state: &mut State, committed: u64) {
+        while self.changed.len() > self.cache {
+            let Some(&(id, seq)) = self.changed.front() else { break };
+            if seq > committed {
+                break;
+            }
+            self.changed.pop_front();
+            if self.last_change.get(&id) == Some(&seq) {
+                self.last_change.remove(&id);
+                state.evict(id);
+            }
+        }
+    }
+
+    /// Brings back from the store the journals `command` acts on that are not in memory.
+    fn admit(&mut self, state: &mut State, command: &Command, stats: &Stats) -> Result<(), StoreError> {
+        let Some(reader) = self.reader.as_mut() else { return Ok(()) };
+        let mut named = Vec::new();
+        journals_named(command, &mut named);
+        named.extend(replayed_journals(state, command));
+        for id in named {
+            if state.journal(id).is_none() {
+                if let Some(journal) = reader.journal(id)? {
+                    stats.journals_read_back.fetch_add(1, Ordering::Relaxed);
+                    state.admit(journal);
+                    self.changed.push_back((id, 0));
+                    self.last_change.insert(id, 0);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// After the state was replaced by the committed one: nothing in it is uncommitted.
+    fn reset(&mut self) {
+        self.changed.clear();
+        self.last_change.clear();
+    }
+}
+
+/// The journals a command acts on by id.
+fn journals_named(command: &Command, out: &mut Vec<JournalId>) {
+    match command {
+        Command::CancelJournal { id, .. }
+        | Command::ApproveJournal { id, .. }
+        | Command::RejectJournal { id, .. }
+        | Command::SendToClearing { id }
+        | Command::BookJournal { id }
+        | Command::CreateActivity { id }
+        | Command::ReverseJournal { id, .. }
+        | Command::DeleteJournal { id, .. }
+        | Command::CorrectJournal { id, .. } => out.push(*id),
+        Command::FourEyes { action, .. } | Command::Audited { action, .. } => journals_named(action, out),
+        _ => {}
+    }
+}
+
+/// The journal an event changes, if any.
+fn journal_touched(event: &EventKind) -> Option<JournalId> {
+    match event {
+        EventKind::JournalCreated { journal, .. } => Some(journal.id),
+        EventKind::JournalStatusChanged(change) => Some(change.id),
+        EventKind::ActionRequested { id, .. } => Some(*id),
+        _ => None,
+    }
 }
 
 impl Writer {
@@ -357,6 +467,8 @@ impl Writer {
     }
 
     fn hand_over(&mut self, requests: Vec<Request>, alone: Option<SyncSender<Result<(), StoreError>>>) -> Result<(), ()> {
+        self.residency.evict(&mut self.state, self.stats.last_seq.load(Ordering::SeqCst));
+        self.stats.journals_resident.store(self.state.resident_journals() as u64, Ordering::Relaxed);
         let mut records = Vec::new();
         let mut answers: Vec<Pending> = Vec::with_capacity(requests.len());
         for request in requests {
@@ -405,6 +517,11 @@ impl Writer {
     }
 
     fn execute_one(&mut self, command: &Command, records: &mut Vec<Record>) -> Answer {
+        if let Err(error) = self.residency.admit(&mut self.state, command, &self.stats) {
+            // Nothing happened: the journal could not be read back to decide on it.
+            eprintln!("cashier: reading a journal back from the store failed ({error})");
+            return Err(SubmitError::Unavailable);
+        }
         let now = self.clock.now().max(self.last_at);
         self.last_at = now;
         let mut ctx = Ctx { now, ids: &mut self.ids };
@@ -413,7 +530,14 @@ impl Writer {
         for event in events {
             self.state.apply(&event);
             self.last_seq += 1;
-            records.push(Record { seq: self.last_seq, ulid: event_ulid(event.at, self.last_seq), event });
+            if let Some(id) = journal_touched(&event.kind) {
+                self.residency.touched(id, self.last_seq);
+            }
+            let journal = match &event.kind {
+                EventKind::JournalStatusChanged(change) => self.state.journal(change.id).cloned().map(Arc::new),
+                _ => None,
+            };
+            records.push(Record { seq: self.last_seq, ulid: event_ulid(event.at, self.last_seq), event, journal });
         }
         Ok(self.outcome(command, &records[start..], start..records.len()))
     }
@@ -460,6 +584,7 @@ impl Writer {
         let loaded =
             loaded.unwrap_or(Loaded { state: State::new(self.state.business_date()), last_seq: 0, last_at: self.last_at, max_id: 0 });
         self.state = loaded.state;
+        self.residency.reset();
         self.last_seq = loaded.last_seq;
         self.last_at = self.last_at.max(loaded.last_at);
         // Drain failures reported meanwhile: they belong to batches executed on the old state.
@@ -484,6 +609,9 @@ struct Committer {
     redo: Option<Vec<Request>>,
     config: SequencerConfig,
     replica: Replica,
+    /// Settled journals leave the replica once applied (the store has a reader, and reads of
+    /// journals go to the store).
+    evicts: bool,
 }
 
 impl Committer {
@@ -564,6 +692,11 @@ impl Committer {
             let mut replica = self.replica.write().expect("replica lock");
             for record in &batch.records {
                 replica.apply(&record.event);
+            }
+            if self.evicts {
+                for id in batch.records.iter().filter_map(|r| journal_touched(&r.event.kind)) {
+                    replica.evict(id);
+                }
             }
         }
         let shared = Arc::new(batch.records);

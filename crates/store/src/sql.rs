@@ -35,6 +35,8 @@ pub struct Table {
     pub columns: &'static [(&'static str, &'static str)],
     pub key: &'static [&'static str],
     pub upsert: bool,
+    /// Columns an upsert never changes: an index over them is not touched when the row is.
+    pub fixed: &'static [&'static str],
 }
 
 impl Table {
@@ -49,16 +51,21 @@ impl Table {
             return String::new();
         }
         let updates: Vec<String> =
-            self.columns.iter().filter(|(c, _)| !self.key.contains(c)).map(|(c, _)| format!("{c} = excluded.{c}")).collect();
+            self.columns.iter().filter(|(c, _)| !self.key.contains(c) && !self.fixed.contains(c)).map(|(c, _)| format!("{c} = excluded.{c}")).collect();
         format!(" ON CONFLICT ({}) DO UPDATE SET {}", self.key.join(", "), updates.join(", "))
     }
 }
 
 macro_rules! table {
     ($name:ident, $table:literal, upsert: $upsert:literal, key: [$($key:literal),*], [$($col:literal : $ty:literal),* $(,)?]) => {
-        pub const $name: Table = Table { name: $table, columns: &[$(($col, $ty)),*], key: &[$($key),*], upsert: $upsert };
+        $crate::sql::table!($name, $table, upsert: $upsert, key: [$($key),*], fixed: [], [$($col: $ty),*]);
+    };
+    ($name:ident, $table:literal, upsert: $upsert:literal, key: [$($key:literal),*], fixed: [$($fixed:literal),*], [$($col:literal : $ty:literal),* $(,)?]) => {
+        pub const $name: Table =
+            Table { name: $table, columns: &[$(($col, $ty)),*], key: &[$($key),*], upsert: $upsert, fixed: &[$($fixed),*] };
     };
 }
+pub(crate) use table;
 
 // An event's balanced pair of postings (it has at most one) is in its own row; `postings` is a
 // view of them. Its ULID is not stored: it is made of its time and sequence number (`event_ulid`).
@@ -70,7 +77,9 @@ table!(ACCOUNTS, "accounts", upsert: true, key: ["id"], ["id": "uuid", "correspo
 table!(ASSETS, "assets", upsert: true, key: ["symbol"], ["symbol": "text", "id": "uuid", "name": "text", "exchange": "text", "class": "text",
     "fractionable": "bool", "price": "int8"]);
 table!(BALANCES, "balances", upsert: true, key: ["book", "asset"], ["book": "bytea", "asset": "text", "posted": "int8", "held": "int8", "cost_nanos": "text"]);
-table!(JOURNALS, "journals", upsert: true, key: ["id"], ["id": "uuid", "correspondent": "uuid", "entry_type": "text", "from_account": "uuid",
+// A journal's parties, asset, amount, text and creation never change once it is written.
+table!(JOURNALS, "journals", upsert: true, key: ["id"],
+    fixed: ["correspondent", "entry_type", "from_account", "to_account", "asset", "units", "description", "flow", "created_at", "ordinal"], ["id": "uuid", "correspondent": "uuid", "entry_type": "text", "from_account": "uuid",
     "to_account": "uuid", "status": "text", "asset": "text", "units": "int8", "price": "int8", "description": "text", "extra": "text",
     "flow": "text", "hold": "text", "limit_counted": "int8", "created_at": "int8", "updated_at": "int8", "booked_on": "int8", "ordinal": "int8"]);
 table!(TRANSFERS, "transfers", upsert: true, key: ["id"], ["id": "uuid", "account": "uuid", "correspondent": "uuid", "direction": "text",
@@ -513,6 +522,26 @@ pub trait LogReader: Send {
         Ok(out)
     }
 
+    /// One journal as committed.
+    fn journal(&mut self, id: JournalId) -> Result<Option<Journal>, StoreError> {
+        let mut out = None;
+        self.with_sql(&mut |db| {
+            out = journal(db, id)?;
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Journals as committed, newest first ([`journals`]).
+    fn journals(&mut self, query: &JournalQuery, limit: usize) -> Result<Vec<Journal>, StoreError> {
+        let mut out = Vec::new();
+        self.with_sql(&mut |db| {
+            out = journals(db, query, limit)?;
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
     fn journal_history(&mut self, journal: JournalId) -> Result<Vec<HistoryEntry>, StoreError> {
         let mut out = Vec::new();
         self.with_sql(&mut |db| {
@@ -673,8 +702,15 @@ pub fn load_with(
         parts.assets.push(info);
         Ok(())
     })?;
-    load_all(db, &JOURNALS, &mut |r| {
+    // Only the journals that can still move on their own come into memory (an index holds
+    // them); the newest journal gives the next ordinal and the largest journal id.
+    db.query(&format!("SELECT {} FROM journals WHERE {LIVE_JOURNALS}", JOURNALS.column_list()), &[], &mut |r| {
         parts.journals.push(journal_from(r, &mut read_id)?);
+        Ok(())
+    })?;
+    db.query("SELECT id, ordinal FROM journals ORDER BY id DESC LIMIT 1", &[], &mut |r| {
+        read_id(r, 0)?;
+        parts.next_ordinal = r.int(1)? as u64 + 1;
         Ok(())
     })?;
     load_all(db, &BALANCES, &mut |r| {
@@ -758,6 +794,126 @@ pub fn load_with(
     verify(&parts, &log)?;
     let state = State::restore(parts).map_err(StoreError::Corrupt)?;
     Ok(Some(Loaded { state, last_seq: last_seq as u64, last_at: Timestamp(last_at), max_id }))
+}
+
+/// The journals that can still move without an operator, as an index's condition: the same text
+/// in the migrations' partial index and in the query that loads them.
+pub const LIVE_JOURNALS: &str = "status IN ('queued', 'sent_to_clearing', 'pending')";
+
+/// One journal as committed.
+pub fn journal(db: &mut dyn SqlBackend, journal: JournalId) -> Result<Option<Journal>, StoreError> {
+    let sql = format!("SELECT {} FROM journals WHERE id = $1", JOURNALS.column_list());
+    let mut found = None;
+    db.query(&sql, &[id(journal.0)], &mut |r| {
+        found = Some(journal_from(r, &mut |r, i| id_from(&r.blob_ref(i)?))?);
+        Ok(())
+    })?;
+    Ok(found)
+}
+
+/// Which journals [`journals`] reads: every condition that is set must hold.
+#[derive(Clone, Debug, Default)]
+pub struct JournalQuery {
+    pub correspondent: Option<CorrespondentId>,
+    pub status: Option<JournalStatus>,
+    pub entry_type: Option<EntryType>,
+    pub from: Option<AccountId>,
+    pub to: Option<AccountId>,
+    /// Either side of the journal.
+    pub account: Option<AccountId>,
+    /// Created at or after, and before (microseconds).
+    pub created_from: Option<Timestamp>,
+    pub created_before: Option<Timestamp>,
+    /// Only journals with a lower id (a page's cursor, newest first).
+    pub below: Option<JournalId>,
+    /// Only booked journals (executed and what follows a booking: their activities).
+    pub booked: bool,
+    /// Booked on this business day.
+    pub booked_on: Option<Date>,
+    /// Last changed at or after, and before (microseconds).
+    pub updated_from: Option<Timestamp>,
+    pub updated_before: Option<Timestamp>,
+    /// By when they last changed (booked journals only: their index), not newest id first.
+    pub by_update: Option<Direction>,
+    /// Whose description holds this text, in any case (ASCII letters).
+    pub text: Option<String>,
+}
+
+/// An order of a read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Ascending,
+    Descending,
+}
+
+/// Journals as committed, newest first, at most `limit`, each read through an index: the
+/// primary key walked backwards, or an account's, or the live journals'.
+pub fn journals(db: &mut dyn SqlBackend, q: &JournalQuery, limit: usize) -> Result<Vec<Journal>, StoreError> {
+    let mut conditions: Vec<String> = Vec::new();
+    let mut params: Vec<Value> = Vec::new();
+    let mut with = |template: &str, value: Value| {
+        params.push(value);
+        conditions.push(template.replace('?', &format!("${}", params.len())));
+    };
+    if let Some(c) = q.correspondent {
+        with("correspondent = ?", id(c.0));
+    }
+    if let Some(status) = q.status {
+        with("status = ?", Value::Static(status.as_str()));
+    }
+    if let Some(t) = q.entry_type {
+        with("entry_type = ?", Value::Static(t.as_str()));
+    }
+    if let Some(a) = q.from {
+        with("from_account = ?", id(a.0));
+    }
+    if let Some(a) = q.to {
+        with("to_account = ?", id(a.0));
+    }
+    if let Some(a) = q.account {
+        with("(from_account = ? OR to_account = ?)", id(a.0));
+    }
+    if let Some(t) = q.created_from {
+        with("created_at >= ?", Value::Int(t.0));
+    }
+    if let Some(t) = q.created_before {
+        with("created_at < ?", Value::Int(t.0));
+    }
+    if let Some(below) = q.below {
+        with("id < ?", id(below.0));
+    }
+    if let Some(text) = &q.text {
+        let escaped: String = text.chars().flat_map(|c| if matches!(c, '%' | '_' | '!') { vec!['!', c] } else { vec![c] }).collect();
+        with("lower(description) LIKE lower(?) ESCAPE '!'", Value::Text(format!("%{escaped}%")));
+    }
+    if let Some(day) = q.booked_on {
+        with("booked_on = ?", Value::Int(i64::from(day.0)));
+    }
+    if let Some(t) = q.updated_from {
+        with("updated_at >= ?", Value::Int(t.0));
+    }
+    if let Some(t) = q.updated_before {
+        with("updated_at < ?", Value::Int(t.0));
+    }
+    if q.status.is_some_and(|s| matches!(s, JournalStatus::Queued | JournalStatus::SentToClearing | JournalStatus::Pending)) {
+        conditions.push(LIVE_JOURNALS.to_owned());
+    }
+    if q.booked || q.by_update.is_some() {
+        conditions.push("booked_on IS NOT NULL".to_owned());
+    }
+    let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
+    let order = match q.by_update {
+        None => "id DESC",
+        Some(Direction::Descending) => "updated_at DESC, id DESC",
+        Some(Direction::Ascending) => "updated_at, id",
+    };
+    let sql = format!("SELECT {} FROM journals{filter} ORDER BY {order} LIMIT {}", JOURNALS.column_list(), limit);
+    let mut out = Vec::new();
+    db.query(&sql, &params, &mut |r| {
+        out.push(journal_from(r, &mut |r, i| id_from(&r.blob_ref(i)?))?);
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 fn load_all(

@@ -10,6 +10,9 @@ pub struct Record {
     pub seq: u64,
     pub ulid: u128,
     pub event: Event,
+    /// For a journal's status change: the journal as the change left it, for subscribers
+    /// (the committed state keeps no settled journal in memory to look it up in).
+    pub journal: Option<std::sync::Arc<cashier_core::Journal>>,
 }
 
 /// What one commit writes: the events for the log, and the final values of every row they
@@ -64,11 +67,22 @@ pub trait Store: Send + 'static {
 
     /// Writes the batch in one transaction and returns once the commit is durable.
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError>;
+
+    /// A reader of the committed tables on a connection of its own, for the sequencer to bring
+    /// back a settled journal that left memory. A store without one (`None`) keeps every
+    /// journal in memory.
+    fn reader(&mut self) -> Result<Option<Box<dyn crate::sql::LogReader>>, StoreError> {
+        Ok(None)
+    }
 }
 
 impl Store for Box<dyn Store> {
     fn load(&mut self) -> Result<Option<Loaded>, StoreError> {
         (**self).load()
+    }
+
+    fn reader(&mut self) -> Result<Option<Box<dyn crate::sql::LogReader>>, StoreError> {
+        (**self).reader()
     }
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {

@@ -3,6 +3,7 @@
 use super::html::{self, csrf, esc, journal_link, units, Page};
 use super::labels::Labels;
 use super::Operator;
+use cashier_store::sql::JournalQuery;
 use crate::App;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -203,25 +204,36 @@ pub(crate) async fn journals(State(app): State<Arc<App>>, operator: Operator, Qu
     let (account, after, before) = (account.and_then(Result::ok), after.and_then(Result::ok), before.and_then(Result::ok));
     let (only, correspondent) = correspondent_filter(&app, &query);
     let found: Vec<Journal> = if problems.is_empty() {
-        app.sequencer.read(|s| {
-            s.journals()
-                .rev()
+        let by_id = text.as_deref().and_then(|t| JournalId::parse(t).ok());
+        let query = JournalQuery {
+            correspondent: only,
+            status,
+            entry_type,
+            account,
+            created_from: after.map(crate::journals::day_start),
+            created_before: before.map(|d| crate::journals::day_start(Date(d.0 + 1))),
+            text: text.filter(|_| by_id.is_none()),
+            ..JournalQuery::default()
+        };
+        let read = app
+            .read_tables(move |r| match by_id {
+                // A whole id is looked up; the other filters still apply to what it finds.
+                Some(id) => Ok(r.journal(id)?.into_iter().collect::<Vec<_>>()),
+                None => r.journals(&query, ROWS_MAX),
+            })
+            .await;
+        match read {
+            Ok(found) => found
+                .into_iter()
                 .filter(|j| {
-                    let day = j.created_at.date();
                     status.is_none_or(|x| j.status == x)
                         && only.is_none_or(|c| j.correspondent == c)
                         && entry_type.is_none_or(|t| j.entry_type == t)
                         && account.is_none_or(|a| j.from == a || j.to == a)
-                        && after.is_none_or(|d| day >= d)
-                        && before.is_none_or(|d| day <= d)
-                        && text
-                            .as_ref()
-                            .is_none_or(|t| j.description.to_lowercase().contains(t) || j.id.to_string().starts_with(t.as_str()))
                 })
-                .take(ROWS_MAX)
-                .cloned()
-                .collect()
-        })
+                .collect(),
+            Err(error) => return html::error_page(error.status, &error.message),
+        }
     } else {
         Vec::new()
     };
@@ -276,8 +288,10 @@ pub(crate) async fn journal(State(app): State<Arc<App>>, operator: Operator, Pat
     let Ok(id) = JournalId::parse(&journal_id) else {
         return not_found(&app, &operator, "That is not a journal id.");
     };
-    let Some(j) = app.sequencer.read(|s| s.journal(id).cloned()) else {
-        return not_found(&app, &operator, "No journal has this id.");
+    let j = match app.read_tables(move |r| r.journal(id)).await {
+        Ok(Some(j)) => j,
+        Ok(None) => return not_found(&app, &operator, "No journal has this id."),
+        Err(error) => return html::error_page(error.status, &error.message),
     };
     let history = match app.read_tables(move |r| r.journal_history(id)).await {
         Ok(history) => history,
@@ -419,8 +433,10 @@ pub(crate) async fn confirm(
     let (Ok(id), Some(action)) = (JournalId::parse(&journal_id), OpsAction::parse(&action)) else {
         return not_found(&app, &operator, "No such journal action.");
     };
-    let Some(j) = app.sequencer.read(|s| s.journal(id).cloned()) else {
-        return not_found(&app, &operator, "No journal has this id.");
+    let j = match app.read_tables(move |r| r.journal(id)).await {
+        Ok(Some(j)) => j,
+        Ok(None) => return not_found(&app, &operator, "No journal has this id."),
+        Err(error) => return html::error_page(error.status, &error.message),
     };
     let correction = match (action, j.asset) {
         (OpsAction::Correct, Asset::Cash(c)) => {
@@ -512,11 +528,15 @@ pub(crate) async fn account(State(app): State<Arc<App>>, operator: Operator, Pat
         let positions = s.positions(id).into_iter().map(|p| (p, s.asset(p.symbol).and_then(|x| x.price))).collect();
         let mut transfers: Vec<Transfer> = s.transfers().filter(|t| t.account == id).cloned().collect();
         transfers.sort_by_key(|t| std::cmp::Reverse(t.created_at));
-        let activity = s.journals().rev().filter(|j| j.from == id || j.to == id).take(ROWS_MAX).cloned().collect();
-        Some((a, code, holdings, positions, transfers, activity))
+        Some((a, code, holdings, positions, transfers, Vec::new()))
     });
-    let Some((a, code, holdings, positions, transfers, activity)) = seen else {
+    let Some((a, code, holdings, positions, transfers, _)) = seen else {
         return not_found(&app, &operator, "No account has this id.");
+    };
+    let of_account = JournalQuery { account: Some(id), ..JournalQuery::default() };
+    let activity = match app.read_tables(move |r| r.journals(&of_account, ROWS_MAX)).await {
+        Ok(activity) => activity,
+        Err(error) => return html::error_page(error.status, &error.message),
     };
     let labels = Labels::of(&app, activity.iter().flat_map(|j| [j.from, j.to]).chain([a.id])).await;
     let (name, email) = labels.name_and_email(a.id);
