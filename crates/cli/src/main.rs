@@ -69,6 +69,10 @@ enum Role {
         /// Items one list answer holds at most (a larger `limit` answers 400, more matches 422).
         #[arg(long, env = "CASHIER_LIST_RESULTS_MAX", default_value_t = cashier_server::LIST_RESULTS_MAX)]
         list_results_max: usize,
+        /// Settled journals the sequencer keeps in memory after their commit, for the actions
+        /// that follow one closely; older ones are read back from the store when named.
+        #[arg(long, env = "CASHIER_JOURNAL_CACHE", default_value_t = cashier_server::JOURNAL_CACHE_DEFAULT)]
+        journal_cache: usize,
     },
     /// Operates a running server: journals, accounts, firm funding, the business day.
     Ops(ops::OpsArgs),
@@ -123,6 +127,7 @@ fn main() -> ExitCode {
             node_id,
             lease_ttl,
             list_results_max,
+            journal_cache,
             ..
         } => {
             let clearing_delay = Some(std::time::Duration::from_millis(clearing_delay_ms));
@@ -137,6 +142,7 @@ fn main() -> ExitCode {
                 node_id,
                 lease_ttl: std::time::Duration::from_secs_f64(lease_ttl.max(1.0)),
                 list_results_max: list_results_max.max(1),
+                journal_cache,
                 ..cashier_server::Config::new(data_dir, listen)
             };
             runtime.block_on(cashier_server::serve(config, shutdown_signal())).map_err(|e| e.to_string())

@@ -58,6 +58,8 @@ pub struct Config {
     /// Committed batches kept for event streams that fall behind; a stream further behind is
     /// told so and disconnected.
     pub event_backlog: usize,
+    /// Settled journals the sequencer keeps in memory after their commit.
+    pub journal_cache: usize,
     /// Events waiting to be written to one stream's connection.
     pub event_buffer: usize,
     /// Requests per second one API key may make; more answer 429.
@@ -99,6 +101,7 @@ impl Config {
             sandbox: true,
             clearing_delay: None,
             event_backlog: SequencerConfig::default().subscriber_backlog,
+            journal_cache: JOURNAL_CACHE_DEFAULT,
             event_buffer: events::STREAM_BUFFER,
             rate_limit: RATE_LIMIT_DEFAULT,
             streams_per_key: STREAMS_PER_KEY_DEFAULT,
@@ -151,6 +154,9 @@ impl App {
         self.tables.read(read).await
     }
 }
+
+/// Settled journals kept in memory after their commit, by default.
+pub const JOURNAL_CACHE_DEFAULT: usize = 65_536;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -225,7 +231,8 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         }
         None => None,
     };
-    let sequencer_config = SequencerConfig { subscriber_backlog: config.event_backlog, ..SequencerConfig::default() };
+    let sequencer_config =
+        SequencerConfig { subscriber_backlog: config.event_backlog, journal_cache: config.journal_cache, ..SequencerConfig::default() };
     let first_day = config.calendar.on_or_after(days::date_of(SystemClock::default().now()));
     let sequencer = Arc::new(Sequencer::start(store.into_store(), SystemClock::default(), first_day, sequencer_config)?);
     if config.sandbox && sequencer.started_empty() {

@@ -216,3 +216,58 @@ async fn outside_the_sandbox_the_business_day_follows_the_clock_and_the_calendar
     assert_eq!((code, error["reason"].as_str()), (409, Some("sandbox_only")));
     running.stop().await.unwrap();
 }
+
+/// A journal settled long ago is the store's, not memory's: two reversals of it sent at once on
+/// two connections are decided once (one reverses it, the other is refused), and the books are
+/// exact. The sequencer keeps no settled journal here (`journal_cache` 0), and twenty other
+/// journals follow the old one.
+#[tokio::test]
+async fn two_reversals_of_an_old_journal_at_once_are_decided_once() {
+    let app = TestApp::spawn_with("admin-old-reversal", |config| cashier_server::Config { journal_cache: 0, ..config }).await;
+    let old = app.pay("10", "long ago").await;
+    app.clear().await;
+    for i in 0..20 {
+        app.pay("1", &format!("later {i}")).await;
+    }
+    app.clear().await;
+    let sequencer = app.running.as_ref().unwrap().app.sequencer.clone();
+    let id = cashier_core::JournalId::parse(&old).unwrap();
+    assert!(sequencer.read(|s| s.journal(id).is_none()), "the old journal is not in the committed state's memory");
+    let cash = |app: &TestApp| {
+        let request = app.as_correspondent(Method::GET, &format!("/v1/trading/accounts/{}/account", app.customer(0)));
+        async move { read(request.send().await.unwrap()).await.1["cash"].as_str().unwrap().to_owned() }
+    };
+    assert_eq!(cash(&app).await, "30.00");
+    let reverse = || {
+        // A client of its own: a connection of its own.
+        let http = reqwest::Client::new();
+        let request = http
+            .post(app.url(&format!("/admin/v1/journals/{old}/reverse")))
+            .basic_auth(app.id("operator_key"), Some(app.id("operator_secret")))
+            .json(&json!({"reason": "sent twice"}));
+        async move { read(request.send().await.unwrap()).await }
+    };
+    let (first, second) = tokio::join!(reverse(), reverse());
+    let mut codes = [first.0, second.0];
+    codes.sort();
+    assert_eq!(codes, [200, 422], "one reversal happens, the other is refused: {first:?} {second:?}");
+    let refused = if first.0 == 422 { &first.1 } else { &second.1 };
+    assert_eq!(refused["reason"], "invalid_transition");
+    assert_eq!(app.journal_status(&old).await, "canceled");
+    assert_eq!(cash(&app).await, "20.00", "reversed once");
+    let read_back = sequencer.stats().journals_read_back.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(read_back >= 1, "the sequencer read the journal back from the store");
+    let (code, report) = read(
+        app.http
+            .get(app.url("/admin/v1/reconciliation"))
+            .basic_auth(app.id("operator_key"), Some(app.id("operator_secret")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(report["balances_against_postings"]["balanced"], true, "{report}");
+    assert_eq!(report["invariants"], "hold", "{report}");
+    app.stop().await;
+}

@@ -298,17 +298,18 @@ async fn clearing_finishes_after_a_restart_and_the_v2_flow_books_at_creation() {
         read(http.post(url(&running, "/v1/journals")).basic_auth(&key, Some(&secret)).json(&body).send().await.unwrap()).await;
     let id = text(&journal["id"]);
     cashier_server::clearing::step(&running.app.sequencer).await.unwrap();
+    let journal_id = cashier_core::JournalId::parse(&id).unwrap();
     let status = |running: &cashier_server::Running| {
-        let id = cashier_core::JournalId::parse(&id).unwrap();
-        running.app.sequencer.read(|s| s.journal(id).unwrap().status)
+        let app = running.app.clone();
+        async move { app.read_tables(move |r| r.journal(journal_id)).await.unwrap().unwrap().status }
     };
-    assert_eq!(status(&running), cashier_core::JournalStatus::SentToClearing);
+    assert_eq!(status(&running).await, cashier_core::JournalStatus::SentToClearing);
     running.stop().await.unwrap();
     // After a restart the journal left in sent_to_clearing is finished by the next step.
     let running = cashier_server::start(config).await.unwrap();
-    assert_eq!(status(&running), cashier_core::JournalStatus::SentToClearing);
+    assert_eq!(status(&running).await, cashier_core::JournalStatus::SentToClearing);
     cashier_server::clearing::step(&running.app.sequencer).await.unwrap();
-    assert_eq!(status(&running), cashier_core::JournalStatus::Executed);
+    assert_eq!(status(&running).await, cashier_core::JournalStatus::Executed);
     // A correspondent on the JNLC v2 flow: journals are booked at creation.
     let ops = |method: Method, path: &str| http.request(method, url(&running, path)).basic_auth(&op_key, Some(&op_secret));
     let (_, c) = read(

@@ -59,16 +59,21 @@ fn one_round(spec: &str, rng: &mut impl Rng) -> Vec<(JournalId, JournalStatus)> 
 }
 
 fn check(spec: &str, acked: &HashMap<JournalId, JournalStatus>) {
-    let loaded = open(spec).unwrap().load().expect("the store reconciles after the kill").expect("not empty");
+    let mut store = open(spec).unwrap();
+    let loaded = store.load().expect("the store reconciles after the kill").expect("not empty");
     let state = &loaded.state;
+    // Settled journals are the store's: read them as the sequencer reads one back.
+    let mut reader = store.reader().expect("a reader opens").expect("the store has a reader");
     for (id, status) in acked {
-        let journal = state.journal(*id).unwrap_or_else(|| panic!("acknowledged journal {id} was lost"));
+        let journal = reader.journal(*id).expect("reads").unwrap_or_else(|| panic!("acknowledged journal {id} was lost"));
         assert_eq!(journal.status, *status, "journal {id}");
     }
+    let all = cashier_store::sql::JournalQuery::default();
+    let journals = reader.journals(&all, usize::MAX >> 1).expect("reads");
     let pool = find(spec).expect("the crash ledger is there");
     let (firm, customers) = (pool.firm, pool.customers);
     let mut paid: HashMap<AccountId, i64> = HashMap::new();
-    for journal in state.journals().filter(|j| j.status.is_booked()) {
+    for journal in journals.iter().filter(|j| j.status.is_booked()) {
         assert_eq!(journal.units, AMOUNT);
         *paid.entry(journal.to).or_default() += journal.units;
     }
