@@ -420,6 +420,7 @@ async fn get_reconciliation(State(app): State<Arc<App>>, caller: Caller) -> Resu
         .map(|(book, asset, posted, sum)| json!({"book": book.to_string(), "asset": asset.to_string(), "balance": posted.to_string(), "postings": sum.to_string()}))
         .collect();
     let postings = json!({"balances_checked": check.balances, "balanced": mismatches.is_empty(), "mismatches": mismatches});
+    let full = app.read_tables(|tables| tables.full_check()).await?;
     let mut report = app.sequencer.read(|state| {
         let books: Vec<Value> = books_per_asset(state).iter().map(|(asset, total)| json!({"asset": asset.to_string(), "sum_of_balances": total.to_string(), "balanced": *total == 0})).collect();
         let waiting: Vec<Value> = waiting_journals(state)
@@ -428,7 +429,21 @@ async fn get_reconciliation(State(app): State<Arc<App>>, caller: Caller) -> Resu
         json!({"business_date": state.business_date().to_string(), "books": books, "invariants": state.check_invariants().err().unwrap_or_else(|| "hold".into()), "waiting_journals": waiting})
     });
     report["balances_against_postings"] = postings;
+    report["full_check"] = full_check_json(&full);
     Ok(Json(report))
+}
+
+/// The whole log against the tables and the checkpoint: what start-up leaves to the checkpoint.
+pub(crate) fn full_check_json(check: &cashier_store::sql::FullCheck) -> Value {
+    json!({
+        "reconciles": check.problems.is_empty(),
+        "events": check.events,
+        "journals": check.journals,
+        "balances": check.balances,
+        "checkpoint_seq": check.checkpoint_seq,
+        "checkpoint_rows": check.checkpoint_rows,
+        "problems": check.problems,
+    })
 }
 
 /// The sum of every book's balance, per asset: zero for each asset when the books balance.

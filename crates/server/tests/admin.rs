@@ -115,6 +115,9 @@ async fn setup_business_days_and_reconciliation() {
     let postings = &report["balances_against_postings"];
     assert_eq!(postings["balanced"], true, "{report}");
     assert!(postings["balances_checked"].as_u64().unwrap() >= 3, "{report}");
+    let full = &report["full_check"];
+    assert_eq!((full["reconciles"].as_bool(), full["problems"].as_array().map(Vec::len)), (Some(true), Some(0)), "{report}");
+    assert!(full["events"].as_u64().unwrap() > 10 && full["journals"].as_u64().unwrap() >= 1, "{report}");
     assert!(report["waiting_journals"].as_array().unwrap().iter().any(|j| j["id"] == fixture.as_str()));
     let before = report["business_date"].as_str().unwrap().to_owned();
     let (code, day) = read(ops(&app, Method::POST, "/admin/v1/business_day").json(&json!({})).send().await.unwrap()).await;

@@ -266,6 +266,7 @@ async fn actions_from_the_console_with_four_eyes_and_their_audit_trail() {
     assert_eq!(status, 200);
     let (_, page) = desk.page("/console/reconciliation?older_than_minutes=0").await;
     assert!(page.contains(r#"<dd id="invariants"><span class="ok">hold</span>"#), "{page}");
+    assert!(page.contains(r#"<dd id="full-check"><span class="ok">"#) && page.contains("reconcile</span>"), "{page}");
     let before = app.running.as_ref().unwrap().app.sequencer.read(|s| s.business_date());
     desk.post("/console/business_day", &[]).await;
     let after = app.running.as_ref().unwrap().app.sequencer.read(|s| s.business_date());

@@ -111,8 +111,13 @@ impl Store for PostgresStore {
             .isolation_level(postgres::IsolationLevel::RepeatableRead)
             .start()
             .map_err(backend)?;
-        let loaded = sql::load(&mut Dialect { client: &mut tx, statements: &mut self.statements })?;
+        let mut loaded = sql::load(&mut Dialect { client: &mut tx, statements: &mut self.statements })?;
         tx.commit().map_err(backend)?;
+        if let Some(checkpoint) = loaded.as_mut().and_then(|l| l.checkpoint.take()) {
+            let mut tx = self.client.transaction().map_err(backend)?;
+            sql::write_checkpoint(&mut Dialect { client: &mut tx, statements: &mut self.statements }, &checkpoint)?;
+            tx.commit().map_err(backend)?;
+        }
         Ok(loaded)
     }
 

@@ -85,25 +85,13 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     fn load(&mut self) -> Result<Option<Loaded>, StoreError> {
-        // The log's summary (a pass over every event) is read on a second, read-only connection
-        // while this one reads the tables: nothing writes while a store loads.
-        let path = self.conn.path().map(std::path::PathBuf::from);
-        let Some(path) = path.filter(|p| !p.as_os_str().is_empty()) else { return sql::load(&mut Dialect(&self.conn)) };
-        std::thread::scope(|scope| {
-            let summary = scope.spawn(move || {
-                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-                let conn = Connection::open_with_flags(&path, flags).map_err(StoreError::backend)?;
-                sql::log_summary(&mut Dialect(&conn), sql::Summing::Streamed)
-            });
-            let mut summary = Some(summary);
-            sql::load_with(&mut Dialect(&self.conn), &mut |_| {
-                summary
-                    .take()
-                    .expect("summarized once")
-                    .join()
-                    .unwrap_or_else(|_| Err(StoreError::Corrupt("the log summary failed".into())))
-            })
-        })
+        let mut loaded = sql::load(&mut Dialect(&self.conn))?;
+        if let Some(checkpoint) = loaded.as_mut().and_then(|l| l.checkpoint.take()) {
+            let tx = self.conn.transaction().map_err(StoreError::backend)?;
+            sql::write_checkpoint(&mut Dialect(&tx), &checkpoint)?;
+            tx.commit().map_err(StoreError::backend)?;
+        }
+        Ok(loaded)
     }
 
     fn reader(&mut self) -> Result<Option<Box<dyn sql::LogReader>>, StoreError> {

@@ -388,6 +388,70 @@ pub fn an_old_journal_is_read_back_and_decided_once(h: &mut impl Harness) {
     assert_eq!(loaded.state.balance(Book::Account(alice), Asset::Cash(Currency::USD)).posted, 1_500);
 }
 
+/// Start-up checks the balances against the checkpoint and the log after it; the full check
+/// reads the whole log. Which catches what: a balance edited, or the checkpoint edited, is
+/// refused at start-up; a posting edited before the checkpoint, or a balance and the
+/// checkpoint edited to agree, loads (start-up does not read that far back), and the full check
+/// names it.
+pub fn the_checkpoint_and_the_full_check_catch_tampering<H: Harness>(h: &mut H) {
+    let mut driver = Driver { seq: start(h.fresh(), SequencerConfig::default()), records: Vec::new() };
+    scenario(&mut driver);
+    driver.seq.shutdown();
+    // Move the checkpoint to the end of the log, as a commit does every CHECKPOINT_EVERY events.
+    let last = h.sql("SELECT last_seq FROM meta").expect("a last event");
+    for sql in crate::sql::CHECKPOINT_ADVANCE {
+        h.sql(&sql.replace("$1", &last.to_string()));
+    }
+    assert_eq!(h.sql("SELECT seq FROM checkpoint_meta"), Some(last));
+    assert!(h.sql("SELECT count(*) FROM checkpoint").unwrap() > 0);
+    let full_check = |h: &mut H| {
+        let mut store = h.reopen();
+        store.reader().expect("opens").expect("a reader").full_check().expect("runs")
+    };
+    let clean = full_check(h);
+    assert_eq!(clean.problems, Vec::<String>::new(), "an untouched store reconciles");
+    assert_eq!((clean.checkpoint_seq, clean.events), (last as u64, last as u64));
+    assert!(h.reopen().load().expect("loads from the checkpoint").is_some());
+    let loads = |h: &mut H| h.reopen().load().map(|_| ());
+    // The checkpoint edited: refused at start-up.
+    h.sql("UPDATE checkpoint SET units = units + 1 WHERE asset = 'cash:USD' AND units > 0");
+    match loads(h) {
+        Err(StoreError::Corrupt(message)) => assert!(message.contains("checkpoint"), "{message}"),
+        other => panic!("an edited checkpoint loaded: {other:?}"),
+    }
+    assert!(full_check(h).problems.iter().any(|p| p.contains("checkpoint")));
+    h.sql("UPDATE checkpoint SET units = units - 1 WHERE asset = 'cash:USD' AND units > 0");
+    assert_eq!(full_check(h).problems, Vec::<String>::new(), "put back, it reconciles");
+    // A cent moved between two books in the balances and the checkpoint alike (the sums stay
+    // zero, no floor is crossed): start-up passes, and the full check names both.
+    let richest = "(SELECT book FROM checkpoint WHERE asset = 'cash:USD' ORDER BY units DESC LIMIT 1)";
+    let poorest = "(SELECT book FROM checkpoint WHERE asset = 'cash:USD' ORDER BY units LIMIT 1)";
+    let shift = |h: &mut H, by: i64| {
+        h.sql(&format!("UPDATE balances SET posted = posted + {by} WHERE asset = 'cash:USD' AND book = {richest}"));
+        h.sql(&format!("UPDATE balances SET posted = posted - {by} WHERE asset = 'cash:USD' AND book = {poorest}"));
+        h.sql(&format!("UPDATE checkpoint SET units = units - {by} WHERE asset = 'cash:USD' AND book = {poorest}"));
+        h.sql(&format!("UPDATE checkpoint SET units = units + {by} WHERE asset = 'cash:USD' AND book = {richest}"));
+    };
+    shift(h, 1);
+    assert!(loads(h).is_ok(), "a checkpoint and balances edited alike pass start-up");
+    let found = full_check(h).problems;
+    assert!(found.iter().any(|p| p.contains("balance of")) && found.iter().any(|p| p.contains("checkpoint")), "{found:?}");
+    shift(h, -1);
+    assert_eq!(full_check(h).problems, Vec::<String>::new(), "put back, it reconciles");
+    // A posting before the checkpoint edited: start-up reads only after it; the full check sees.
+    h.sql("UPDATE events SET units = units + 1 WHERE seq = (SELECT min(seq) FROM events WHERE units IS NOT NULL AND asset = 'cash:USD')");
+    assert!(loads(h).is_ok(), "start-up does not read the log before the checkpoint");
+    let found = full_check(h).problems;
+    assert!(found.iter().any(|p| p.contains("postings sum")), "the full check names the balances the posting moved: {found:?}");
+    // A posting after the checkpoint edited: refused at start-up.
+    h.sql("UPDATE events SET units = units - 1 WHERE seq = (SELECT min(seq) FROM events WHERE units IS NOT NULL AND asset = 'cash:USD')");
+    h.sql("UPDATE checkpoint_meta SET seq = 0, journals = 0");
+    h.sql("DELETE FROM checkpoint");
+    assert!(loads(h).is_ok(), "a checkpoint at 0 is the whole log");
+    h.sql("UPDATE events SET units = units + 1 WHERE seq = (SELECT max(seq) FROM events WHERE units IS NOT NULL AND asset = 'cash:USD')");
+    assert!(matches!(loads(h), Err(StoreError::Corrupt(m)) if m.contains("balance of")), "a posting after the checkpoint is read");
+}
+
 /// A store whose tables disagree with its log refuses to load, and says what disagrees.
 pub fn tampering_is_refused_at_start(h: &mut impl Harness) {
     let mut driver = Driver { seq: start(h.fresh(), SequencerConfig::default()), records: Vec::new() };
@@ -675,6 +739,7 @@ macro_rules! conformance_tests {
             rejections_write_nothing,
             tampering_is_refused_at_start,
             an_old_journal_is_read_back_and_decided_once,
+            the_checkpoint_and_the_full_check_catch_tampering,
             a_failed_commit_stops_and_recovers_from_the_store,
             a_second_writer_is_refused,
             a_refused_command_fails_alone,

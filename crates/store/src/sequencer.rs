@@ -170,7 +170,7 @@ impl Sequencer {
         });
         let (loaded, reader) = (loaded?, reader?);
         let started_empty = loaded.is_none();
-        let loaded = loaded.unwrap_or(Loaded { state: State::new(first_day), last_seq: 0, last_at: Timestamp(0), max_id: 0 });
+        let loaded = loaded.unwrap_or(Loaded { state: State::new(first_day), last_seq: 0, last_at: Timestamp(0), max_id: 0, checkpoint: None });
         let (sender, receiver) = sync_channel(config.queue_capacity);
         let (publisher, _) = broadcast::channel(config.subscriber_backlog.max(1));
         let stats = Arc::new(Stats::default());
@@ -582,7 +582,7 @@ impl Writer {
         }
         let Ok(Reloaded { loaded, redo }) = reloaded.recv() else { return Vec::new() };
         let loaded =
-            loaded.unwrap_or(Loaded { state: State::new(self.state.business_date()), last_seq: 0, last_at: self.last_at, max_id: 0 });
+            loaded.unwrap_or(Loaded { state: State::new(self.state.business_date()), last_seq: 0, last_at: self.last_at, max_id: 0, checkpoint: None });
         self.state = loaded.state;
         self.residency.reset();
         self.last_seq = loaded.last_seq;
@@ -732,7 +732,7 @@ impl Committer {
             self.stats.stopped.store(false, Ordering::SeqCst);
             let state = self.replica.read().expect("replica lock").clone();
             let last_seq = self.stats.last_seq.load(Ordering::SeqCst);
-            let loaded = Loaded { state, last_seq, last_at: Timestamp(0), max_id: 0 };
+            let loaded = Loaded { state, last_seq, last_at: Timestamp(0), max_id: 0, checkpoint: None };
             return Some(Reloaded { loaded: Some(loaded), redo });
         }
         loop {

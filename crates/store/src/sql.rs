@@ -91,6 +91,7 @@ table!(API_KEYS, "api_keys", upsert: true, key: ["key_id"], ["key_id": "text", "
     "secret_sha256": "bytea", "created_at": "int8", "revoked": "bool", "name": "text"]);
 table!(CONFIRMATIONS, "confirmations", upsert: true, key: ["fingerprint"], ["fingerprint": "bytea", "body": "text"]);
 table!(DONE_ALONE, "done_alone", upsert: true, key: ["operator"], ["operator": "text", "worth": "int8"]);
+table!(CHECKPOINT, "checkpoint", upsert: true, key: ["book", "asset"], ["book": "bytea", "asset": "text", "units": "int8"]);
 table!(DAILY, "daily_usage", upsert: true, key: ["account", "limit_key"], ["account": "uuid", "limit_key": "text", "used": "int8"]);
 
 /// Reads one column of a result row.
@@ -227,6 +228,13 @@ pub fn batch_ops(batch: &Batch) -> BatchOps {
     ops.write(&EVENTS, events);
     row_ops(&mut ops, &batch.rows);
     let after_seq = batch.records.first().map_or(0, |r| r.seq - 1);
+    let last_seq = batch.records.last().map_or(after_seq, |r| r.seq);
+    if after_seq > 0 && last_seq / CHECKPOINT_EVERY > after_seq / CHECKPOINT_EVERY {
+        // The checkpoint follows the log, from the log: everything committed before this batch.
+        for sql in CHECKPOINT_ADVANCE {
+            ops.execute(sql, vec![Value::Int(after_seq as i64)]);
+        }
+    }
     let continues = batch.records.last().map(|last| {
         [
             Value::Int(last.seq as i64),
@@ -237,6 +245,27 @@ pub fn batch_ops(batch: &Batch) -> BatchOps {
     });
     BatchOps { ops: ops.0, continues, after_seq }
 }
+
+/// How far the log runs past its checkpoint before a commit moves the checkpoint up to it:
+/// start-up reads this much of the log at most (and the checkpoint's rows).
+pub const CHECKPOINT_EVERY: u64 = 65_536;
+
+/// Moves the checkpoint up to event `$1`: the postings after it and up to `$1` added to its
+/// sums, and the journals created meanwhile to its count. Computed from the log only, never
+/// from the balances, so that the balances are checked against it.
+pub const CHECKPOINT_ADVANCE: [&str; 2] = [
+    "INSERT INTO checkpoint (book, asset, units)
+     SELECT book, asset, sum(units) FROM (
+         SELECT to_book AS book, asset, units FROM postings WHERE seq > (SELECT seq FROM checkpoint_meta) AND seq <= $1
+         UNION ALL
+         SELECT from_book AS book, asset, -units AS units FROM postings WHERE seq > (SELECT seq FROM checkpoint_meta) AND seq <= $1
+     ) AS p GROUP BY book, asset
+     ON CONFLICT (book, asset) DO UPDATE SET units = checkpoint.units + excluded.units",
+    "UPDATE checkpoint_meta SET
+         journals = journals + (SELECT count(*) FROM events WHERE kind = 'journal_created' AND seq > checkpoint_meta.seq AND seq <= $1),
+         seq = $1
+     WHERE seq < $1",
+];
 
 struct Ops(Vec<Op>);
 
@@ -551,6 +580,16 @@ pub trait LogReader: Send {
         Ok(out)
     }
 
+    /// The whole log against the tables and the checkpoint ([`full_check`]).
+    fn full_check(&mut self) -> Result<FullCheck, StoreError> {
+        let mut check = FullCheck::default();
+        self.with_sql(&mut |db| {
+            check = full_check(db)?;
+            Ok(())
+        })?;
+        Ok(check)
+    }
+
     fn balances_against_postings(&mut self) -> Result<PostingCheck, StoreError> {
         let mut check = PostingCheck::default();
         self.with_sql(&mut |db| {
@@ -638,17 +677,9 @@ pub enum ProfilesOf {
 }
 
 /// Loads and verifies a store; `None` when it has never been committed to.
+/// Start-up reads the tables and the log after the checkpoint (`checkpoint_summary`), never
+/// the whole log: that is [`full_check`]'s, on demand.
 pub fn load(db: &mut dyn SqlBackend) -> Result<Option<Loaded>, StoreError> {
-    load_with(db, &mut |db| log_summary(db, Summing::InSql))
-}
-
-/// Loads a store and verifies it against a summary of its log that `summary` reads, given the
-/// same connection or not: a backend may read the log on a second connection while this one
-/// reads the tables (on a large store the two take about as long as each other).
-pub fn load_with(
-    db: &mut dyn SqlBackend,
-    summary: &mut dyn FnMut(&mut dyn SqlBackend) -> Result<LogSummary, StoreError>,
-) -> Result<Option<Loaded>, StoreError> {
     let mut meta = None;
     db.query("SELECT last_seq, last_at, business_date FROM meta", &[], &mut |r| {
         meta = Some((r.int(0)?, r.int(1)?, r.int_opt(2)?));
@@ -787,13 +818,21 @@ pub fn load_with(
         parts.emails.push((AccountId(id_from(&r.blob_ref(0)?)?), r.text(1)?));
         Ok(())
     })?;
-    let log = summary(db)?;
+    let log = checkpoint_summary(db)?;
     if log.last_seq != last_seq as u64 {
         return Err(StoreError::Corrupt(format!("the log was summarized at event {} but the tables end at {last_seq}", log.last_seq)));
     }
     verify(&parts, &log)?;
+    // A log that ran far past its checkpoint (a store from before checkpoints, a long run
+    // ended before a commit moved it) hands the verified sums to the backend to write.
+    let checkpoint = (log.last_seq - log.from_seq > CHECKPOINT_EVERY).then(|| Checkpoint {
+        replaces: log.from_seq,
+        seq: log.last_seq,
+        journals: log.journals_created,
+        sums: log.posting_sums.iter().map(|(&(book, asset), &units)| (book, asset, units)).collect(),
+    });
     let state = State::restore(parts).map_err(StoreError::Corrupt)?;
-    Ok(Some(Loaded { state, last_seq: last_seq as u64, last_at: Timestamp(last_at), max_id }))
+    Ok(Some(Loaded { state, last_seq: last_seq as u64, last_at: Timestamp(last_at), max_id, checkpoint }))
 }
 
 /// The journals that can still move without an operator, as an index's condition: the same text
@@ -964,49 +1003,197 @@ fn one_int(db: &mut dyn SqlBackend, sql: &str) -> Result<i64, StoreError> {
     value.ok_or_else(|| StoreError::Corrupt(format!("no answer to {sql}")))
 }
 
-/// What the log says: where it ends, how many events and created journals it holds, and the sum
-/// of its postings per book and asset.
-pub fn log_summary(db: &mut dyn SqlBackend, summing: Summing) -> Result<LogSummary, StoreError> {
+/// The log's summary from its checkpoint: the checkpoint's sums and count, and the log read
+/// after it (at most about [`CHECKPOINT_EVERY`] events). The journals table is counted by its
+/// newest journal's ordinal.
+pub fn checkpoint_summary(db: &mut dyn SqlBackend) -> Result<LogSummary, StoreError> {
     let mut log = LogSummary { last_seq: one_int(db, "SELECT last_seq FROM meta")? as u64, ..LogSummary::default() };
-    db.query("SELECT coalesce(max(seq), 0), count(*) FROM events", &[], &mut |r| {
+    let mut journals_before = 0;
+    db.query("SELECT seq, journals FROM checkpoint_meta", &[], &mut |r| {
+        (log.from_seq, journals_before) = (r.int(0)? as u64, r.int(1)? as u64);
+        Ok(())
+    })?;
+    let from = Value::Int(log.from_seq as i64);
+    let mut sums: HashMap<(Book, Asset), i128> = HashMap::new();
+    db.query("SELECT book, asset, units FROM checkpoint", &[], &mut |r| {
+        sums.insert((book_from(&r.blob_ref(0)?)?, asset_from(&r.text_ref(1)?)?), i128::from(r.int(2)?));
+        Ok(())
+    })?;
+    db.query("SELECT coalesce(max(seq), $1), count(*) FROM events WHERE seq > $1", std::slice::from_ref(&from), &mut |r| {
         (log.max_seq, log.events) = (r.int(0)? as u64, r.int(1)? as u64);
         Ok(())
     })?;
-    log.journals_created = one_int(db, "SELECT count(*) FROM events WHERE kind = 'journal_created'")? as u64;
-    log.journal_rows = one_int(db, "SELECT count(*) FROM journals")? as u64;
-    let mut sums: HashMap<(Book, Asset), i128> = HashMap::new();
-    match summing {
-        Summing::InSql => {
-            let sql = "SELECT book, asset, CAST(sum(units) AS TEXT) FROM (
-                           SELECT to_book AS book, asset, units FROM postings
-                           UNION ALL SELECT from_book AS book, asset, -units AS units FROM postings) AS p
-                       GROUP BY book, asset";
-            db.query(sql, &[], &mut |r| {
-                // As text: PostgreSQL sums bigints as numeric, which may exceed 64 bits.
-                let sum: i128 = r.text(2)?.parse().map_err(|_| StoreError::Corrupt("unreadable posting sum".into()))?;
-                sums.insert((book_from(&r.blob_ref(0)?)?, asset_from(&r.text_ref(1)?)?), sum);
-                Ok(())
-            })?;
-        }
-        Summing::Streamed => {
-            db.query("SELECT asset, units, from_book, to_book FROM postings", &[], &mut |r| {
-                let (asset, units) = (asset_from(&r.text_ref(0)?)?, i128::from(r.int(1)?));
-                *sums.entry((book_from(&r.blob_ref(2)?)?, asset)).or_default() -= units;
-                *sums.entry((book_from(&r.blob_ref(3)?)?, asset)).or_default() += units;
-                Ok(())
-            })?;
-        }
-    }
+    db.query("SELECT count(*) FROM events WHERE seq > $1 AND kind = 'journal_created'", std::slice::from_ref(&from), &mut |r| {
+        log.journals_created = journals_before + r.int(0)? as u64;
+        Ok(())
+    })?;
+    db.query("SELECT ordinal FROM journals ORDER BY id DESC LIMIT 1", &[], &mut |r| {
+        log.journal_rows = r.int(0)? as u64;
+        Ok(())
+    })?;
+    db.query("SELECT asset, units, from_book, to_book FROM postings WHERE seq > $1", std::slice::from_ref(&from), &mut |r| {
+        let (asset, units) = (asset_from(&r.text_ref(0)?)?, i128::from(r.int(1)?));
+        *sums.entry((book_from(&r.blob_ref(2)?)?, asset)).or_default() -= units;
+        *sums.entry((book_from(&r.blob_ref(3)?)?, asset)).or_default() += units;
+        Ok(())
+    })?;
     log.posting_sums = sums;
     Ok(log)
 }
 
-/// How [`log_summary`] sums the postings per book and asset.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Summing {
-    /// A `GROUP BY` in the database: PostgreSQL aggregates by hash, on the server.
-    InSql,
-    /// Every posting read once and summed here: SQLite's `GROUP BY` sorts the rows first (20 M
-    /// postings: 20.9 s, where reading them takes 1.2 s).
-    Streamed,
+/// A checkpoint to write: the log's sums per book and asset, and its created journals, up to
+/// event `seq`.
+#[derive(Clone, Debug, Default)]
+pub struct Checkpoint {
+    /// The event of the checkpoint the store holds, which this one replaces.
+    pub replaces: u64,
+    pub seq: u64,
+    pub journals: u64,
+    pub sums: Vec<(Book, Asset, i128)>,
+}
+
+/// Writes a checkpoint in place of the one the store holds (inside the backend's transaction).
+pub fn write_checkpoint(db: &mut dyn SqlBackend, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+    // First, and only where the stored checkpoint is still the one replaced: two processes
+    // loading one store at once write one checkpoint, not a mix of two.
+    let moved = db.execute(
+        "UPDATE checkpoint_meta SET seq = $1, journals = $2 WHERE seq = $3",
+        &[Value::Int(checkpoint.seq as i64), Value::Int(checkpoint.journals as i64), Value::Int(checkpoint.replaces as i64)],
+    )?;
+    if moved != 1 {
+        return Err(StoreError::Backend(format!("the checkpoint at event {} was moved meanwhile", checkpoint.replaces)));
+    }
+    db.execute("DELETE FROM checkpoint", &[])?;
+    let rows: Vec<Vec<Value>> = checkpoint
+        .sums
+        .iter()
+        .filter(|(_, _, units)| *units != 0)
+        .map(|&(b, a, units)| vec![book(b), asset(a), Value::Int(units as i64)])
+        .collect();
+    for chunk in rows.chunks(10_000) {
+        db.write(&CHECKPOINT, chunk.to_vec())?;
+    }
+    Ok(())
+}
+
+/// What the whole log says, against every table that follows from it: the check start-up
+/// leaves to the checkpoint, on demand (`cashier verify`, reconciliation, the console).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FullCheck {
+    pub events: u64,
+    pub journals: u64,
+    pub balances: u64,
+    /// The checkpoint's event, and its rows checked.
+    pub checkpoint_seq: u64,
+    pub checkpoint_rows: u64,
+    /// What disagrees, at most 100; empty when everything reconciles.
+    pub problems: Vec<String>,
+}
+
+/// Reads the whole log once and checks against it: no gap in the sequence, a journal row for
+/// every created journal, every balance the sum of its postings, and the checkpoint the sum of
+/// the postings up to its event with the journals created by then.
+pub fn full_check(db: &mut dyn SqlBackend) -> Result<FullCheck, StoreError> {
+    let mut check = FullCheck::default();
+    let mut problems = Vec::new();
+    let last_seq = one_int(db, "SELECT last_seq FROM meta")? as u64;
+    let mut journals_at_checkpoint = 0;
+    db.query("SELECT seq, journals FROM checkpoint_meta", &[], &mut |r| {
+        (check.checkpoint_seq, journals_at_checkpoint) = (r.int(0)? as u64, r.int(1)? as u64);
+        Ok(())
+    })?;
+    let mut log = LogSummary { last_seq, ..LogSummary::default() };
+    let mut upto_checkpoint: HashMap<(Book, Asset), i128> = HashMap::new();
+    let mut created_by_checkpoint = 0u64;
+    let cp = check.checkpoint_seq;
+    db.query("SELECT seq, kind, asset, units, from_book, to_book FROM events ORDER BY seq", &[], &mut |r| {
+        let seq = r.int(0)? as u64;
+        log.events += 1;
+        log.max_seq = log.max_seq.max(seq);
+        if r.text_ref(1)? == "journal_created" {
+            log.journals_created += 1;
+            created_by_checkpoint += u64::from(seq <= cp);
+        }
+        if let (Some(asset), Some(units)) = (r.text_opt(2)?, r.int_opt(3)?) {
+            let (asset, units) = (asset_from(&asset)?, i128::from(units));
+            let (from, to) = (book_from(&r.blob_ref(4)?)?, book_from(&r.blob_ref(5)?)?);
+            for sums in [Some(&mut log.posting_sums), (seq <= cp).then_some(&mut upto_checkpoint)].into_iter().flatten() {
+                *sums.entry((from, asset)).or_default() -= units;
+                *sums.entry((to, asset)).or_default() += units;
+            }
+        }
+        Ok(())
+    })?;
+    log.journal_rows = one_int(db, "SELECT count(*) FROM journals")? as u64;
+    (check.events, check.journals) = (log.events, log.journal_rows);
+    let mut parts = StateParts { events_applied: last_seq, ..StateParts::default() };
+    db.query("SELECT book, asset, posted FROM balances", &[], &mut |r| {
+        parts.balances.push((book_from(&r.blob_ref(0)?)?, asset_from(&r.text_ref(1)?)?, Balance { posted: r.int(2)?, ..Balance::default() }));
+        Ok(())
+    })?;
+    check.balances = parts.balances.len() as u64;
+    if let Err(problem) = verify(&parts, &log) {
+        problems.push(problem.to_string());
+    }
+    // Every balance against its postings, not only the first that disagrees.
+    for (book, asset, balance) in &parts.balances {
+        let posted = log.posting_sums.get(&(*book, *asset)).copied().unwrap_or(0);
+        if i128::from(balance.posted) != posted && problems.len() < 100 {
+            problems.push(format!("the balance of {book} in {asset} is {} but its postings sum to {posted}", balance.posted));
+        }
+    }
+    if created_by_checkpoint != journals_at_checkpoint {
+        problems.push(format!(
+            "the checkpoint at event {cp} counts {journals_at_checkpoint} journals but the log had created {created_by_checkpoint}"
+        ));
+    }
+    let mut seen = 0usize;
+    db.query("SELECT book, asset, units FROM checkpoint", &[], &mut |r| {
+        let (book, asset, units) = (book_from(&r.blob_ref(0)?)?, asset_from(&r.text_ref(1)?)?, i128::from(r.int(2)?));
+        check.checkpoint_rows += 1;
+        let logged = upto_checkpoint.get(&(book, asset)).copied().unwrap_or(0);
+        if logged != units && problems.len() < 100 {
+            problems.push(format!("the checkpoint at event {cp} holds {units} of {asset} for {book} but the log sums to {logged}"));
+        }
+        seen += usize::from(logged != 0);
+        Ok(())
+    })?;
+    if upto_checkpoint.values().filter(|&&sum| sum != 0).count() > seen {
+        problems.push(format!("the log up to event {cp} posts to a book the checkpoint does not hold"));
+    }
+    check.problems = problems;
+    Ok(check)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Record;
+
+    fn batch(first: u64, events: u64) -> Batch {
+        let event = Event { at: Timestamp(1), kind: EventKind::BusinessDayAdvanced { from: Date(1), to: Date(2) } };
+        let records = (first..first + events).map(|seq| Record { seq, ulid: 0, event: event.clone(), journal: None }).collect();
+        Batch { records, rows: Rows::default() }
+    }
+
+    fn advances(batch: &Batch) -> Vec<Value> {
+        batch_ops(batch)
+            .ops
+            .into_iter()
+            .filter_map(|op| match op {
+                Op::Execute(sql, params) if CHECKPOINT_ADVANCE.contains(&sql) => Some(params[0].clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_commit_that_crosses_a_checkpoint_boundary_moves_the_checkpoint_to_where_it_starts() {
+        let every = CHECKPOINT_EVERY;
+        assert!(advances(&batch(1, 10)).is_empty());
+        assert!(advances(&batch(every - 10, 10)).is_empty(), "up to the boundary, not past it");
+        let crossing = advances(&batch(every - 10, 11));
+        assert_eq!(crossing, vec![Value::Int((every - 11) as i64); 2], "both statements, up to the event before the batch");
+        assert_eq!(advances(&batch(3 * every + 5, 2 * every)), vec![Value::Int((3 * every + 4) as i64); 2], "once for a long batch");
+    }
 }

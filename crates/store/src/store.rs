@@ -32,6 +32,9 @@ pub struct Loaded {
     pub last_at: Timestamp,
     /// The largest id the store holds (journals, accounts, transfers, ...): new ids must exceed it.
     pub max_id: u128,
+    /// A checkpoint the backend writes before it hands the state over, when the log ran far
+    /// past the stored one.
+    pub checkpoint: Option<crate::sql::Checkpoint>,
 }
 
 #[derive(Clone, Debug, thiserror::Error)]
@@ -102,10 +105,14 @@ pub fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
 pub struct LogSummary {
     /// The sequence number the store recorded as its last commit.
     pub last_seq: u64,
-    /// The highest sequence number and the number of events in the log.
+    /// Where the summary's reading of the log starts: what came before is the checkpoint's
+    /// (0: the whole log was read).
+    pub from_seq: u64,
+    /// The highest sequence number, and the number of events after `from_seq`.
     pub max_seq: u64,
     pub events: u64,
-    /// How many journals the log says were created, and how many rows the journals table has.
+    /// How many journals the log says were created, and how many the journals table holds
+    /// (its rows, or, at start-up, the newest journal's ordinal: ordinals have no gaps).
     pub journals_created: u64,
     pub journal_rows: u64,
     /// Per (book, asset), the sum of the postings in the log.
@@ -120,19 +127,25 @@ pub fn verify(parts: &StateParts, log: &LogSummary) -> Result<(), StoreError> {
     if log.max_seq != log.last_seq {
         return corrupt(format!("the log ends at event {} but the last commit recorded {}", log.max_seq, log.last_seq));
     }
-    if log.events != log.max_seq {
-        return corrupt(format!("the log holds {} events numbered up to {}: some are missing", log.events, log.max_seq));
+    if log.events != log.max_seq - log.from_seq.min(log.max_seq) {
+        return corrupt(format!(
+            "the log holds {} events numbered from {} up to {}: some are missing",
+            log.events,
+            log.from_seq + 1,
+            log.max_seq
+        ));
     }
     if log.journals_created != log.journal_rows {
         return corrupt(format!("the log created {} journals but the journals table holds {}", log.journals_created, log.journal_rows));
     }
-    if parts.events_applied != log.events {
-        return corrupt(format!("the tables count {} events but the log holds {}", parts.events_applied, log.events));
+    if parts.events_applied != log.from_seq + log.events {
+        return corrupt(format!("the tables count {} events but the log holds {}", parts.events_applied, log.from_seq + log.events));
     }
     for (book, asset, balance) in &parts.balances {
         let posted = log.posting_sums.get(&(*book, *asset)).copied().unwrap_or(0);
         if i128::from(balance.posted) != posted {
-            return corrupt(format!("the balance of {book} in {asset} is {} but its postings sum to {posted}", balance.posted));
+            let checkpoint = if log.from_seq > 0 { format!(" (the checkpoint at event {} and those after it)", log.from_seq) } else { String::new() };
+            return corrupt(format!("the balance of {book} in {asset} is {} but its postings{checkpoint} sum to {posted}", balance.posted));
         }
     }
     let nonzero_sums = log.posting_sums.values().filter(|&&sum| sum != 0).count();

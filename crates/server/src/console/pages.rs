@@ -654,6 +654,10 @@ pub(crate) async fn reconciliation(State(app): State<Arc<App>>, operator: Operat
         Ok(check) => check,
         Err(error) => return html::error_page(error.status, &error.message),
     };
+    let full = match app.read_tables(|tables| tables.full_check()).await {
+        Ok(full) => full,
+        Err(error) => return html::error_page(error.status, &error.message),
+    };
     let now = Timestamp(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64));
     // At most about 19 years back: far enough for any question, short of overflowing.
     let cutoff = Timestamp(now.0.saturating_sub(minutes.min(10_000_000) as i64 * 60_000_000));
@@ -685,6 +689,18 @@ pub(crate) async fn reconciliation(State(app): State<Arc<App>>, operator: Operat
                 .map(|(book, asset, posted, sum)| format!("{book} {asset}: balance {posted}, postings {sum}"))
                 .collect();
             format!(r#"<span class="bad">{} of {} differ: {}</span>"#, check.mismatches.len(), check.balances, esc(&list.join("; ")))
+        }
+    );
+    let _ = write!(
+        body,
+        r#"<dl><dt>The whole log</dt><dd id="full-check">{}</dd></dl>"#,
+        if full.problems.is_empty() {
+            format!(
+                r#"<span class="ok">{} events, {} journals, {} balances and the checkpoint at event {} ({} rows) reconcile</span>"#,
+                full.events, full.journals, full.balances, full.checkpoint_seq, full.checkpoint_rows
+            )
+        } else {
+            format!(r#"<span class="bad">{}</span>"#, esc(&full.problems.join("; ")))
         }
     );
     let _ = write!(
