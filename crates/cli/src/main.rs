@@ -74,6 +74,17 @@ enum Role {
         #[arg(long, env = "CASHIER_JOURNAL_CACHE", default_value_t = cashier_server::JOURNAL_CACHE_DEFAULT)]
         journal_cache: usize,
     },
+    /// Checks a store's whole log against its tables and its checkpoint (start-up checks only
+    /// the log after the checkpoint); exits non-zero, naming what disagrees, when they do not
+    /// reconcile. Safe while a server runs on the store.
+    Verify {
+        /// Data directory of the embedded SQLite store.
+        #[arg(long, env = "CASHIER_DATA_DIR", default_value = "./cashier-data")]
+        data_dir: std::path::PathBuf,
+        /// A PostgreSQL store instead of the embedded one.
+        #[arg(long, env = "CASHIER_DATABASE_URL")]
+        database_url: Option<String>,
+    },
     /// Operates a running server: journals, accounts, firm funding, the business day.
     Ops(ops::OpsArgs),
     /// Drives a server with journals and reports throughput and latency (see BENCHMARKS.md).
@@ -85,7 +96,7 @@ fn main() -> ExitCode {
     // The server logs what it does; the tools print their own results and log only trouble.
     let (log_json, level, given) = match &cli.command {
         Role::Serve { log_json, log_level, .. } => (*log_json, "info", log_level.clone()),
-        Role::Bench(_) | Role::Ops(_) => (false, "warn", None),
+        Role::Bench(_) | Role::Ops(_) | Role::Verify { .. } => (false, "warn", None),
     };
     let filter = match given {
         Some(text) => match tracing_subscriber::EnvFilter::try_new(&text) {
@@ -110,7 +121,7 @@ fn main() -> ExitCode {
     let threads = match cli.command {
         Role::Serve { .. } => "cashier-http",
         Role::Bench(_) => "cashier-bench",
-        Role::Ops(_) => "cashier-ops",
+        Role::Ops(_) | Role::Verify { .. } => "cashier-ops",
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().thread_name(threads).enable_all().build().expect("a tokio runtime");
     let result = match cli.command {
@@ -149,6 +160,7 @@ fn main() -> ExitCode {
         }
         Role::Bench(args) => runtime.block_on(bench::run(args)),
         Role::Ops(args) => runtime.block_on(ops::run(args)),
+        Role::Verify { data_dir, database_url } => verify(data_dir, database_url),
     };
     log.flush();
     match result {
@@ -158,6 +170,28 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cashier verify`: the full check, its figures on stdout, what disagrees on stderr.
+fn verify(data_dir: PathBuf, database_url: Option<String>) -> Result<(), String> {
+    if database_url.is_none() && !data_dir.join("cashier.db").exists() {
+        return Err(format!("no store in {}: give --data-dir or --database-url", data_dir.display()));
+    }
+    let config =
+        cashier_server::Config { database_url, ..cashier_server::Config::new(data_dir, "127.0.0.1:0".parse().expect("an address")) };
+    let check = cashier_server::verify(&config).map_err(|e| e.to_string())?;
+    println!(
+        "{} events, {} journals, {} balances, the checkpoint at event {} ({} rows)",
+        check.events, check.journals, check.balances, check.checkpoint_seq, check.checkpoint_rows
+    );
+    if check.problems.is_empty() {
+        println!("the whole log reconciles with the tables and the checkpoint");
+        return Ok(());
+    }
+    for problem in &check.problems {
+        eprintln!("cashier verify: {problem}");
+    }
+    Err(format!("{} problem(s): the store does not reconcile", check.problems.len()))
 }
 
 fn parse_date(text: &str) -> Result<cashier_core::Date, String> {

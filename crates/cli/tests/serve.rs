@@ -91,6 +91,20 @@ fn serve_starts_answers_and_stops_on_sigterm() {
     let all: Vec<&String> = printed.iter().chain(&rest).collect();
     assert!(all.iter().any(|l| l.contains("INFO") && l.contains("cashier is listening")), "{all:?}");
     assert!(all.iter().all(|l| !l.contains('\u{1b}')), "colour codes in a piped log: {all:?}");
+    // The full check of the whole log, on demand: the store reconciles; a balance edited in
+    // place is named, and the command fails.
+    let verify = || Command::new(env!("CARGO_BIN_EXE_cashier")).args(["verify", "--data-dir"]).arg(&dir).output().expect("runs");
+    let clean = verify();
+    let said = String::from_utf8_lossy(&clean.stdout);
+    assert!(clean.status.success() && said.contains("reconciles"), "{said} {}", String::from_utf8_lossy(&clean.stderr));
+    let db = rusqlite::Connection::open(dir.join("cashier.db")).unwrap();
+    db.execute("UPDATE balances SET posted = posted + 7 WHERE asset = 'cash:USD' AND posted > 0", []).unwrap();
+    drop(db);
+    let tampered = verify();
+    let said = String::from_utf8_lossy(&tampered.stderr);
+    assert!(!tampered.status.success() && said.contains("balance of") && said.contains("USD"), "{said}");
+    let missing = Command::new(env!("CARGO_BIN_EXE_cashier")).args(["verify", "--data-dir"]).arg(dir.join("nothing")).output().unwrap();
+    assert!(!missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("no store in"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

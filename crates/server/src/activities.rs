@@ -5,11 +5,11 @@ use crate::api::{list_of, uuid, Access, Api, Op};
 use crate::auth::Caller;
 use crate::body::{bad_request, instant};
 use crate::{ApiError, App};
-use cashier_store::sql::{Direction, JournalQuery, LogReader};
-use cashier_store::StoreError;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use cashier_core::*;
+use cashier_store::sql::{Direction, JournalQuery, LogReader};
+use cashier_store::StoreError;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -256,8 +256,7 @@ async fn list_activities(
         ..JournalQuery::default()
     };
     let journals = app.read_tables(move |tables| page_of_journals(tables, base, cursor, direction, page_size)).await?;
-    let mut list: Vec<Activity> =
-        journals.iter().flat_map(activities_of).filter(|a| account.is_none_or(|id| id == a.account)).collect();
+    let mut list: Vec<Activity> = journals.iter().flat_map(activities_of).filter(|a| account.is_none_or(|id| id == a.account)).collect();
     list.sort_by(|x, y| x.id.cmp(&y.id));
     if !ascending {
         list.reverse();

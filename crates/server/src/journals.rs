@@ -9,8 +9,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use cashier_store::sql::JournalQuery;
 use cashier_core::*;
+use cashier_store::sql::JournalQuery;
 use serde_json::{json, Value};
 use std::sync::Arc;
 

@@ -342,6 +342,13 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::new(axum::http::StatusCode::NOT_FOUND, "route_not_found", format!("no such endpoint: {}", uri.path()))
 }
 
+/// The full check of a store: its whole log against its tables and its checkpoint, on a reader
+/// of its own (the store may be in use by a server meanwhile).
+pub fn verify(config: &Config) -> Result<cashier_store::sql::FullCheck, StoreError> {
+    let open = log_opener(config);
+    off_runtime(move || open()?.full_check())
+}
+
 fn log_opener(config: &Config) -> LogOpener {
     match &config.database_url {
         Some(url) => {

@@ -66,13 +66,8 @@ impl PostgresStore {
             }
             client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}")).map_err(backend)?;
         }
-        let mut store = PostgresStore {
-            client,
-            statements: HashMap::new(),
-            fence: None,
-            url: url.to_owned(),
-            schema: schema.map(str::to_owned),
-        };
+        let mut store =
+            PostgresStore { client, statements: HashMap::new(), fence: None, url: url.to_owned(), schema: schema.map(str::to_owned) };
         store.migrate()?;
         Ok(store)
     }

@@ -334,9 +334,9 @@ pub fn an_old_journal_is_read_back_and_decided_once(h: &mut impl Harness) {
     let mut booked = Vec::new();
     for units in [1_000, 2_000, 3_000] {
         let key = Some(format!("k-{units}"));
-        let id = driver.ok(Command::CreateJournal { actor: actor.clone(), request: JournalRequest::cash(firm, alice, units), key })
-            .journals[0]
-            .id;
+        let id =
+            driver.ok(Command::CreateJournal { actor: actor.clone(), request: JournalRequest::cash(firm, alice, units), key }).journals[0]
+                .id;
         driver.ok(Command::SendToClearing { id });
         driver.ok(Command::BookJournal { id });
         booked.push(id);
@@ -367,7 +367,8 @@ pub fn an_old_journal_is_read_back_and_decided_once(h: &mut impl Harness) {
     assert_eq!(corrected.journals.iter().map(|j| j.status).collect::<Vec<_>>(), [JournalStatus::Correct, JournalStatus::Executed]);
     assert_eq!(corrected.journals[0].extra.as_ref().and_then(|e| e.corrected_by), Some(corrected.journals[1].id));
     assert_eq!(cash(&driver, alice), 4_500);
-    let replay = Command::CreateJournal { actor: actor.clone(), request: JournalRequest::cash(firm, alice, 3_000), key: Some("k-3000".into()) };
+    let replay =
+        Command::CreateJournal { actor: actor.clone(), request: JournalRequest::cash(firm, alice, 3_000), key: Some("k-3000".into()) };
     let replayed = answered(&driver.seq, replay.clone()).expect("a replay answers");
     assert!(replayed.records().is_empty(), "a replay writes nothing");
     assert_eq!(replayed.journals.iter().map(|j| j.id).collect::<Vec<_>>(), [booked[2]]);

@@ -170,7 +170,8 @@ impl Sequencer {
         });
         let (loaded, reader) = (loaded?, reader?);
         let started_empty = loaded.is_none();
-        let loaded = loaded.unwrap_or(Loaded { state: State::new(first_day), last_seq: 0, last_at: Timestamp(0), max_id: 0, checkpoint: None });
+        let loaded =
+            loaded.unwrap_or(Loaded { state: State::new(first_day), last_seq: 0, last_at: Timestamp(0), max_id: 0, checkpoint: None });
         let (sender, receiver) = sync_channel(config.queue_capacity);
         let (publisher, _) = broadcast::channel(config.subscriber_backlog.max(1));
         let stats = Arc::new(Stats::default());
@@ -581,8 +582,13 @@ impl Writer {
             return Vec::new();
         }
         let Ok(Reloaded { loaded, redo }) = reloaded.recv() else { return Vec::new() };
-        let loaded =
-            loaded.unwrap_or(Loaded { state: State::new(self.state.business_date()), last_seq: 0, last_at: self.last_at, max_id: 0, checkpoint: None });
+        let loaded = loaded.unwrap_or(Loaded {
+            state: State::new(self.state.business_date()),
+            last_seq: 0,
+            last_at: self.last_at,
+            max_id: 0,
+            checkpoint: None,
+        });
         self.state = loaded.state;
         self.residency.reset();
         self.last_seq = loaded.last_seq;

@@ -50,8 +50,12 @@ impl Table {
         if !self.upsert {
             return String::new();
         }
-        let updates: Vec<String> =
-            self.columns.iter().filter(|(c, _)| !self.key.contains(c) && !self.fixed.contains(c)).map(|(c, _)| format!("{c} = excluded.{c}")).collect();
+        let updates: Vec<String> = self
+            .columns
+            .iter()
+            .filter(|(c, _)| !self.key.contains(c) && !self.fixed.contains(c))
+            .map(|(c, _)| format!("{c} = excluded.{c}"))
+            .collect();
         format!(" ON CONFLICT ({}) DO UPDATE SET {}", self.key.join(", "), updates.join(", "))
     }
 }
@@ -1128,7 +1132,11 @@ pub fn full_check(db: &mut dyn SqlBackend) -> Result<FullCheck, StoreError> {
     (check.events, check.journals) = (log.events, log.journal_rows);
     let mut parts = StateParts { events_applied: last_seq, ..StateParts::default() };
     db.query("SELECT book, asset, posted FROM balances", &[], &mut |r| {
-        parts.balances.push((book_from(&r.blob_ref(0)?)?, asset_from(&r.text_ref(1)?)?, Balance { posted: r.int(2)?, ..Balance::default() }));
+        parts.balances.push((
+            book_from(&r.blob_ref(0)?)?,
+            asset_from(&r.text_ref(1)?)?,
+            Balance { posted: r.int(2)?, ..Balance::default() },
+        ));
         Ok(())
     })?;
     check.balances = parts.balances.len() as u64;

@@ -144,7 +144,8 @@ pub fn verify(parts: &StateParts, log: &LogSummary) -> Result<(), StoreError> {
     for (book, asset, balance) in &parts.balances {
         let posted = log.posting_sums.get(&(*book, *asset)).copied().unwrap_or(0);
         if i128::from(balance.posted) != posted {
-            let checkpoint = if log.from_seq > 0 { format!(" (the checkpoint at event {} and those after it)", log.from_seq) } else { String::new() };
+            let checkpoint =
+                if log.from_seq > 0 { format!(" (the checkpoint at event {} and those after it)", log.from_seq) } else { String::new() };
             return corrupt(format!("the balance of {book} in {asset} is {} but its postings{checkpoint} sum to {posted}", balance.posted));
         }
     }

@@ -3,12 +3,12 @@
 use super::html::{self, csrf, esc, journal_link, units, Page};
 use super::labels::Labels;
 use super::Operator;
-use cashier_store::sql::JournalQuery;
 use crate::App;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cashier_core::*;
+use cashier_store::sql::JournalQuery;
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::Arc;
