@@ -73,6 +73,10 @@ enum Role {
         /// that follow one closely; older ones are read back from the store when named.
         #[arg(long, env = "CASHIER_JOURNAL_CACHE", default_value_t = cashier_server::JOURNAL_CACHE_DEFAULT)]
         journal_cache: usize,
+        /// How long idempotency keys stay in memory (`24h`, `90m`, `7d`; one minute at least):
+        /// a request with an older key is answered from the store's key table all the same.
+        #[arg(long, env = "CASHIER_IDEMPOTENCY_RETENTION", default_value = "24h", value_parser = parse_retention)]
+        idempotency_retention: std::time::Duration,
     },
     /// Checks a store's whole log against its tables and its checkpoint (start-up checks only
     /// the log after the checkpoint); exits non-zero, naming what disagrees, when they do not
@@ -139,6 +143,7 @@ fn main() -> ExitCode {
             lease_ttl,
             list_results_max,
             journal_cache,
+            idempotency_retention,
             ..
         } => {
             let clearing_delay = Some(std::time::Duration::from_millis(clearing_delay_ms));
@@ -154,6 +159,7 @@ fn main() -> ExitCode {
                 lease_ttl: std::time::Duration::from_secs_f64(lease_ttl.max(1.0)),
                 list_results_max: list_results_max.max(1),
                 journal_cache,
+                idempotency_retention,
                 ..cashier_server::Config::new(data_dir, listen)
             };
             runtime.block_on(cashier_server::serve(config, shutdown_signal())).map_err(|e| e.to_string())
@@ -192,6 +198,26 @@ fn verify(data_dir: PathBuf, database_url: Option<String>) -> Result<(), String>
         eprintln!("cashier verify: {problem}");
     }
     Err(format!("{} problem(s): the store does not reconcile", check.problems.len()))
+}
+
+/// A retention such as `24h`, `90m`, `7d` or `3600s`, one minute at least.
+fn parse_retention(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let unit = text.chars().last().filter(|c| c.is_ascii_alphabetic());
+    let number = if unit.is_some() { &text[..text.len() - 1] } else { text };
+    let count: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration such as 24h, 90m or 7d"))?;
+    let seconds = match unit {
+        Some('s') | None => Some(count),
+        Some('m') => count.checked_mul(60),
+        Some('h') => count.checked_mul(3_600),
+        Some('d') => count.checked_mul(86_400),
+        _ => None,
+    }
+    .ok_or_else(|| format!("{text:?} is not a duration such as 24h, 90m or 7d"))?;
+    if seconds < 60 {
+        return Err(format!("{text:?} is shorter than a minute: a key must outlive every retry in flight"));
+    }
+    Ok(std::time::Duration::from_secs(seconds))
 }
 
 fn parse_date(text: &str) -> Result<cashier_core::Date, String> {

@@ -309,6 +309,19 @@ impl State {
         }
     }
 
+    /// Brings an idempotency key the store kept back into memory (one in memory stays).
+    pub fn admit_key(&mut self, record: KeyRecord) {
+        self.keys.entry((record.correspondent, record.key.clone())).or_insert(record);
+    }
+
+    /// Lets idempotency keys created before `created_before` leave memory: they stay in the
+    /// store, which answers them from then on. Answers how many left.
+    pub fn evict_keys(&mut self, created_before: Timestamp) -> usize {
+        let before = self.keys.len();
+        self.keys.retain(|_, r| r.created_at >= created_before);
+        before - self.keys.len()
+    }
+
     fn journal_mut(&mut self, id: JournalId) -> Option<&mut Journal> {
         self.journals.get_mut(&id)
     }

@@ -60,6 +60,8 @@ pub struct Config {
     pub event_backlog: usize,
     /// Settled journals the sequencer keeps in memory after their commit.
     pub journal_cache: usize,
+    /// How long idempotency keys stay in memory; older ones are answered from the store.
+    pub idempotency_retention: std::time::Duration,
     /// Events waiting to be written to one stream's connection.
     pub event_buffer: usize,
     /// Requests per second one API key may make; more answer 429.
@@ -102,6 +104,7 @@ impl Config {
             clearing_delay: None,
             event_backlog: SequencerConfig::default().subscriber_backlog,
             journal_cache: JOURNAL_CACHE_DEFAULT,
+            idempotency_retention: cashier_store::KEY_RETENTION_DEFAULT,
             event_buffer: events::STREAM_BUFFER,
             rate_limit: RATE_LIMIT_DEFAULT,
             streams_per_key: STREAMS_PER_KEY_DEFAULT,
@@ -231,8 +234,12 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         }
         None => None,
     };
-    let sequencer_config =
-        SequencerConfig { subscriber_backlog: config.event_backlog, journal_cache: config.journal_cache, ..SequencerConfig::default() };
+    let sequencer_config = SequencerConfig {
+        subscriber_backlog: config.event_backlog,
+        journal_cache: config.journal_cache,
+        key_retention: config.idempotency_retention,
+        ..SequencerConfig::default()
+    };
     let first_day = config.calendar.on_or_after(days::date_of(SystemClock::default().now()));
     let sequencer = Arc::new(Sequencer::start(store.into_store(), SystemClock::default(), first_day, sequencer_config)?);
     if config.sandbox && sequencer.started_empty() {

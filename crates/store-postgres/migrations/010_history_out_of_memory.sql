@@ -23,3 +23,6 @@ CREATE TABLE checkpoint_meta (
     journals int8 NOT NULL
 );
 INSERT INTO checkpoint_meta (seq, journals) VALUES (0, 0);
+
+-- Idempotency keys by age: start-up loads the last day's; older ones are read by their key.
+CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);

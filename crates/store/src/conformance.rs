@@ -389,6 +389,52 @@ pub fn an_old_journal_is_read_back_and_decided_once(h: &mut impl Harness) {
     assert_eq!(loaded.state.balance(Book::Account(alice), Asset::Cash(Currency::USD)).posted, 1_500);
 }
 
+/// An idempotency key past its retention leaves memory and is never forgotten: the same
+/// request answers the same journal from the store's key table, writing nothing; another
+/// request under it is refused; and after a restart the same.
+pub fn an_old_key_is_answered_from_the_store(h: &mut impl Harness) {
+    let clock = ManualClock::at(Timestamp(1_700_000_000_000_000));
+    let config = SequencerConfig { key_retention: std::time::Duration::from_secs(3_600), ..SequencerConfig::default() };
+    let seq = Sequencer::start(h.fresh(), clock.clone(), DAY0, config.clone()).expect("starts");
+    let mut driver = Driver { seq, records: Vec::new() };
+    let ops = Actor::Operator("ops".into());
+    let corr = driver
+        .ok(Command::CreateCorrespondent { code: "LPCA".into(), name: "LPCA".into(), config: CorrespondentConfig::default() })
+        .correspondents[0]
+        .id;
+    let open = |kind| Command::open_account(ops.clone(), corr, kind, "{}".into());
+    let firm = driver.ok(open(AccountKind::Firm)).accounts[0].id;
+    let alice = driver.ok(open(AccountKind::Customer)).accounts[0].id;
+    driver.ok(Command::SetOverdraft { account: firm, currency: Currency::USD, units: 100_000 });
+    let actor = Actor::Correspondent(corr);
+    let create = |units, key: &str| Command::CreateJournal {
+        actor: actor.clone(),
+        request: JournalRequest::cash(firm, alice, units),
+        key: Some(key.to_owned()),
+    };
+    let first = driver.ok(create(1_000, "old")).journals[0].id;
+    // Two hours on, two commands later: the key is past its hour in memory.
+    clock.advance(2 * 3_600_000_000);
+    driver.ok(Command::SetAccountBlocks { account: alice, blocks: Blocks::default() });
+    driver.ok(Command::SetAccountBlocks { account: alice, blocks: Blocks::default() });
+    assert!(driver.seq.read(|s| s.idempotency_key(corr, "old").is_none()), "the key left memory");
+    assert_eq!(h.sql("SELECT count(*) FROM idempotency_keys"), Some(1), "and stays in the store");
+    let replay = answered(&driver.seq, create(1_000, "old")).expect("a replay answers");
+    assert!(replay.records().is_empty(), "a replay writes nothing");
+    assert_eq!(replay.journals.iter().map(|j| j.id).collect::<Vec<_>>(), [first]);
+    assert!(driver.seq.stats().keys_read_back.load(Ordering::SeqCst) >= 1, "the key was read back from the store");
+    let other = answered(&driver.seq, create(2_000, "old"));
+    assert!(matches!(other, Err(SubmitError::Rejected(r)) if r.code == Code::IdempotencyKeyReused), "{other:?}");
+    let events = h.sql("SELECT count(*) FROM events");
+    driver.seq.shutdown();
+    let seq = Sequencer::start(h.reopen(), clock.clone(), DAY0, config).expect("starts again");
+    let again = answered(&seq, create(1_000, "old")).expect("a replay answers");
+    assert_eq!(again.journals.iter().map(|j| j.id).collect::<Vec<_>>(), [first]);
+    assert!(matches!(answered(&seq, create(2_000, "old")), Err(SubmitError::Rejected(r)) if r.code == Code::IdempotencyKeyReused));
+    seq.shutdown();
+    assert_eq!(h.sql("SELECT count(*) FROM events"), events, "nothing was written by the replays");
+}
+
 /// Start-up checks the balances against the checkpoint and the log after it; the full check
 /// reads the whole log. Which catches what: a balance edited, or the checkpoint edited, is
 /// refused at start-up; a posting edited before the checkpoint, or a balance and the
@@ -741,6 +787,7 @@ macro_rules! conformance_tests {
             tampering_is_refused_at_start,
             an_old_journal_is_read_back_and_decided_once,
             the_checkpoint_and_the_full_check_catch_tampering,
+            an_old_key_is_answered_from_the_store,
             a_failed_commit_stops_and_recovers_from_the_store,
             a_second_writer_is_refused,
             a_refused_command_fails_alone,

@@ -23,5 +23,5 @@ mod store;
 pub use mint::{Clock, ManualClock, SystemClock, V7Ids};
 pub use pool::CashPool;
 pub use rows::Rows;
-pub use sequencer::{Outcome, Replica, Sequencer, SequencerConfig, Stats, SubmitError, Subscription};
+pub use sequencer::{Outcome, Replica, Sequencer, SequencerConfig, Stats, SubmitError, Subscription, KEY_RETENTION_DEFAULT};
 pub use store::{off_runtime, verify, Batch, Loaded, LogSummary, Record, Store, StoreError};

@@ -37,6 +37,9 @@ pub struct SequencerConfig {
     /// follow a journal closely (a reversal, a correction); older ones are read back from the
     /// store when a command names them. Only with a store that has a reader.
     pub journal_cache: usize,
+    /// How long idempotency keys stay in memory after they were stored; a request with an
+    /// older key is answered from the store's key table. Only with a store that has a reader.
+    pub key_retention: Duration,
 }
 
 impl Default for SequencerConfig {
@@ -47,9 +50,18 @@ impl Default for SequencerConfig {
             subscriber_backlog: 1_024,
             recovery_backoff: Duration::from_millis(200),
             journal_cache: 65_536,
+            key_retention: KEY_RETENTION_DEFAULT,
         }
     }
 }
+
+/// Idempotency keys stay in memory for a day by default: a client retrying a request retries
+/// within seconds or minutes, and a day covers a retry after an outage or a night's batch run.
+/// Older keys are never forgotten: they are answered from the store.
+pub const KEY_RETENTION_DEFAULT: Duration = Duration::from_secs(24 * 3_600);
+
+/// How often, in the ledger's time, keys past their retention leave memory.
+const KEY_SWEEP_MICROS: i64 = 60_000_000;
 
 /// Why a submitted command has no outcome.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -115,6 +127,8 @@ pub struct Stats {
     pub journals_read_back: AtomicU64,
     /// Journals in the sequencer's memory, as of its last batch.
     pub journals_resident: AtomicU64,
+    /// Idempotency keys past their retention read back from the store for a request.
+    pub keys_read_back: AtomicU64,
     /// Writes are stopped while the store is failing.
     pub stopped: AtomicBool,
 }
@@ -193,6 +207,7 @@ impl Sequencer {
             config: config.clone(),
             replica: replica.clone(),
             evicts: reader.is_some(),
+            keys_swept_at: loaded.last_at,
         };
         let mut writer = Writer {
             clock: Box::new(clock),
@@ -204,7 +219,13 @@ impl Sequencer {
             failures: failure_receiver,
             stats: stats.clone(),
             batch_max: config.batch_max.max(1),
-            residency: Residency { reader, cache: config.journal_cache, ..Residency::default() },
+            residency: Residency {
+                reader,
+                cache: config.journal_cache,
+                key_retention: config.key_retention,
+                keys_swept_at: loaded.last_at,
+                ..Residency::default()
+            },
         };
         let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new().name(name.into()).spawn(work).map_err(StoreError::backend)
@@ -353,6 +374,9 @@ struct Residency {
     /// again is here twice; only its newest entry counts).
     changed: std::collections::VecDeque<(JournalId, u64)>,
     last_change: std::collections::HashMap<JournalId, u64>,
+    /// Idempotency keys older than this leave memory; when they last did.
+    key_retention: Duration,
+    keys_swept_at: Timestamp,
 }
 
 impl Residency {
@@ -378,9 +402,27 @@ impl Residency {
         }
     }
 
-    /// Brings back from the store the journals `command` acts on that are not in memory.
+    /// Lets idempotency keys past their retention leave memory, once a minute of ledger time.
+    /// A key that old cannot be in flight: its batch was committed long ago.
+    fn sweep_keys(&mut self, state: &mut State, now: Timestamp) {
+        if self.reader.is_some() && now.0 - self.keys_swept_at.0 >= KEY_SWEEP_MICROS {
+            self.keys_swept_at = now;
+            state.evict_keys(Timestamp(now.0.saturating_sub(retention_micros(self.key_retention))));
+        }
+    }
+
+    /// Brings back from the store the idempotency key and the journals `command` acts on that
+    /// are not in memory.
     fn admit(&mut self, state: &mut State, command: &Command, stats: &Stats) -> Result<(), StoreError> {
         let Some(reader) = self.reader.as_mut() else { return Ok(()) };
+        if let Some((correspondent, key)) = key_of(state, command) {
+            if state.idempotency_key(correspondent, key).is_none() {
+                if let Some(record) = reader.idempotency_key(correspondent, key)? {
+                    stats.keys_read_back.fetch_add(1, Ordering::Relaxed);
+                    state.admit_key(record);
+                }
+            }
+        }
         let mut named = Vec::new();
         journals_named(command, &mut named);
         named.extend(replayed_journals(state, command));
@@ -469,6 +511,7 @@ impl Writer {
 
     fn hand_over(&mut self, requests: Vec<Request>, alone: Option<SyncSender<Result<(), StoreError>>>) -> Result<(), ()> {
         self.residency.evict(&mut self.state, self.stats.last_seq.load(Ordering::SeqCst));
+        self.residency.sweep_keys(&mut self.state, self.clock.now().max(self.last_at));
         self.stats.journals_resident.store(self.state.resident_journals() as u64, Ordering::Relaxed);
         let mut records = Vec::new();
         let mut answers: Vec<Pending> = Vec::with_capacity(requests.len());
@@ -618,6 +661,8 @@ struct Committer {
     /// Settled journals leave the replica once applied (the store has a reader, and reads of
     /// journals go to the store).
     evicts: bool,
+    /// When keys past their retention last left the replica, in the log's time.
+    keys_swept_at: Timestamp,
 }
 
 impl Committer {
@@ -702,6 +747,11 @@ impl Committer {
             if self.evicts {
                 for id in batch.records.iter().filter_map(|r| journal_touched(&r.event.kind)) {
                     replica.evict(id);
+                }
+                let at = batch.records.last().map_or(self.keys_swept_at, |r| r.event.at);
+                if at.0 - self.keys_swept_at.0 >= KEY_SWEEP_MICROS {
+                    self.keys_swept_at = at;
+                    replica.evict_keys(Timestamp(at.0.saturating_sub(retention_micros(self.config.key_retention))));
                 }
             }
         }
@@ -790,15 +840,23 @@ fn fail_all(answers: Vec<Pending>) {
     }
 }
 
-/// The journals an idempotency key stands for, when a create command was a replay.
-fn replayed_journals(state: &State, command: &Command) -> Vec<JournalId> {
+/// The idempotency key a create command carries, with the correspondent it belongs to.
+fn key_of<'c>(state: &State, command: &'c Command) -> Option<(cashier_core::CorrespondentId, &'c str)> {
     let (actor, key, account) = match command {
         Command::CreateJournal { actor, key, request } => (actor, key, request.from),
         Command::CreateBatch { actor, key, from, .. } => (actor, key, *from),
         Command::CreateReverseBatch { actor, key, to, .. } => (actor, key, *to),
-        _ => return Vec::new(),
+        _ => return None,
     };
-    let Some(key) = key else { return Vec::new() };
-    let scope = actor.scope().or_else(|| state.account(account).map(|a| a.correspondent));
-    scope.and_then(|c| state.idempotency_key(c, key)).map(|r| r.journals.clone()).unwrap_or_default()
+    let scope = actor.scope().or_else(|| state.account(account).map(|a| a.correspondent))?;
+    Some((scope, key.as_deref()?))
+}
+
+/// The journals an idempotency key stands for, when a create command was a replay.
+fn replayed_journals(state: &State, command: &Command) -> Vec<JournalId> {
+    key_of(state, command).and_then(|(c, key)| state.idempotency_key(c, key)).map(|r| r.journals.clone()).unwrap_or_default()
+}
+
+fn retention_micros(retention: Duration) -> i64 {
+    i64::try_from(retention.as_micros()).unwrap_or(i64::MAX)
 }

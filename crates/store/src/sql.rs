@@ -565,6 +565,16 @@ pub trait LogReader: Send {
         Ok(out)
     }
 
+    /// One idempotency key as committed.
+    fn idempotency_key(&mut self, correspondent: CorrespondentId, key: &str) -> Result<Option<KeyRecord>, StoreError> {
+        let mut out = None;
+        self.with_sql(&mut |db| {
+            out = idempotency_key(db, correspondent, key)?;
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
     /// Journals as committed, newest first ([`journals`]).
     fn journals(&mut self, query: &JournalQuery, limit: usize) -> Result<Vec<Journal>, StoreError> {
         let mut out = Vec::new();
@@ -779,15 +789,12 @@ pub fn load(db: &mut dyn SqlBackend) -> Result<Option<Loaded>, StoreError> {
         parts.overdrafts.push((AccountId(read_id(r, 0)?), currency(&r.text_ref(1)?)?, r.int(2)?));
         Ok(())
     })?;
-    load_all(db, &KEYS, &mut |r| {
-        parts.keys.push(KeyRecord {
-            correspondent: CorrespondentId(read_id(r, 0)?),
-            key: r.text(1)?,
-            kind: named(&r.text_ref(2)?, KeyKind::parse, "key kind")?,
-            fingerprint: id_from(&r.blob_ref(3)?)?,
-            journals: ids_from(&r.blob(4)?)?,
-            created_at: Timestamp(r.int(5)?),
-        });
+    // Only the keys of the last day (an index by age): older ones are read back when a
+    // request names one (`idempotency_key`).
+    let recent = Value::Int(last_at.saturating_sub(KEYS_LOADED_FOR_MICROS));
+    db.query(&format!("SELECT {} FROM idempotency_keys WHERE created_at >= $1", KEYS.column_list()), &[recent], &mut |r| {
+        read_id(r, 0)?;
+        parts.keys.push(key_from(r)?);
         Ok(())
     })?;
     load_all(db, &DAILY, &mut |r| {
@@ -837,6 +844,33 @@ pub fn load(db: &mut dyn SqlBackend) -> Result<Option<Loaded>, StoreError> {
     });
     let state = State::restore(parts).map_err(StoreError::Corrupt)?;
     Ok(Some(Loaded { state, last_seq: last_seq as u64, last_at: Timestamp(last_at), max_id, checkpoint }))
+}
+
+/// Idempotency keys loaded at start-up: those created within a day of the log's end (the
+/// default retention); the sequencer reads older ones back, and lets go of those past its own
+/// retention.
+pub const KEYS_LOADED_FOR_MICROS: i64 = 24 * 3_600 * 1_000_000;
+
+fn key_from(r: &dyn ColumnRead) -> Result<KeyRecord, StoreError> {
+    Ok(KeyRecord {
+        correspondent: CorrespondentId(id_from(&r.blob_ref(0)?)?),
+        key: r.text(1)?,
+        kind: named(&r.text_ref(2)?, KeyKind::parse, "key kind")?,
+        fingerprint: id_from(&r.blob_ref(3)?)?,
+        journals: ids_from(&r.blob(4)?)?,
+        created_at: Timestamp(r.int(5)?),
+    })
+}
+
+/// One idempotency key as committed.
+pub fn idempotency_key(db: &mut dyn SqlBackend, correspondent: CorrespondentId, key: &str) -> Result<Option<KeyRecord>, StoreError> {
+    let sql = format!("SELECT {} FROM idempotency_keys WHERE correspondent = $1 AND key = $2", KEYS.column_list());
+    let mut found = None;
+    db.query(&sql, &[id(correspondent.0), Value::Text(key.to_owned())], &mut |r| {
+        found = Some(key_from(r)?);
+        Ok(())
+    })?;
+    Ok(found)
 }
 
 /// The journals that can still move without an operator, as an index's condition: the same text
