@@ -615,7 +615,7 @@ impl State {
         let Some(journal) = self.journals.get_mut(&change.id) else {
             // A settled journal out of memory (a reader's copy of the state keeps none): its
             // record is the store's, and what it moves carries its own price.
-            assert!(waiting_slot(change.from).is_none(), "a journal that can still move is in memory");
+            debug_assert!(waiting_slot(change.from).is_none(), "a journal that can still move is in memory");
             if let Some(m) = change.movement {
                 self.post(&m, if change.to.is_booked() { change.price } else { None });
             }

@@ -29,6 +29,8 @@ const MIGRATIONS: &[&str] = &[
 
 pub struct SqliteStore {
     conn: Connection,
+    /// Events between moves of the checkpoint ([`sql::CHECKPOINT_EVERY`]).
+    checkpoint_every: u64,
 }
 
 impl SqliteStore {
@@ -45,7 +47,7 @@ impl SqliteStore {
              PRAGMA wal_autocheckpoint = 10000;",
         )
         .map_err(StoreError::backend)?;
-        let mut store = SqliteStore { conn };
+        let mut store = SqliteStore { conn, checkpoint_every: sql::CHECKPOINT_EVERY };
         store.migrate()?;
         Ok(store)
     }
@@ -64,6 +66,12 @@ impl SqliteStore {
             private_file(&dir.join(format!("{FILE_NAME}{suffix}"))).map_err(StoreError::backend)?;
         }
         SqliteStore::open(&path)
+    }
+
+    /// The same store, its checkpoint moved every `events` (tests move it often).
+    pub fn checkpoint_every(mut self, events: u64) -> SqliteStore {
+        self.checkpoint_every = events;
+        self
     }
 
     /// The connection, for plain-SQL reconciliation and tests.
@@ -105,7 +113,7 @@ impl Store for SqliteStore {
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let tx = self.conn.transaction().map_err(StoreError::backend)?;
         // Dropping the transaction on an error rolls it back.
-        sql::write_batch(&mut Dialect(&tx), batch)?;
+        sql::write_batch(&mut Dialect(&tx), batch, self.checkpoint_every)?;
         tx.commit().map_err(StoreError::backend)
     }
 }

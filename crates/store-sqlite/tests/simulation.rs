@@ -106,7 +106,8 @@ impl Sim {
     }
 
     fn open(dir: &std::path::Path, faults: &Arc<Mutex<Faults>>, clock: &ManualClock) -> Sequencer {
-        let inner = SqliteStore::open_in(dir).expect("the store opens");
+        // The checkpoint moves every 40 events: restarts load from it with journals moving.
+        let inner = SqliteStore::open_in(dir).expect("the store opens").checkpoint_every(40);
         Sequencer::start(Faulty { inner, faults: faults.clone() }, clock.clone(), DAY0, config()).expect("the store loads")
     }
 
@@ -311,6 +312,12 @@ fn run(seed: u64, steps: usize) -> (u64, u64, u64, usize) {
     sim.restart();
     sim.check();
     sim.seq.shutdown();
+    // The checkpoint moved under the faults, and the whole log reconciles with it.
+    use cashier_store::sql::LogReader;
+    let full = cashier_store_sqlite::SqliteLog::open_in(&sim.dir).expect("a reader opens").full_check().expect("runs");
+    if !full.problems.is_empty() || (full.events > 80 && full.checkpoint_seq == 0) {
+        sim.fail(format!("the full check: {full:?}"));
+    }
     let _ = std::fs::remove_dir_all(&sim.dir);
     let injected = sim.faults.lock().unwrap().injected;
     (injected, sim.restarts, sim.day_jumps, sim.journals.len())

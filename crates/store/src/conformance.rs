@@ -451,6 +451,13 @@ pub fn the_checkpoint_and_the_full_check_catch_tampering<H: Harness>(h: &mut H) 
     }
     assert_eq!(h.sql("SELECT seq FROM checkpoint_meta"), Some(last));
     assert!(h.sql("SELECT count(*) FROM checkpoint").unwrap() > 0);
+    // The journals still moving are the checkpoint's, and start-up finds them there alone
+    // (the log after it is empty).
+    let moving = h.sql("SELECT count(*) FROM journals WHERE status IN ('queued', 'sent_to_clearing', 'pending')").unwrap();
+    assert!(moving > 0, "the scenario leaves journals moving");
+    assert_eq!(h.sql("SELECT count(*) FROM checkpoint_live"), Some(moving));
+    let loaded = h.reopen().load().expect("loads").expect("not empty");
+    assert_eq!(loaded.state.journals().count() as i64, moving, "start-up loads every moving journal from the checkpoint");
     let full_check = |h: &mut H| {
         let mut store = h.reopen();
         store.reader().expect("opens").expect("a reader").full_check().expect("runs")
@@ -485,6 +492,11 @@ pub fn the_checkpoint_and_the_full_check_catch_tampering<H: Harness>(h: &mut H) 
     assert!(found.iter().any(|p| p.contains("balance of")) && found.iter().any(|p| p.contains("checkpoint")), "{found:?}");
     shift(h, -1);
     assert_eq!(full_check(h).problems, Vec::<String>::new(), "put back, it reconciles");
+    // A moving journal dropped from the checkpoint: start-up would not hold it; the full check
+    // says so.
+    h.sql("DELETE FROM checkpoint_live WHERE id = (SELECT id FROM checkpoint_live ORDER BY id LIMIT 1)");
+    let found = full_check(h).problems;
+    assert!(found.iter().any(|p| p.contains("can still move")), "{found:?}");
     // A posting before the checkpoint edited: start-up reads only after it; the full check sees.
     h.sql("UPDATE events SET units = units + 1 WHERE seq = (SELECT min(seq) FROM events WHERE units IS NOT NULL AND asset = 'cash:USD')");
     assert!(loads(h).is_ok(), "start-up does not read the log before the checkpoint");

@@ -96,6 +96,7 @@ table!(API_KEYS, "api_keys", upsert: true, key: ["key_id"], ["key_id": "text", "
 table!(CONFIRMATIONS, "confirmations", upsert: true, key: ["fingerprint"], ["fingerprint": "bytea", "body": "text"]);
 table!(DONE_ALONE, "done_alone", upsert: true, key: ["operator"], ["operator": "text", "worth": "int8"]);
 table!(CHECKPOINT, "checkpoint", upsert: true, key: ["book", "asset"], ["book": "bytea", "asset": "text", "units": "int8"]);
+table!(CHECKPOINT_LIVE, "checkpoint_live", upsert: false, key: ["id"], ["id": "uuid"]);
 table!(DAILY, "daily_usage", upsert: true, key: ["account", "limit_key"], ["account": "uuid", "limit_key": "text", "used": "int8"]);
 
 /// Reads one column of a result row.
@@ -185,8 +186,8 @@ pub fn not_continuing(after_seq: u64) -> StoreError {
 }
 
 /// Writes a batch's log and rows, one statement a step. The backend wraps it in its transaction.
-pub fn write_batch(db: &mut dyn SqlBackend, batch: &Batch) -> Result<(), StoreError> {
-    write_ops(db, batch_ops(batch))
+pub fn write_batch(db: &mut dyn SqlBackend, batch: &Batch, checkpoint_every: u64) -> Result<(), StoreError> {
+    write_ops(db, batch_ops_every(batch, checkpoint_every))
 }
 
 /// Writes the steps of a batch one statement each, then moves the log's end.
@@ -208,8 +209,14 @@ pub fn write_ops(db: &mut dyn SqlBackend, batch: BatchOps) -> Result<(), StoreEr
     Ok(())
 }
 
-/// The steps that write a batch's log and rows.
+/// The steps that write a batch's log and rows, the checkpoint moved every [`CHECKPOINT_EVERY`].
 pub fn batch_ops(batch: &Batch) -> BatchOps {
+    batch_ops_every(batch, CHECKPOINT_EVERY)
+}
+
+/// The same, the checkpoint moved every `every` events (tests move it often).
+pub fn batch_ops_every(batch: &Batch, every: u64) -> BatchOps {
+    let every = every.max(1);
     let mut events = Vec::with_capacity(batch.records.len());
     for record in &batch.records {
         let c = event_columns(&record.event);
@@ -233,7 +240,7 @@ pub fn batch_ops(batch: &Batch) -> BatchOps {
     row_ops(&mut ops, &batch.rows);
     let after_seq = batch.records.first().map_or(0, |r| r.seq - 1);
     let last_seq = batch.records.last().map_or(after_seq, |r| r.seq);
-    if after_seq > 0 && last_seq / CHECKPOINT_EVERY > after_seq / CHECKPOINT_EVERY {
+    if after_seq > 0 && last_seq / every > after_seq / every {
         // The checkpoint follows the log, from the log: everything committed before this batch.
         for sql in CHECKPOINT_ADVANCE {
             ops.execute(sql, vec![Value::Int(after_seq as i64)]);
@@ -255,9 +262,10 @@ pub fn batch_ops(batch: &Batch) -> BatchOps {
 pub const CHECKPOINT_EVERY: u64 = 65_536;
 
 /// Moves the checkpoint up to event `$1`: the postings after it and up to `$1` added to its
-/// sums, and the journals created meanwhile to its count. Computed from the log only, never
+/// sums, the journals still moving at `$1`, and the journals created meanwhile to its count
+/// (the statement that moves `checkpoint_meta` comes last: the others read where it was). Computed from the log only, never
 /// from the balances, so that the balances are checked against it.
-pub const CHECKPOINT_ADVANCE: [&str; 2] = [
+pub const CHECKPOINT_ADVANCE: [&str; 4] = [
     "INSERT INTO checkpoint (book, asset, units)
      SELECT book, asset, sum(units) FROM (
          SELECT to_book AS book, asset, units FROM postings WHERE seq > (SELECT seq FROM checkpoint_meta) AND seq <= $1
@@ -265,6 +273,15 @@ pub const CHECKPOINT_ADVANCE: [&str; 2] = [
          SELECT from_book AS book, asset, -units AS units FROM postings WHERE seq > (SELECT seq FROM checkpoint_meta) AND seq <= $1
      ) AS p GROUP BY book, asset
      ON CONFLICT (book, asset) DO UPDATE SET units = checkpoint.units + excluded.units",
+    // The journals still moving: those moving before, less every one the range changed, plus
+    // those of them moving now. (A journal changed after `$1` is named by the log after the
+    // checkpoint, which start-up reads too; one unchanged since reads the same now as at `$1`.)
+    "DELETE FROM checkpoint_live WHERE id IN (
+         SELECT journal_id FROM events WHERE seq > (SELECT seq FROM checkpoint_meta) AND seq <= $1 AND status_to IS NOT NULL)",
+    "INSERT INTO checkpoint_live (id)
+     SELECT id FROM journals WHERE id IN (
+         SELECT journal_id FROM events WHERE seq > (SELECT seq FROM checkpoint_meta) AND seq <= $1 AND status_to IS NOT NULL
+     ) AND status IN ('queued', 'sent_to_clearing', 'pending')",
     "UPDATE checkpoint_meta SET
          journals = journals + (SELECT count(*) FROM events WHERE kind = 'journal_created' AND seq > checkpoint_meta.seq AND seq <= $1),
          seq = $1
@@ -747,9 +764,11 @@ pub fn load(db: &mut dyn SqlBackend) -> Result<Option<Loaded>, StoreError> {
         parts.assets.push(info);
         Ok(())
     })?;
-    // Only the journals that can still move on their own come into memory (an index holds
-    // them); the newest journal gives the next ordinal and the largest journal id.
-    db.query(&format!("SELECT {} FROM journals WHERE {LIVE_JOURNALS}", JOURNALS.column_list()), &[], &mut |r| {
+    // Only the journals that can still move on their own come into memory: those the
+    // checkpoint knew as moving, and those the log touched after it, read by their ids. The
+    // newest journal gives the next ordinal and the largest journal id.
+    let from = Value::Int(one_int(db, "SELECT seq FROM checkpoint_meta")?);
+    db.query(&live_journals_sql(), &[from], &mut |r| {
         parts.journals.push(journal_from(r, &mut read_id)?);
         Ok(())
     })?;
@@ -841,6 +860,7 @@ pub fn load(db: &mut dyn SqlBackend) -> Result<Option<Loaded>, StoreError> {
         seq: log.last_seq,
         journals: log.journals_created,
         sums: log.posting_sums.iter().map(|(&(book, asset), &units)| (book, asset, units)).collect(),
+        live: parts.journals.iter().map(|j| j.id).collect(),
     });
     let state = State::restore(parts).map_err(StoreError::Corrupt)?;
     Ok(Some(Loaded { state, last_seq: last_seq as u64, last_at: Timestamp(last_at), max_id, checkpoint }))
@@ -873,9 +893,21 @@ pub fn idempotency_key(db: &mut dyn SqlBackend, correspondent: CorrespondentId, 
     Ok(found)
 }
 
-/// The journals that can still move without an operator, as an index's condition: the same text
-/// in the migrations' partial index and in the query that loads them.
+/// The journals that can still move without an operator.
 pub const LIVE_JOURNALS: &str = "status IN ('queued', 'sent_to_clearing', 'pending')";
+
+/// The journals that can still move, found without an index over every journal: those the
+/// checkpoint at event `$1` held as moving (`checkpoint_live`) and those any later event names,
+/// each read by its id, kept where it still moves.
+fn live_journals_sql() -> String {
+    format!(
+        "SELECT {} FROM journals WHERE id IN (
+             SELECT id FROM checkpoint_live
+             UNION SELECT journal_id FROM events WHERE seq > $1 AND journal_id IS NOT NULL
+         ) AND {LIVE_JOURNALS}",
+        JOURNALS.column_list()
+    )
+}
 
 /// One journal as committed.
 pub fn journal(db: &mut dyn SqlBackend, journal: JournalId) -> Result<Option<Journal>, StoreError> {
@@ -971,9 +1003,6 @@ pub fn journals(db: &mut dyn SqlBackend, q: &JournalQuery, limit: usize) -> Resu
     }
     if let Some(t) = q.updated_before {
         with("updated_at < ?", Value::Int(t.0));
-    }
-    if q.status.is_some_and(|s| matches!(s, JournalStatus::Queued | JournalStatus::SentToClearing | JournalStatus::Pending)) {
-        conditions.push(LIVE_JOURNALS.to_owned());
     }
     if q.booked || q.by_update.is_some() {
         conditions.push("booked_on IS NOT NULL".to_owned());
@@ -1088,6 +1117,8 @@ pub struct Checkpoint {
     pub seq: u64,
     pub journals: u64,
     pub sums: Vec<(Book, Asset, i128)>,
+    /// The journals still moving at `seq`.
+    pub live: Vec<JournalId>,
 }
 
 /// Writes a checkpoint in place of the one the store holds (inside the backend's transaction).
@@ -1110,6 +1141,11 @@ pub fn write_checkpoint(db: &mut dyn SqlBackend, checkpoint: &Checkpoint) -> Res
         .collect();
     for chunk in rows.chunks(10_000) {
         db.write(&CHECKPOINT, chunk.to_vec())?;
+    }
+    db.execute("DELETE FROM checkpoint_live", &[])?;
+    let live: Vec<Vec<Value>> = checkpoint.live.iter().map(|j| vec![id(j.0)]).collect();
+    for chunk in live.chunks(10_000) {
+        db.write(&CHECKPOINT_LIVE, chunk.to_vec())?;
     }
     Ok(())
 }
@@ -1202,6 +1238,17 @@ pub fn full_check(db: &mut dyn SqlBackend) -> Result<FullCheck, StoreError> {
     })?;
     if upto_checkpoint.values().filter(|&&sum| sum != 0).count() > seen {
         problems.push(format!("the log up to event {cp} posts to a book the checkpoint does not hold"));
+    }
+    let moving = one_int(db, &format!("SELECT count(*) FROM journals WHERE {LIVE_JOURNALS}"))?;
+    let mut found = 0i64;
+    db.query(&live_journals_sql(), &[Value::Int(cp as i64)], &mut |_| {
+        found += 1;
+        Ok(())
+    })?;
+    if found != moving {
+        problems.push(format!(
+            "{moving} journals can still move but start-up finds {found} of them (the checkpoint's moving journals and the log after it)"
+        ));
     }
     check.problems = problems;
     Ok(check)
