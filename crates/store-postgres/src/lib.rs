@@ -48,6 +48,8 @@ pub struct PostgresStore {
     /// How it was reached, to open a reader of its own.
     url: String,
     schema: Option<String>,
+    /// Events between moves of the checkpoint ([`sql::CHECKPOINT_EVERY`]).
+    checkpoint_every: u64,
 }
 
 impl PostgresStore {
@@ -66,10 +68,22 @@ impl PostgresStore {
             }
             client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}")).map_err(backend)?;
         }
-        let mut store =
-            PostgresStore { client, statements: HashMap::new(), fence: None, url: url.to_owned(), schema: schema.map(str::to_owned) };
+        let mut store = PostgresStore {
+            client,
+            statements: HashMap::new(),
+            fence: None,
+            url: url.to_owned(),
+            schema: schema.map(str::to_owned),
+            checkpoint_every: sql::CHECKPOINT_EVERY,
+        };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// The same store, its checkpoint moved every `events` (tests move it often).
+    pub fn checkpoint_every(mut self, events: u64) -> PostgresStore {
+        self.checkpoint_every = events;
+        self
     }
 
     /// The client, for plain-SQL reconciliation and tests.
@@ -122,7 +136,7 @@ impl Store for PostgresStore {
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let last_seq = batch.records.last().map_or(0, |r| r.seq as i64);
-        let ops = sql::batch_ops(batch);
+        let ops = sql::batch_ops_every(batch, self.checkpoint_every);
         if ops.continues.is_some() && ops.ops.iter().all(|op| matches!(op, Op::Write(..))) {
             return self.commit_in_one_statement(ops, last_seq);
         }

@@ -59,6 +59,10 @@ impl Harness for Postgres {
         PostgresStore::connect(&url(), Some(&self.schema)).expect("reconnects")
     }
 
+    fn fresh_checkpointing(&mut self, events: u64) -> PostgresStore {
+        self.fresh().checkpoint_every(events)
+    }
+
     fn sql(&mut self, sql: &str) -> Option<i64> {
         let mut store = PostgresStore::connect(&url(), Some(&self.schema)).expect("connects");
         let rows = store.client().query(sql, &[]).expect("runs");

@@ -47,6 +47,9 @@ impl Harness for Schema {
     fn reopen(&mut self) -> PostgresStore {
         PostgresStore::connect(&url(), Some(&self.0)).expect("reconnects")
     }
+    fn fresh_checkpointing(&mut self, events: u64) -> PostgresStore {
+        self.fresh().checkpoint_every(events)
+    }
     fn sql(&mut self, _: &str) -> Option<i64> {
         None
     }

@@ -34,6 +34,10 @@ impl Harness for Sqlite {
         SqliteStore::open_in(&self.dir).expect("reopens")
     }
 
+    fn fresh_checkpointing(&mut self, events: u64) -> SqliteStore {
+        self.fresh().checkpoint_every(events)
+    }
+
     fn sql(&mut self, sql: &str) -> Option<i64> {
         let store = SqliteStore::open_in(&self.dir).expect("opens");
         let mut stmt = store.connection().prepare(sql).expect("valid SQL");
