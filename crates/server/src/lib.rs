@@ -158,18 +158,6 @@ impl App {
     }
 }
 
-/// Hands the heap freed after loading (the rows read, the parts the state was built from)
-/// back to the system: the allocator keeps it otherwise, and the process's resident memory
-/// would show the load's peak instead of what the ledger holds.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap pages to the system; it touches no live
-    // allocation and may be called from any thread at any time.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 /// Settled journals kept in memory after their commit, by default.
 pub const JOURNAL_CACHE_DEFAULT: usize = 65_536;
 
@@ -254,7 +242,6 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     };
     let first_day = config.calendar.on_or_after(days::date_of(SystemClock::default().now()));
     let sequencer = Arc::new(Sequencer::start(store.into_store(), SystemClock::default(), first_day, sequencer_config)?);
-    release_freed_memory();
     if config.sandbox && sequencer.started_empty() {
         let sandbox = sandbox::bootstrap(&sequencer).await.map_err(|e| ServeError::Sandbox(e.to_string()))?;
         sandbox.write(&config.data_dir)?;

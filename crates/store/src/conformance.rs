@@ -316,14 +316,9 @@ pub fn rejections_write_nothing(h: &mut impl Harness) {
     assert_eq!(h.sql("SELECT count(*) FROM events"), events);
 }
 
-/// A settled journal leaves memory once committed (no cache here) and is read back from the
-/// store when an operator acts on it, with the same outcome as in memory; two reversals of it
-/// submitted at once are decided once, and the books stay exact. After a restart, too.
-pub fn an_old_journal_is_read_back_and_decided_once(h: &mut impl Harness) {
-    let config = SequencerConfig { journal_cache: 0, ..SequencerConfig::default() };
-    let mut driver = Driver { seq: start(h.fresh(), config.clone()), records: Vec::new() };
+/// A correspondent with a firm account (a $1,000 overdraft to pay from) and one customer.
+fn firm_and_customer(driver: &mut Driver) -> (CorrespondentId, AccountId, AccountId) {
     let ops = Actor::Operator("ops".into());
-    let audit = || Audit { actor: ops.clone(), reason: "asked".into() };
     let corr = driver
         .ok(Command::CreateCorrespondent { code: "LPCA".into(), name: "LPCA".into(), config: CorrespondentConfig::default() })
         .correspondents[0]
@@ -332,6 +327,18 @@ pub fn an_old_journal_is_read_back_and_decided_once(h: &mut impl Harness) {
     let firm = driver.ok(open(AccountKind::Firm)).accounts[0].id;
     let alice = driver.ok(open(AccountKind::Customer)).accounts[0].id;
     driver.ok(Command::SetOverdraft { account: firm, currency: Currency::USD, units: 100_000 });
+    (corr, firm, alice)
+}
+
+/// A settled journal leaves memory once committed (no cache here) and is read back from the
+/// store when an operator acts on it, with the same outcome as in memory; two reversals of it
+/// submitted at once are decided once, and the books stay exact. After a restart, too.
+pub fn an_old_journal_is_read_back_and_decided_once(h: &mut impl Harness) {
+    let config = SequencerConfig { journal_cache: 0, ..SequencerConfig::default() };
+    let mut driver = Driver { seq: start(h.fresh(), config.clone()), records: Vec::new() };
+    let ops = Actor::Operator("ops".into());
+    let audit = || Audit { actor: ops.clone(), reason: "asked".into() };
+    let (corr, firm, alice) = firm_and_customer(&mut driver);
     let actor = Actor::Correspondent(corr);
     let mut booked = Vec::new();
     for units in [1_000, 2_000, 3_000] {
@@ -399,15 +406,7 @@ pub fn an_old_key_is_answered_from_the_store(h: &mut impl Harness) {
     let config = SequencerConfig { key_retention: std::time::Duration::from_secs(3_600), ..SequencerConfig::default() };
     let seq = Sequencer::start(h.fresh(), clock.clone(), DAY0, config.clone()).expect("starts");
     let mut driver = Driver { seq, records: Vec::new() };
-    let ops = Actor::Operator("ops".into());
-    let corr = driver
-        .ok(Command::CreateCorrespondent { code: "LPCA".into(), name: "LPCA".into(), config: CorrespondentConfig::default() })
-        .correspondents[0]
-        .id;
-    let open = |kind| Command::open_account(ops.clone(), corr, kind, "{}".into());
-    let firm = driver.ok(open(AccountKind::Firm)).accounts[0].id;
-    let alice = driver.ok(open(AccountKind::Customer)).accounts[0].id;
-    driver.ok(Command::SetOverdraft { account: firm, currency: Currency::USD, units: 100_000 });
+    let (corr, firm, alice) = firm_and_customer(&mut driver);
     let actor = Actor::Correspondent(corr);
     let create = |units, key: &str| Command::CreateJournal {
         actor: actor.clone(),

@@ -974,8 +974,6 @@ pub struct JournalQuery {
     pub created_before: Option<Timestamp>,
     /// Only journals with a lower id (a page's cursor, newest first).
     pub below: Option<JournalId>,
-    /// Only booked journals (executed and what follows a booking: their activities).
-    pub booked: bool,
     /// Booked on this business day.
     pub booked_on: Option<Date>,
     /// Last changed at or after, and before (microseconds).
@@ -1043,7 +1041,7 @@ pub fn journals(db: &mut dyn SqlBackend, q: &JournalQuery, limit: usize) -> Resu
     if let Some(t) = q.updated_before {
         with("updated_at < ?", Value::Int(t.0));
     }
-    if q.booked || q.by_update.is_some() {
+    if q.by_update.is_some() {
         conditions.push("booked_on IS NOT NULL".to_owned());
     }
     let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
