@@ -185,7 +185,7 @@ async fn list_journals(
     let filter = JournalFilter::parse(&query, max)?;
     let scope = caller.actor().scope();
     let cap = filter.limit.unwrap_or(max + 1);
-    let query = filter.query(scope);
+    let query = JournalQuery { recent: Some(app.sequencer.recent_journals()), ..filter.query(scope) };
     let journals: Vec<Value> = app.read_tables(move |tables| tables.journals(&query, cap)).await?.iter().map(render).collect();
     if filter.limit.is_none() && journals.len() > max {
         return Err(too_many_results(max, "journals", "after, before, status or an account, or set a limit"));

@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/008_key_names.sql"),
     include_str!("../migrations/009_four_eyes.sql"),
     include_str!("../migrations/010_history_out_of_memory.sql"),
+    include_str!("../migrations/011_journals_by_account.sql"),
 ];
 
 pub mod lease;
@@ -127,7 +128,15 @@ impl Store for PostgresStore {
             sql::write_checkpoint(&mut Dialect { client: &mut tx, statements: &mut self.statements }, &checkpoint)?;
             tx.commit().map_err(backend)?;
         }
-        Ok(loaded)
+        // A run a transaction: a store that never had the index gets it run by run.
+        loop {
+            let mut tx = self.client.transaction().map_err(backend)?;
+            let done = sql::index_journals(&mut Dialect { client: &mut tx, statements: &mut self.statements }, 1)?;
+            tx.commit().map_err(backend)?;
+            if done {
+                return Ok(loaded);
+            }
+        }
     }
 
     fn reader(&mut self) -> Result<Option<Box<dyn sql::LogReader>>, StoreError> {

@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/006_key_names.sql"),
     include_str!("../migrations/007_four_eyes.sql"),
     include_str!("../migrations/008_history_out_of_memory.sql"),
+    include_str!("../migrations/009_journals_by_account.sql"),
 ];
 
 pub struct SqliteStore {
@@ -99,7 +100,15 @@ impl Store for SqliteStore {
             sql::write_checkpoint(&mut Dialect(&tx), &checkpoint)?;
             tx.commit().map_err(StoreError::backend)?;
         }
-        Ok(loaded)
+        // A run a transaction: a store that never had the index gets it run by run.
+        loop {
+            let tx = self.conn.transaction().map_err(StoreError::backend)?;
+            let done = sql::index_journals(&mut Dialect(&tx), 1)?;
+            tx.commit().map_err(StoreError::backend)?;
+            if done {
+                return Ok(loaded);
+            }
+        }
     }
 
     fn reader(&mut self) -> Result<Option<Box<dyn sql::LogReader>>, StoreError> {

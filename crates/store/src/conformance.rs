@@ -3,6 +3,7 @@
 //! A backend's test file implements [`Harness`] (a fresh store, the same store reopened, plain
 //! SQL) and calls each test here. The tests drive a real [`Sequencer`] over the real store.
 
+use crate::sql::JournalQuery;
 use crate::{Batch, Loaded, ManualClock, Outcome, Record, Sequencer, SequencerConfig, Store, StoreError, SubmitError};
 use cashier_core::*;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -396,6 +397,81 @@ pub fn an_old_journal_is_read_back_and_decided_once(h: &mut impl Harness) {
     let mut store = h.reopen();
     let loaded = store.load().expect("loads").expect("not empty");
     assert_eq!(loaded.state.balance(Book::Account(alice), Asset::Cash(Currency::USD)).posted, 1_500);
+}
+
+/// An account's journals are listed newest first through the index by account: those after its
+/// last run from the sequencer's memory (or from the log's tail, for a reader without it), then
+/// its runs, with filters and a cursor across the seam; after a restart every journal is in a
+/// run, each account's entered once under each side.
+pub fn an_accounts_journals_are_listed_through_the_index(h: &mut impl Harness) {
+    let config = SequencerConfig { journal_cache: 0, index_every: 5, ..SequencerConfig::default() };
+    let mut driver = Driver { seq: start(h.fresh(), config.clone()), records: Vec::new() };
+    let (corr, firm, alice) = firm_and_customer(&mut driver);
+    let bob = driver.ok(Command::open_account(Actor::Operator("ops".into()), corr, AccountKind::Customer, "{}".into())).accounts[0].id;
+    let actor = Actor::Correspondent(corr);
+    let mut made: Vec<(JournalId, AccountId)> = Vec::new();
+    for i in 0..23 {
+        let to = if i % 3 == 0 { bob } else { alice };
+        let id = driver
+            .ok(Command::CreateJournal { actor: actor.clone(), request: JournalRequest::cash(firm, to, 100 + i), key: None })
+            .journals[0]
+            .id;
+        if i % 2 == 0 {
+            driver.ok(Command::SendToClearing { id });
+        }
+        made.push((id, to));
+    }
+    // One more while the last commit happened to write a run: some are left in memory.
+    while driver.seq.recent_journals().journals() == 0 {
+        let id = driver
+            .ok(Command::CreateJournal { actor: actor.clone(), request: JournalRequest::cash(firm, alice, 7), key: None })
+            .journals[0]
+            .id;
+        made.push((id, alice));
+    }
+    let newest_of = |account: AccountId| -> Vec<JournalId> {
+        made.iter().rev().filter(|(_, to)| account == firm || *to == account).map(|(id, _)| *id).collect()
+    };
+    assert!(h.sql("SELECT count(*) FROM journal_runs").unwrap_or(0) >= 3, "the index was written in runs");
+    let recent = driver.seq.recent_journals();
+    assert!(recent.journals() > 0 && recent.journals() <= 6, "at most a run's worth in memory: {}", recent.journals());
+    let mut reader = h.reopen().reader().expect("a reader").expect("a store with a reader");
+    let ids = |found: Vec<Journal>| found.into_iter().map(|j| j.id).collect::<Vec<_>>();
+    for from_memory in [true, false] {
+        let base = JournalQuery { recent: from_memory.then(|| recent.clone()), ..JournalQuery::default() };
+        for account in [alice, bob, firm] {
+            let q = JournalQuery { account: Some(account), ..base.clone() };
+            assert_eq!(ids(reader.journals(&q, 100).unwrap()), newest_of(account), "memory {from_memory}");
+            // Pages of 4, each below the last one's oldest.
+            let mut paged = Vec::new();
+            loop {
+                let page = ids(reader.journals(&JournalQuery { below: paged.last().copied(), ..q.clone() }, 4).unwrap());
+                if page.is_empty() {
+                    break;
+                }
+                paged.extend(page);
+            }
+            assert_eq!(paged, newest_of(account), "paged, memory {from_memory}");
+        }
+        let to_bob = JournalQuery { to: Some(bob), ..base.clone() };
+        assert_eq!(ids(reader.journals(&to_bob, 100).unwrap()), newest_of(bob));
+        let from_bob = JournalQuery { from: Some(bob), ..base.clone() };
+        assert!(reader.journals(&from_bob, 100).unwrap().is_empty(), "bob paid nothing");
+        let moving = JournalQuery { account: Some(alice), status: Some(JournalStatus::SentToClearing), ..base.clone() };
+        let expected: Vec<JournalId> =
+            made.iter().enumerate().rev().filter(|(i, (_, to))| i % 2 == 0 && *to == alice).map(|(_, (id, _))| *id).collect();
+        assert_eq!(ids(reader.journals(&moving, 100).unwrap()), expected);
+        assert_eq!(ids(reader.journals(&JournalQuery { account: Some(alice), ..base.clone() }, 3).unwrap()), newest_of(alice)[..3]);
+    }
+    driver.seq.shutdown();
+    // A start indexes every journal: none is left to list from memory.
+    let seq = start(h.reopen(), config);
+    assert_eq!(seq.recent_journals().journals(), 0);
+    let q = JournalQuery { account: Some(alice), recent: Some(seq.recent_journals()), ..JournalQuery::default() };
+    assert_eq!(ids(reader.journals(&q, 100).unwrap()), newest_of(alice));
+    seq.shutdown();
+    assert_eq!(h.sql("SELECT count(*) FROM account_journals"), Some(2 * made.len() as i64));
+    assert_eq!(h.sql("SELECT CAST(sum(journals) AS BIGINT) FROM journal_runs"), Some(made.len() as i64));
 }
 
 /// An idempotency key past its retention leaves memory and is never forgotten: the same
@@ -816,6 +892,7 @@ macro_rules! conformance_tests {
             an_old_journal_is_read_back_and_decided_once,
             the_checkpoint_and_the_full_check_catch_tampering,
             an_old_key_is_answered_from_the_store,
+            an_accounts_journals_are_listed_through_the_index,
             a_failed_commit_stops_and_recovers_from_the_store,
             a_second_writer_is_refused,
             a_refused_command_fails_alone,

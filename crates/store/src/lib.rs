@@ -15,6 +15,7 @@ pub mod codec;
 pub mod conformance;
 mod mint;
 mod pool;
+mod recent;
 mod rows;
 mod sequencer;
 pub mod sql;
@@ -22,6 +23,7 @@ mod store;
 
 pub use mint::{Clock, ManualClock, SystemClock, V7Ids};
 pub use pool::CashPool;
+pub use recent::RecentJournals;
 pub use rows::Rows;
 pub use sequencer::{Outcome, Replica, Sequencer, SequencerConfig, Stats, SubmitError, Subscription, KEY_RETENTION_DEFAULT};
 pub use store::{off_runtime, verify, Batch, Loaded, LogSummary, Record, Store, StoreError};

@@ -10,6 +10,7 @@
 //! groups until the one the store refuses is answered alone, and the others commit.
 
 use crate::mint::{event_ulid, Clock, V7Ids};
+use crate::recent::RecentJournals;
 use crate::rows::Rows;
 use crate::store::{Batch, Loaded, Record, Store, StoreError};
 use cashier_core::{
@@ -40,6 +41,9 @@ pub struct SequencerConfig {
     /// How long idempotency keys stay in memory after they were stored; a request with an
     /// older key is answered from the store's key table. Only with a store that has a reader.
     pub key_retention: Duration,
+    /// Journals created between two runs of the store's index by account, at most; the ones
+    /// after the last run are listed from memory ([`RecentJournals`]).
+    pub index_every: usize,
 }
 
 impl Default for SequencerConfig {
@@ -51,9 +55,14 @@ impl Default for SequencerConfig {
             recovery_backoff: Duration::from_millis(200),
             journal_cache: 65_536,
             key_retention: KEY_RETENTION_DEFAULT,
+            index_every: INDEX_EVERY_DEFAULT,
         }
     }
 }
+
+/// A run of the index by account every 65,536 journals: the run is one sequential write of
+/// 131,072 entries, and what stays in memory meanwhile is a few MiB.
+pub const INDEX_EVERY_DEFAULT: usize = 65_536;
 
 /// Idempotency keys stay in memory for a day by default: a client retrying a request retries
 /// within seconds or minutes, and a day covers a retry after an outage or a night's batch run.
@@ -168,6 +177,7 @@ pub struct Sequencer {
     publisher: broadcast::Sender<Arc<Vec<Record>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     replica: Replica,
+    recent: RecentJournals,
     /// Set by `shutdown`: a committer retrying a reload from a failing store gives up.
     closing: Arc<AtomicBool>,
 }
@@ -194,6 +204,7 @@ impl Sequencer {
         let (failures, failure_receiver) = std::sync::mpsc::channel();
         let replica: Replica = Arc::new(std::sync::RwLock::new(loaded.state.clone()));
         let closing = Arc::new(AtomicBool::new(false));
+        let recent = RecentJournals::default();
         let inbox: Inbox = Arc::new(Mutex::new(Some(sender)));
         let mut committer = Committer {
             inbox: inbox.clone(),
@@ -208,6 +219,7 @@ impl Sequencer {
             replica: replica.clone(),
             evicts: reader.is_some(),
             keys_swept_at: loaded.last_at,
+            recent: recent.clone(),
         };
         let mut writer = Writer {
             clock: Box::new(clock),
@@ -239,6 +251,7 @@ impl Sequencer {
             publisher,
             threads: Mutex::new(vec![sequencing, committing]),
             replica,
+            recent,
             closing,
         })
     }
@@ -282,6 +295,12 @@ impl Sequencer {
     /// Reads the ledger as committed.
     pub fn read<T>(&self, reader: impl FnOnce(&State) -> T) -> T {
         reader(&self.replica.read().expect("replica lock"))
+    }
+
+    /// The journals committed since the store's last run of its index by account (none while
+    /// the store has no reader: then every journal stays in memory).
+    pub fn recent_journals(&self) -> RecentJournals {
+        self.recent.clone()
     }
 
     /// An API key as committed, by its id.
@@ -520,7 +539,7 @@ impl Writer {
             answers.push((request, answer));
         }
         let rows = if records.is_empty() { Rows::default() } else { Rows::collect(&self.state, &records) };
-        self.jobs.send(Job::Commit { batch: Box::new(Batch { records, rows }), answers, alone }).map_err(drop)
+        self.jobs.send(Job::Commit { batch: Box::new(Batch { records, rows, index_journals: false }), answers, alone }).map_err(drop)
     }
 
     /// After the store refused a commit's content: none of `redo` was written, and the state
@@ -663,6 +682,8 @@ struct Committer {
     evicts: bool,
     /// When keys past their retention last left the replica, in the log's time.
     keys_swept_at: Timestamp,
+    /// The journals committed since the store's last run of its index by account.
+    recent: RecentJournals,
 }
 
 impl Committer {
@@ -709,7 +730,7 @@ impl Committer {
     }
 
     /// Writes a batch and answers its callers; what the store said of it.
-    fn commit(&mut self, batch: Box<Batch>, answers: Vec<Pending>) -> Result<(), StoreError> {
+    fn commit(&mut self, mut batch: Box<Batch>, answers: Vec<Pending>) -> Result<(), StoreError> {
         if self.failed {
             match &mut self.redo {
                 Some(redo) => redo.extend(answers.into_iter().map(|(request, _)| request)),
@@ -719,6 +740,7 @@ impl Committer {
         }
         if !batch.records.is_empty() {
             let started = Instant::now();
+            batch.index_journals = self.evicts && self.recent.journals() >= self.config.index_every.max(1);
             if let Err(error) = self.store.commit(&batch) {
                 self.stats.stopped.store(true, Ordering::SeqCst);
                 self.failed = true;
@@ -747,6 +769,15 @@ impl Committer {
             if self.evicts {
                 for id in batch.records.iter().filter_map(|r| journal_touched(&r.event.kind)) {
                     replica.evict(id);
+                }
+                if batch.index_journals {
+                    self.recent.clear();
+                } else {
+                    for record in &batch.records {
+                        if let EventKind::JournalCreated { journal, .. } = &record.event.kind {
+                            self.recent.add(journal.id, journal.from, journal.to);
+                        }
+                    }
                 }
                 let at = batch.records.last().map_or(self.keys_swept_at, |r| r.event.at);
                 if at.0 - self.keys_swept_at.0 >= KEY_SWEEP_MICROS {
@@ -794,6 +825,8 @@ impl Committer {
         loop {
             match self.store.load() {
                 Ok(loaded) => {
+                    // Loading indexed every journal by account.
+                    self.recent.clear();
                     self.failed = false;
                     if let Some(l) = &loaded {
                         *self.replica.write().expect("replica lock") = l.state.clone();

@@ -101,6 +101,9 @@ table!(CHECKPOINT, "checkpoint", upsert: true, key: ["book", "asset"], ["book": 
 /// The checkpoint's sums, added to by its advance.
 pub const CHECKPOINT_ADD: Table = Table { adds: true, ..CHECKPOINT };
 table!(CHECKPOINT_LIVE, "checkpoint_live", upsert: false, key: ["id"], ["id": "uuid"]);
+// The index of journals by account, written in runs ([`index_journals`]).
+table!(ACCOUNT_JOURNALS, "account_journals", upsert: false, key: ["run", "account", "journal"], ["run": "int8", "account": "uuid", "journal": "uuid"]);
+table!(JOURNAL_RUNS, "journal_runs", upsert: false, key: ["run"], ["run": "int8", "low": "uuid", "high": "uuid", "journals": "int8"]);
 table!(DAILY, "daily_usage", upsert: true, key: ["account", "limit_key"], ["account": "uuid", "limit_key": "text", "used": "int8"]);
 
 /// Reads one column of a result row.
@@ -167,6 +170,8 @@ pub enum Op {
     Execute(&'static str, Vec<Value>),
     /// Moves the checkpoint up to this event ([`advance_checkpoint`]).
     AdvanceCheckpoint(u64),
+    /// Indexes by account the journals created since the index's last run ([`index_journals`]).
+    IndexJournals,
 }
 
 /// Moves the end of the log, where the store's log still ends where the batch continues from.
@@ -204,6 +209,8 @@ pub fn write_ops(db: &mut dyn SqlBackend, batch: BatchOps) -> Result<(), StoreEr
             Op::Write(table, rows) => db.write(table, rows)?,
             Op::Execute(sql, params) => drop(db.execute(sql, &params)?),
             Op::AdvanceCheckpoint(upto) => advance_checkpoint(db, upto)?,
+            // At most a little more than a run's worth since the last.
+            Op::IndexJournals => drop(index_journals(db, usize::MAX)?),
         }
     }
     // The log continues exactly where the store's last commit ended: a second writer, or a
@@ -245,6 +252,10 @@ pub fn batch_ops_every(batch: &Batch, every: u64) -> BatchOps {
     let mut ops = Ops(Vec::new());
     ops.write(&EVENTS, events);
     row_ops(&mut ops, &batch.rows);
+    if batch.index_journals {
+        // After the batch's own journals, which the run takes too.
+        ops.0.push(Op::IndexJournals);
+    }
     let after_seq = batch.records.first().map_or(0, |r| r.seq - 1);
     let last_seq = batch.records.last().map_or(after_seq, |r| r.seq);
     if after_seq > 0 && last_seq / every > after_seq / every {
@@ -321,6 +332,53 @@ pub fn advance_checkpoint(db: &mut dyn SqlBackend, upto: u64) -> Result<(), Stor
         db.write(&CHECKPOINT_LIVE, live)?;
     }
     Ok(())
+}
+
+/// Journals in one run of the index by account at most: a load that finds more unindexed
+/// journals writes several runs, and holds no more than this many in memory at once.
+pub const RUN_JOURNALS_MAX: usize = 65_536;
+
+/// Indexes by account every journal created since the index's last run, in runs: the journals
+/// after the last run's highest id, read in the order of the primary key, each entered under its
+/// `from` and its `to` account, sorted, and written under a new run number, which is higher
+/// than any before it, so that a run is appended at the index's end rather than spread over its
+/// leaves. `journal_runs` names each run with its lowest and highest journal id. Writes `runs`
+/// runs at most, and returns whether every journal is indexed.
+pub fn index_journals(db: &mut dyn SqlBackend, runs: usize) -> Result<bool, StoreError> {
+    let (mut run, mut high) = last_run(db)?;
+    for _ in 0..runs {
+        let after = high.map_or(String::new(), |_| " WHERE id > $1".to_owned());
+        let sql = format!("SELECT id, from_account, to_account FROM journals{after} ORDER BY id LIMIT {RUN_JOURNALS_MAX}");
+        let params: Vec<Value> = high.map(id).into_iter().collect();
+        let mut journals: Vec<(u128, u128, u128)> = Vec::new();
+        db.query(&sql, &params, &mut |r| {
+            journals.push((id_from(&r.blob_ref(0)?)?, id_from(&r.blob_ref(1)?)?, id_from(&r.blob_ref(2)?)?));
+            Ok(())
+        })?;
+        let (Some(first), Some(last)) = (journals.first(), journals.last()) else { return Ok(true) };
+        let (low, top) = (first.0, last.0);
+        let mut entries: Vec<(u128, u128)> = journals.iter().flat_map(|&(j, from, to)| [(from, j), (to, j)]).collect();
+        entries.sort_unstable();
+        run += 1;
+        db.write(&ACCOUNT_JOURNALS, entries.into_iter().map(|(a, j)| vec![Value::Int(run), id(a), id(j)]).collect())?;
+        db.write(&JOURNAL_RUNS, vec![vec![Value::Int(run), id(low), id(top), Value::Int(journals.len() as i64)]])?;
+        high = Some(top);
+        if journals.len() < RUN_JOURNALS_MAX {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The index by account's last run and the highest journal id it holds (0 and none before
+/// the first).
+fn last_run(db: &mut dyn SqlBackend) -> Result<(i64, Option<u128>), StoreError> {
+    let mut last = (0, None);
+    db.query("SELECT run, high FROM journal_runs ORDER BY run DESC LIMIT 1", &[], &mut |r| {
+        last = (r.int(0)?, Some(id_from(&r.blob_ref(1)?)?));
+        Ok(())
+    })?;
+    Ok(last)
 }
 
 fn overflow() -> StoreError {
@@ -983,6 +1041,9 @@ pub struct JournalQuery {
     pub by_update: Option<Direction>,
     /// Whose description holds this text, in any case (ASCII letters).
     pub text: Option<String>,
+    /// The journals committed since the index by account's last run, from the sequencer: an
+    /// account's journals after that run are read from here rather than from the log's tail.
+    pub recent: Option<crate::RecentJournals>,
 }
 
 /// An order of a read.
@@ -993,8 +1054,35 @@ pub enum Direction {
 }
 
 /// Journals as committed, newest first, at most `limit`, each read through an index: the
-/// primary key walked backwards, or an account's, or the live journals'.
+/// primary key walked backwards, the booked journals' by when they changed, or, for an
+/// account's journals, the index by account ([`journals_of_account`]).
 pub fn journals(db: &mut dyn SqlBackend, q: &JournalQuery, limit: usize) -> Result<Vec<Journal>, StoreError> {
+    let (mut conditions, params) = journal_conditions(q);
+    if q.by_update.is_none() {
+        if let Some(account) = q.account.or(q.from).or(q.to) {
+            return journals_of_account(db, q, account, (conditions, params), limit);
+        }
+    }
+    if q.by_update.is_some() {
+        conditions.push("booked_on IS NOT NULL".to_owned());
+    }
+    let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
+    let order = match q.by_update {
+        None => "id DESC",
+        Some(Direction::Descending) => "updated_at DESC, id DESC",
+        Some(Direction::Ascending) => "updated_at, id",
+    };
+    let sql = format!("SELECT {} FROM journals{filter} ORDER BY {order} LIMIT {}", JOURNALS.column_list(), limit);
+    let mut out = Vec::new();
+    db.query(&sql, &params, &mut |r| {
+        out.push(journal_from(r, &mut |r, i| id_from(&r.blob_ref(i)?))?);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The query's conditions as SQL over `journals`, with their parameters (`$1`, `$2`, ...).
+fn journal_conditions(q: &JournalQuery) -> (Vec<String>, Vec<Value>) {
     let mut conditions: Vec<String> = Vec::new();
     let mut params: Vec<Value> = Vec::new();
     let mut with = |template: &str, value: Value| {
@@ -1041,21 +1129,106 @@ pub fn journals(db: &mut dyn SqlBackend, q: &JournalQuery, limit: usize) -> Resu
     if let Some(t) = q.updated_before {
         with("updated_at < ?", Value::Int(t.0));
     }
-    if q.by_update.is_some() {
-        conditions.push("booked_on IS NOT NULL".to_owned());
-    }
-    let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
-    let order = match q.by_update {
-        None => "id DESC",
-        Some(Direction::Descending) => "updated_at DESC, id DESC",
-        Some(Direction::Ascending) => "updated_at, id",
+    (conditions, params)
+}
+
+/// Ids of recent journals looked up together: a fixed number, so that one statement serves.
+const RECENT_CHUNK: usize = 64;
+
+/// An account's journals, newest first: first those after the index's last run (from memory
+/// when the query carries [`JournalQuery::recent`], else from the primary key above the run's
+/// highest id), then each run of the index newest first, until `limit` are found. Runs are read
+/// after the recent ones, so a journal that moved from memory into a new run meanwhile is found
+/// there (and taken once).
+fn journals_of_account(
+    db: &mut dyn SqlBackend,
+    q: &JournalQuery,
+    account: AccountId,
+    (conditions, params): (Vec<String>, Vec<Value>),
+    limit: usize,
+) -> Result<Vec<Journal>, StoreError> {
+    let mut out: Vec<Journal> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut take = |out: &mut Vec<Journal>, j: Journal| {
+        if seen.insert(j.id) {
+            out.push(j);
+        }
     };
-    let sql = format!("SELECT {} FROM journals{filter} ORDER BY {order} LIMIT {}", JOURNALS.column_list(), limit);
-    let mut out = Vec::new();
-    db.query(&sql, &params, &mut |r| {
-        out.push(journal_from(r, &mut |r, i| id_from(&r.blob_ref(i)?))?);
+    let filter = |extra: &str| {
+        let mut all = conditions.clone();
+        all.push(extra.to_owned());
+        all.join(" AND ")
+    };
+    let columns = JOURNALS.column_list();
+    let n = params.len();
+    let read =
+        |db: &mut dyn SqlBackend, sql: &str, more: Vec<Value>, out: &mut Vec<Journal>, take: &mut dyn FnMut(&mut Vec<Journal>, Journal)| {
+            let all: Vec<Value> = params.iter().cloned().chain(more).collect();
+            db.query(sql, &all, &mut |r| {
+                take(out, journal_from(r, &mut |r, i| id_from(&r.blob_ref(i)?))?);
+                Ok(())
+            })
+        };
+    match &q.recent {
+        Some(recent) => {
+            let in_list: Vec<String> = (1..=RECENT_CHUNK).map(|i| format!("${}", n + i)).collect();
+            let sql =
+                format!("SELECT {columns} FROM journals WHERE {} ORDER BY id DESC", filter(&format!("id IN ({})", in_list.join(", "))));
+            let mut cursor = q.below;
+            while out.len() < limit {
+                let ids = recent.newest(account, cursor, RECENT_CHUNK);
+                let (Some(&oldest), Some(&any)) = (ids.last(), ids.first()) else { break };
+                cursor = Some(oldest);
+                // Short chunks repeat an id to fill the statement's list.
+                let more = (0..RECENT_CHUNK).map(|i| id(ids.get(i).copied().unwrap_or(any).0)).collect();
+                read(db, &sql, more, &mut out, &mut take)?;
+            }
+        }
+        None => {
+            if let (_, Some(high)) = last_run(db)? {
+                let sql =
+                    format!("SELECT {columns} FROM journals WHERE {} ORDER BY id DESC LIMIT {limit}", filter(&format!("id > ${}", n + 1)));
+                read(db, &sql, vec![id(high)], &mut out, &mut take)?;
+            } else {
+                // Nothing indexed yet: every journal is recent.
+                let sql = format!("SELECT {columns} FROM journals WHERE {} ORDER BY id DESC LIMIT {limit}", conditions.join(" AND "));
+                read(db, &sql, Vec::new(), &mut out, &mut take)?;
+                return Ok(out);
+            }
+        }
+    }
+    out.truncate(limit);
+    if out.len() >= limit {
+        return Ok(out);
+    }
+    let mut runs: Vec<(i64, u128)> = Vec::new();
+    db.query("SELECT run, low FROM journal_runs ORDER BY run DESC", &[], &mut |r| {
+        runs.push((r.int(0)?, id_from(&r.blob_ref(1)?)?));
         Ok(())
     })?;
+    for (run, low) in runs {
+        if q.below.is_some_and(|below| low >= below.0) {
+            continue;
+        }
+        let remaining = limit - out.len();
+        let mut on_run = format!("account_journals.run = ${} AND account_journals.account = ${}", n + 1, n + 2);
+        let mut more = vec![Value::Int(run), id(account.0)];
+        if let Some(below) = q.below {
+            on_run.push_str(&format!(" AND account_journals.journal < ${}", n + 3));
+            more.push(id(below.0));
+        }
+        let sql = format!(
+            "SELECT {} FROM account_journals JOIN journals ON journals.id = account_journals.journal WHERE {} \
+             ORDER BY account_journals.journal DESC LIMIT {remaining}",
+            JOURNALS.columns.iter().map(|(c, _)| format!("journals.{c}")).collect::<Vec<_>>().join(", "),
+            filter(&on_run),
+        );
+        read(db, &sql, more, &mut out, &mut take)?;
+        if out.len() >= limit {
+            break;
+        }
+    }
+    out.truncate(limit);
     Ok(out)
 }
 
@@ -1299,7 +1472,7 @@ mod tests {
     fn batch(first: u64, events: u64) -> Batch {
         let event = Event { at: Timestamp(1), kind: EventKind::BusinessDayAdvanced { from: Date(1), to: Date(2) } };
         let records = (first..first + events).map(|seq| Record { seq, ulid: 0, event: event.clone(), journal: None }).collect();
-        Batch { records, rows: Rows::default() }
+        Batch { records, rows: Rows::default(), index_journals: false }
     }
 
     fn advances(batch: &Batch) -> Vec<Value> {

@@ -21,6 +21,9 @@ pub struct Record {
 pub struct Batch {
     pub records: Vec<Record>,
     pub rows: Rows,
+    /// Whether this commit also indexes by account every journal created since the store's
+    /// last run of that index ([`crate::RecentJournals`]).
+    pub index_journals: bool,
 }
 
 /// A state rebuilt from a store, with where its log ends.
@@ -65,7 +68,8 @@ impl StoreError {
 /// A durable home for the ledger. Implementations are used from one thread at a time.
 pub trait Store: Send + 'static {
     /// Rebuilds the state from the tables and checks it against the log (see [`verify`]). An
-    /// empty store gives `None`.
+    /// empty store gives `None`. A store with a reader also indexes by account every journal its
+    /// index lacks ([`crate::sql::index_journals`]), so that none is left to list from memory.
     fn load(&mut self) -> Result<Option<Loaded>, StoreError>;
 
     /// Writes the batch in one transaction and returns once the commit is durable.

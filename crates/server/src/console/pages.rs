@@ -213,6 +213,7 @@ pub(crate) async fn journals(State(app): State<Arc<App>>, operator: Operator, Qu
             created_from: after.map(crate::journals::day_start),
             created_before: before.map(|d| crate::journals::day_start(Date(d.0 + 1))),
             text: text.filter(|_| by_id.is_none()),
+            recent: Some(app.sequencer.recent_journals()),
             ..JournalQuery::default()
         };
         let read = app
@@ -533,7 +534,7 @@ pub(crate) async fn account(State(app): State<Arc<App>>, operator: Operator, Pat
     let Some((a, code, holdings, positions, transfers, _)) = seen else {
         return not_found(&app, &operator, "No account has this id.");
     };
-    let of_account = JournalQuery { account: Some(id), ..JournalQuery::default() };
+    let of_account = JournalQuery { account: Some(id), recent: Some(app.sequencer.recent_journals()), ..JournalQuery::default() };
     let activity = match app.read_tables(move |r| r.journals(&of_account, ROWS_MAX)).await {
         Ok(activity) => activity,
         Err(error) => return html::error_page(error.status, &error.message),
