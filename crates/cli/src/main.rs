@@ -187,8 +187,8 @@ fn verify(data_dir: PathBuf, database_url: Option<String>) -> Result<(), String>
         cashier_server::Config { database_url, ..cashier_server::Config::new(data_dir, "127.0.0.1:0".parse().expect("an address")) };
     let check = cashier_server::verify(&config).map_err(|e| e.to_string())?;
     println!(
-        "{} events, {} journals, {} balances, the checkpoint at event {} ({} rows)",
-        check.events, check.journals, check.balances, check.checkpoint_seq, check.checkpoint_rows
+        "{} events, {} journals, {} balances, the checkpoint at event {} ({} rows), {} journals indexed by account",
+        check.events, check.journals, check.balances, check.checkpoint_seq, check.checkpoint_rows, check.indexed
     );
     if check.problems.is_empty() {
         println!("the whole log reconciles with the tables and the checkpoint");

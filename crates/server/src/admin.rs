@@ -442,6 +442,7 @@ pub(crate) fn full_check_json(check: &cashier_store::sql::FullCheck) -> Value {
         "balances": check.balances,
         "checkpoint_seq": check.checkpoint_seq,
         "checkpoint_rows": check.checkpoint_rows,
+        "indexed_by_account": check.indexed,
         "problems": check.problems,
     })
 }

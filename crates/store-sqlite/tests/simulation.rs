@@ -94,7 +94,7 @@ struct Sim {
 
 fn config() -> SequencerConfig {
     // A small journal cache: settled journals leave memory and are read back under faults.
-    SequencerConfig { recovery_backoff: Duration::from_millis(1), journal_cache: 8, ..SequencerConfig::default() }
+    SequencerConfig { recovery_backoff: Duration::from_millis(1), journal_cache: 8, index_every: 16, ..SequencerConfig::default() }
 }
 
 impl Sim {
@@ -295,6 +295,26 @@ impl Sim {
             for id in created {
                 if reader.journal(*id).expect("reads").is_none() {
                     self.fail(format!("journal {id} of acknowledged key {key} is missing"));
+                }
+            }
+        }
+        // An account's journals through the index by account (its runs, and the recent ones from
+        // memory or from the log's tail) are exactly those the whole table holds for it.
+        // (Every fifth step: it reads every journal.)
+        if self.step % 5 != 0 {
+            return;
+        }
+        use cashier_store::sql::JournalQuery;
+        let all = reader.journals(&JournalQuery::default(), usize::MAX >> 1).expect("reads");
+        if let Some(last) = all.first() {
+            for account in [last.from, last.to] {
+                let truth: Vec<JournalId> = all.iter().filter(|j| j.from == account || j.to == account).map(|j| j.id).collect();
+                for recent in [Some(self.seq.recent_journals()), None] {
+                    let q = JournalQuery { account: Some(account), recent, ..JournalQuery::default() };
+                    let listed: Vec<JournalId> = reader.journals(&q, usize::MAX >> 1).expect("reads").iter().map(|j| j.id).collect();
+                    if listed != truth {
+                        self.fail(format!("the journals of {account} through the index: {listed:?}, in the table: {truth:?}"));
+                    }
                 }
             }
         }

@@ -472,6 +472,13 @@ pub fn an_accounts_journals_are_listed_through_the_index(h: &mut impl Harness) {
     seq.shutdown();
     assert_eq!(h.sql("SELECT count(*) FROM account_journals"), Some(2 * made.len() as i64));
     assert_eq!(h.sql("SELECT CAST(sum(journals) AS BIGINT) FROM journal_runs"), Some(made.len() as i64));
+    let check = reader.full_check().expect("checks");
+    assert!(check.problems.is_empty(), "{:?}", check.problems);
+    assert_eq!(check.indexed, made.len() as u64);
+    // An index that lost a journal's entries is named by the full check.
+    h.sql("DELETE FROM account_journals WHERE journal = (SELECT high FROM journal_runs ORDER BY run DESC LIMIT 1)");
+    let check = reader.full_check().expect("checks");
+    assert!(check.problems.iter().any(|p| p.contains("index by account")), "{:?}", check.problems);
 }
 
 /// An idempotency key past its retention leaves memory and is never forgotten: the same

@@ -1370,6 +1370,8 @@ pub struct FullCheck {
     /// The checkpoint's event, and its rows checked.
     pub checkpoint_seq: u64,
     pub checkpoint_rows: u64,
+    /// Journals the index by account covers, each checked to be entered under both its sides.
+    pub indexed: u64,
     /// What disagrees, at most 100; empty when everything reconciles.
     pub problems: Vec<String>,
 }
@@ -1459,6 +1461,32 @@ pub fn full_check(db: &mut dyn SqlBackend) -> Result<FullCheck, StoreError> {
         problems.push(format!(
             "{moving} journals can still move but start-up finds {found} of them (the checkpoint's moving journals and the log after it)"
         ));
+    }
+    // The index by account: each journal up to its last run entered once under each side.
+    if let (_, Some(high)) = last_run(db)? {
+        let entries = one_int(db, "SELECT count(*) FROM account_journals")?;
+        let mut matched = 0;
+        db.query(
+            "SELECT count(*) FROM account_journals JOIN journals ON journals.id = account_journals.journal
+             WHERE account_journals.account = journals.from_account OR account_journals.account = journals.to_account",
+            &[],
+            &mut |r| {
+                matched = r.int(0)?;
+                Ok(())
+            },
+        )?;
+        let mut covered = 0;
+        db.query("SELECT count(*) FROM journals WHERE id <= $1", &[id(high)], &mut |r| {
+            covered = r.int(0)?;
+            Ok(())
+        })?;
+        check.indexed = covered as u64;
+        if matched != entries {
+            problems.push(format!("{} entries of the index by account name no journal of that account", entries - matched));
+        }
+        if entries != 2 * covered {
+            problems.push(format!("the index by account holds {entries} entries for the {covered} journals its runs cover (two each)"));
+        }
     }
     check.problems = problems;
     Ok(check)

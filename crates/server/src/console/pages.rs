@@ -697,8 +697,8 @@ pub(crate) async fn reconciliation(State(app): State<Arc<App>>, operator: Operat
         r#"<dl><dt>The whole log</dt><dd id="full-check">{}</dd></dl>"#,
         if full.problems.is_empty() {
             format!(
-                r#"<span class="ok">{} events, {} journals, {} balances and the checkpoint at event {} ({} rows) reconcile</span>"#,
-                full.events, full.journals, full.balances, full.checkpoint_seq, full.checkpoint_rows
+                r#"<span class="ok">{} events, {} journals, {} balances, the checkpoint at event {} ({} rows) and the index by account ({} journals) reconcile</span>"#,
+                full.events, full.journals, full.balances, full.checkpoint_seq, full.checkpoint_rows, full.indexed
             )
         } else {
             format!(r#"<span class="bad">{}</span>"#, esc(&full.problems.join("; ")))
