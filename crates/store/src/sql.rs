@@ -323,9 +323,13 @@ pub fn advance_checkpoint(db: &mut dyn SqlBackend, upto: u64) -> Result<(), Stor
     if !rows.is_empty() {
         db.write(&CHECKPOINT_ADD, rows)?;
     }
-    // Only a journal older than the range can be in `checkpoint_live` already.
-    for (journal, _) in last_status.iter().filter(|(_, (_, born))| !born) {
-        db.execute("DELETE FROM checkpoint_live WHERE id = $1", &[id(*journal)])?;
+    // Every journal the range changed leaves `checkpoint_live` (one statement: a journal's
+    // own would cost the commit a round trip each), and those still moving come back.
+    if last_status.values().any(|(_, born)| !born) {
+        db.execute(
+            "DELETE FROM checkpoint_live WHERE id IN (SELECT journal_id FROM events WHERE seq > $1 AND seq <= $2 AND journal_id IS NOT NULL)",
+            &[Value::Int(from as i64), Value::Int(upto as i64)],
+        )?;
     }
     let live: Vec<Vec<Value>> = last_status.iter().filter(|(_, (moving, _))| *moving).map(|(j, _)| vec![id(*j)]).collect();
     if !live.is_empty() {
@@ -339,35 +343,50 @@ pub fn advance_checkpoint(db: &mut dyn SqlBackend, upto: u64) -> Result<(), Stor
 pub const RUN_JOURNALS_MAX: usize = 65_536;
 
 /// Indexes by account every journal created since the index's last run, in runs: the journals
-/// after the last run's highest id, read in the order of the primary key, each entered under its
-/// `from` and its `to` account, sorted, and written under a new run number, which is higher
-/// than any before it, so that a run is appended at the index's end rather than spread over its
-/// leaves. `journal_runs` names each run with its lowest and highest journal id. Writes `runs`
+/// after the last run's highest id (a range of the primary key), each entered under its `from`
+/// and its `to` account, sorted, and written under a new run number, which is higher than any
+/// before it, so that a run is appended at the index's end rather than spread over its leaves. `journal_runs` names each run with its lowest and highest journal id. Writes `runs`
 /// runs at most, and returns whether every journal is indexed.
 pub fn index_journals(db: &mut dyn SqlBackend, runs: usize) -> Result<bool, StoreError> {
-    let (mut run, mut high) = last_run(db)?;
+    let (mut run, high) = last_run(db)?;
+    // Ids are never 0: "above 0" is every journal.
+    let mut after = high.unwrap_or(0);
     for _ in 0..runs {
-        let after = high.map_or(String::new(), |_| " WHERE id > $1".to_owned());
-        let sql = format!("SELECT id, from_account, to_account FROM journals{after} ORDER BY id LIMIT {RUN_JOURNALS_MAX}");
-        let params: Vec<Value> = high.map(id).into_iter().collect();
-        let mut journals: Vec<(u128, u128, u128)> = Vec::new();
-        db.query(&sql, &params, &mut |r| {
-            journals.push((id_from(&r.blob_ref(0)?)?, id_from(&r.blob_ref(1)?)?, id_from(&r.blob_ref(2)?)?));
-            Ok(())
-        })?;
-        let (Some(first), Some(last)) = (journals.first(), journals.last()) else { return Ok(true) };
-        let (low, top) = (first.0, last.0);
-        let mut entries: Vec<(u128, u128)> = journals.iter().flat_map(|&(j, from, to)| [(from, j), (to, j)]).collect();
-        entries.sort_unstable();
+        let first = one_id(db, "SELECT id FROM journals WHERE id > $1 ORDER BY id LIMIT 1", after)?;
+        let Some(low) = first else { return Ok(true) };
+        let full = one_id(db, &format!("SELECT id FROM journals WHERE id > $1 ORDER BY id LIMIT 1 OFFSET {}", RUN_JOURNALS_MAX - 1), after)?;
+        let top = match full {
+            Some(top) => top,
+            None => one_id(db, "SELECT id FROM journals WHERE id > $1 ORDER BY id DESC LIMIT 1", after)?.unwrap_or(low),
+        };
         run += 1;
-        db.write(&ACCOUNT_JOURNALS, entries.into_iter().map(|(a, j)| vec![Value::Int(run), id(a), id(j)]).collect())?;
-        db.write(&JOURNAL_RUNS, vec![vec![Value::Int(run), id(low), id(top), Value::Int(journals.len() as i64)]])?;
-        high = Some(top);
-        if journals.len() < RUN_JOURNALS_MAX {
+        // Sorted and written by the database itself: no row passes through here.
+        let range = [Value::Int(run), id(after), id(top)];
+        let entered = db.execute(
+            "INSERT INTO account_journals (run, account, journal)
+             SELECT CAST($1 AS BIGINT), account, journal FROM (
+                 SELECT from_account AS account, id AS journal FROM journals WHERE id > $2 AND id <= $3
+                 UNION ALL SELECT to_account, id FROM journals WHERE id > $2 AND id <= $3
+             ) AS sides ORDER BY account, journal",
+            &range,
+        )?;
+        db.write(&JOURNAL_RUNS, vec![vec![Value::Int(run), id(low), id(top), Value::Int(entered as i64 / 2)]])?;
+        after = top;
+        if full.is_none() {
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+/// The id a query of one id answers, if any row.
+fn one_id(db: &mut dyn SqlBackend, sql: &str, after: u128) -> Result<Option<u128>, StoreError> {
+    let mut found = None;
+    db.query(sql, &[id(after)], &mut |r| {
+        found = Some(id_from(&r.blob_ref(0)?)?);
+        Ok(())
+    })?;
+    Ok(found)
 }
 
 /// The index by account's last run and the highest journal id it holds (0 and none before
