@@ -354,7 +354,8 @@ pub fn index_journals(db: &mut dyn SqlBackend, runs: usize) -> Result<bool, Stor
     for _ in 0..runs {
         let first = one_id(db, "SELECT id FROM journals WHERE id > $1 ORDER BY id LIMIT 1", after)?;
         let Some(low) = first else { return Ok(true) };
-        let full = one_id(db, &format!("SELECT id FROM journals WHERE id > $1 ORDER BY id LIMIT 1 OFFSET {}", RUN_JOURNALS_MAX - 1), after)?;
+        let full =
+            one_id(db, &format!("SELECT id FROM journals WHERE id > $1 ORDER BY id LIMIT 1 OFFSET {}", RUN_JOURNALS_MAX - 1), after)?;
         let top = match full {
             Some(top) => top,
             None => one_id(db, "SELECT id FROM journals WHERE id > $1 ORDER BY id DESC LIMIT 1", after)?.unwrap_or(low),
