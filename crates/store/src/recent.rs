@@ -36,12 +36,14 @@ impl std::fmt::Debug for RecentJournals {
 }
 
 impl RecentJournals {
-    /// Notes a committed journal between two accounts.
-    pub fn add(&self, id: JournalId, from: AccountId, to: AccountId) {
+    /// Notes committed journals (id, from, to), in the order of their ids, under one lock.
+    pub fn add(&self, journals: impl IntoIterator<Item = (JournalId, AccountId, AccountId)>) {
         let mut recent = self.inner.write().expect("recent lock");
-        recent.journals += 1;
-        for account in [from, to] {
-            recent.by_account.entry(account).or_default().push(id);
+        for (id, from, to) in journals {
+            recent.journals += 1;
+            for account in [from, to] {
+                recent.by_account.entry(account).or_default().push(id);
+            }
         }
     }
 
@@ -73,9 +75,7 @@ mod tests {
     fn an_accounts_recent_journals_come_newest_first_below_a_cursor() {
         let recent = RecentJournals::default();
         let (a, b, c) = (AccountId(1), AccountId(2), AccountId(3));
-        for i in 1..=5 {
-            recent.add(JournalId(i), a, if i % 2 == 0 { b } else { c });
-        }
+        recent.add((1..=5).map(|i| (JournalId(i), a, if i % 2 == 0 { b } else { c })));
         assert_eq!(recent.newest(a, None, 3), vec![JournalId(5), JournalId(4), JournalId(3)]);
         assert_eq!(recent.newest(a, Some(JournalId(3)), 10), vec![JournalId(2), JournalId(1)]);
         assert_eq!(recent.newest(b, None, 10), vec![JournalId(4), JournalId(2)]);

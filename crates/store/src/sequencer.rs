@@ -773,11 +773,10 @@ impl Committer {
                 if batch.index_journals {
                     self.recent.clear();
                 } else {
-                    for record in &batch.records {
-                        if let EventKind::JournalCreated { journal, .. } = &record.event.kind {
-                            self.recent.add(journal.id, journal.from, journal.to);
-                        }
-                    }
+                    self.recent.add(batch.records.iter().filter_map(|r| match &r.event.kind {
+                        EventKind::JournalCreated { journal, .. } => Some((journal.id, journal.from, journal.to)),
+                        _ => None,
+                    }));
                 }
                 let at = batch.records.last().map_or(self.keys_swept_at, |r| r.event.at);
                 if at.0 - self.keys_swept_at.0 >= KEY_SWEEP_MICROS {

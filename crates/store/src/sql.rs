@@ -288,7 +288,7 @@ pub fn advance_checkpoint(db: &mut dyn SqlBackend, upto: u64) -> Result<(), Stor
         return Ok(());
     }
     let mut sums: HashMap<(Book, Asset), i128> = HashMap::new();
-    let mut last_status: HashMap<u128, (bool, bool)> = HashMap::new(); // id -> (moving, created in the range)
+    let mut moving_at_upto: HashMap<u128, bool> = HashMap::new();
     let mut created = 0i64;
     // A journal's status only (a transfer's events have statuses too, and no journal).
     let sql = "SELECT kind, journal_id, CASE WHEN journal_id IS NOT NULL THEN status_to END, asset, units, from_book, to_book
@@ -298,8 +298,7 @@ pub fn advance_checkpoint(db: &mut dyn SqlBackend, upto: u64) -> Result<(), Stor
         created += i64::from(born);
         if let Some(status) = r.text_opt(2)? {
             let moving = matches!(status.as_str(), "queued" | "sent_to_clearing" | "pending");
-            let entry = last_status.entry(id_from(&r.blob_ref(1)?)?).or_insert((moving, born));
-            entry.0 = moving;
+            moving_at_upto.insert(id_from(&r.blob_ref(1)?)?, moving);
         }
         if let (Some(asset), Some(units)) = (r.text_opt(3)?, r.int_opt(4)?) {
             let (asset, units) = (asset_from(&asset)?, i128::from(units));
@@ -325,13 +324,13 @@ pub fn advance_checkpoint(db: &mut dyn SqlBackend, upto: u64) -> Result<(), Stor
     }
     // Every journal the range changed leaves `checkpoint_live` (one statement: a journal's
     // own would cost the commit a round trip each), and those still moving come back.
-    if last_status.values().any(|(_, born)| !born) {
+    if !moving_at_upto.is_empty() {
         db.execute(
             "DELETE FROM checkpoint_live WHERE id IN (SELECT journal_id FROM events WHERE seq > $1 AND seq <= $2 AND journal_id IS NOT NULL)",
             &[Value::Int(from as i64), Value::Int(upto as i64)],
         )?;
     }
-    let live: Vec<Vec<Value>> = last_status.iter().filter(|(_, (moving, _))| *moving).map(|(j, _)| vec![id(*j)]).collect();
+    let live: Vec<Vec<Value>> = moving_at_upto.iter().filter(|(_, moving)| **moving).map(|(j, _)| vec![id(*j)]).collect();
     if !live.is_empty() {
         db.write(&CHECKPOINT_LIVE, live)?;
     }
@@ -345,8 +344,9 @@ pub const RUN_JOURNALS_MAX: usize = 65_536;
 /// Indexes by account every journal created since the index's last run, in runs: the journals
 /// after the last run's highest id (a range of the primary key), each entered under its `from`
 /// and its `to` account, sorted, and written under a new run number, which is higher than any
-/// before it, so that a run is appended at the index's end rather than spread over its leaves. `journal_runs` names each run with its lowest and highest journal id. Writes `runs`
-/// runs at most, and returns whether every journal is indexed.
+/// before it, so that a run is appended at the index's end rather than spread over its leaves.
+/// `journal_runs` names each run with its lowest and highest journal id. Writes `runs` runs at
+/// most, and returns whether every journal is indexed.
 pub fn index_journals(db: &mut dyn SqlBackend, runs: usize) -> Result<bool, StoreError> {
     let (mut run, high) = last_run(db)?;
     // Ids are never 0: "above 0" is every journal.
@@ -1169,11 +1169,6 @@ fn journals_of_account(
 ) -> Result<Vec<Journal>, StoreError> {
     let mut out: Vec<Journal> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    let mut take = |out: &mut Vec<Journal>, j: Journal| {
-        if seen.insert(j.id) {
-            out.push(j);
-        }
-    };
     let filter = |extra: &str| {
         let mut all = conditions.clone();
         all.push(extra.to_owned());
@@ -1181,14 +1176,17 @@ fn journals_of_account(
     };
     let columns = JOURNALS.column_list();
     let n = params.len();
-    let read =
-        |db: &mut dyn SqlBackend, sql: &str, more: Vec<Value>, out: &mut Vec<Journal>, take: &mut dyn FnMut(&mut Vec<Journal>, Journal)| {
-            let all: Vec<Value> = params.iter().cloned().chain(more).collect();
-            db.query(sql, &all, &mut |r| {
-                take(out, journal_from(r, &mut |r, i| id_from(&r.blob_ref(i)?))?);
-                Ok(())
-            })
-        };
+    // Runs `sql` with the query's parameters and `more` after them; keeps each journal once.
+    let mut read = |db: &mut dyn SqlBackend, sql: &str, more: Vec<Value>, out: &mut Vec<Journal>| {
+        let all: Vec<Value> = params.iter().cloned().chain(more).collect();
+        db.query(sql, &all, &mut |r| {
+            let journal = journal_from(r, &mut |r, i| id_from(&r.blob_ref(i)?))?;
+            if seen.insert(journal.id) {
+                out.push(journal);
+            }
+            Ok(())
+        })
+    };
     match &q.recent {
         Some(recent) => {
             let in_list: Vec<String> = (1..=RECENT_CHUNK).map(|i| format!("${}", n + i)).collect();
@@ -1201,18 +1199,18 @@ fn journals_of_account(
                 cursor = Some(oldest);
                 // Short chunks repeat an id to fill the statement's list.
                 let more = (0..RECENT_CHUNK).map(|i| id(ids.get(i).copied().unwrap_or(any).0)).collect();
-                read(db, &sql, more, &mut out, &mut take)?;
+                read(db, &sql, more, &mut out)?;
             }
         }
         None => {
             if let (_, Some(high)) = last_run(db)? {
                 let sql =
                     format!("SELECT {columns} FROM journals WHERE {} ORDER BY id DESC LIMIT {limit}", filter(&format!("id > ${}", n + 1)));
-                read(db, &sql, vec![id(high)], &mut out, &mut take)?;
+                read(db, &sql, vec![id(high)], &mut out)?;
             } else {
                 // Nothing indexed yet: every journal is recent.
                 let sql = format!("SELECT {columns} FROM journals WHERE {} ORDER BY id DESC LIMIT {limit}", conditions.join(" AND "));
-                read(db, &sql, Vec::new(), &mut out, &mut take)?;
+                read(db, &sql, Vec::new(), &mut out)?;
                 return Ok(out);
             }
         }
@@ -1243,7 +1241,7 @@ fn journals_of_account(
             JOURNALS.columns.iter().map(|(c, _)| format!("journals.{c}")).collect::<Vec<_>>().join(", "),
             filter(&on_run),
         );
-        read(db, &sql, more, &mut out, &mut take)?;
+        read(db, &sql, more, &mut out)?;
         if out.len() >= limit {
             break;
         }
@@ -1485,15 +1483,10 @@ pub fn full_check(db: &mut dyn SqlBackend) -> Result<FullCheck, StoreError> {
     // The index by account: each journal up to its last run entered once under each side.
     if let (_, Some(high)) = last_run(db)? {
         let entries = one_int(db, "SELECT count(*) FROM account_journals")?;
-        let mut matched = 0;
-        db.query(
+        let matched = one_int(
+            db,
             "SELECT count(*) FROM account_journals JOIN journals ON journals.id = account_journals.journal
              WHERE account_journals.account = journals.from_account OR account_journals.account = journals.to_account",
-            &[],
-            &mut |r| {
-                matched = r.int(0)?;
-                Ok(())
-            },
         )?;
         let mut covered = 0;
         db.query("SELECT count(*) FROM journals WHERE id <= $1", &[id(high)], &mut |r| {
