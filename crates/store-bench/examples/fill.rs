@@ -12,11 +12,11 @@
 //! `cashier bench --url ... --sandbox DATA_DIR/sandbox.json` drives it.
 
 use cashier_core::*;
+use cashier_server::sandbox::Sandbox;
 use cashier_store::{CashPool, Sequencer, SequencerConfig, Store, SubmitError, SystemClock};
 use cashier_store_postgres::PostgresStore;
 use cashier_store_sqlite::SqliteStore;
 use rand::Rng;
-use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -67,12 +67,19 @@ fn main() {
     }
     let (api_key, api_secret) = issue(&sequencer, "CK", KeyOwner::Correspondent(correspondent));
     let (operator_key, operator_secret) = issue(&sequencer, "OK", KeyOwner::Operator);
-    let sandbox = serde_json::json!({
-        "api_key": api_key, "api_secret": api_secret, "operator_key": operator_key, "operator_secret": operator_secret,
-        "correspondent_id": correspondent.to_string(), "correspondent_code": code,
-        "firm_account_id": firm.to_string(), "customer_account_ids": customers.iter().take(2).map(ToString::to_string).collect::<Vec<_>>(),
-    });
-    std::fs::write(dir.join("sandbox.json"), serde_json::to_string_pretty(&sandbox).unwrap()).expect("sandbox.json is written");
+    let sandbox = Sandbox {
+        api_key,
+        api_secret,
+        operator_key,
+        operator_secret,
+        correspondent_id: correspondent.to_string(),
+        correspondent_code: code,
+        firm_account_id: firm.to_string(),
+        customer_account_ids: customers.iter().take(2).map(ToString::to_string).collect(),
+        business_date: sequencer.read(|s| s.business_date()).to_string(),
+        assets: Vec::new(),
+    };
+    sandbox.write(&dir).expect("sandbox.json is written");
     sequencer.shutdown();
     drop(sequencer);
     let bytes = std::fs::metadata(dir.join(cashier_store_sqlite::FILE_NAME)).map(|m| m.len()).unwrap_or(0);
@@ -82,13 +89,9 @@ fn main() {
     println!("loaded and verified in {:.1} s ({} events)", loading.elapsed().as_secs_f64(), loaded.last_seq);
 }
 
-/// A new API key for `owner`: its id and its secret.
+/// A new API key for `owner`, minted as the server mints one: its id and its secret.
 fn issue(sequencer: &Sequencer, prefix: &str, owner: KeyOwner) -> (String, String) {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::rng();
-    let key_id = format!("{prefix}{}", (0..18).map(|_| ALPHABET[rng.random_range(0..26)] as char).collect::<String>());
-    let secret: String = (0..40).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
-    let secret_sha256: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+    let (key_id, secret, secret_sha256) = cashier_server::auth::mint(prefix);
     sequencer
         .submit_blocking(Command::IssueApiKey { key_id: key_id.clone(), name: Some("fill".into()), owner, secret_sha256 })
         .expect("a key");
