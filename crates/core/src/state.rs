@@ -492,7 +492,7 @@ impl State {
             EventKind::SecuritiesDeposited { movement, price, .. } => self.post(movement, Some(*price)),
             EventKind::TransferCreated(transfer) => self.apply_transfer_created(transfer),
             EventKind::TransferStatusChanged { id, from, to, movement } => self.apply_transfer_status(*id, (*from, *to), at, *movement),
-            EventKind::JournalCreated { journal, movement } => self.apply_journal_created(journal, *movement),
+            EventKind::JournalCreated { journal, movement } => self.apply_journal_created(journal, *movement, true),
             EventKind::JournalStatusChanged(change) => self.apply_status_change(change, at),
             EventKind::ActionRequested { id, request } => {
                 if let Some(journal) = self.journal_mut(*id) {
@@ -592,7 +592,26 @@ impl State {
         }
     }
 
-    fn apply_journal_created(&mut self, journal: &Journal, movement: Option<Movement>) {
+    /// Applies an event as [`State::apply`] does, on a copy of the state that keeps no settled
+    /// journal (a reader's copy of the committed state, whose settled journals are the store's):
+    /// a journal created settled never enters its memory, and one that settles leaves it. The
+    /// same as `apply` then [`State::evict`], without the journal put in and taken out again.
+    pub fn apply_settled_out(&mut self, event: &Event) {
+        match &event.kind {
+            EventKind::JournalCreated { journal, movement } => {
+                self.events_applied += 1;
+                let keep = waiting_slot(journal.status).is_some();
+                self.apply_journal_created(journal, *movement, keep);
+            }
+            EventKind::JournalStatusChanged(change) => {
+                self.apply(event);
+                self.evict(change.id);
+            }
+            _ => self.apply(event),
+        }
+    }
+
+    fn apply_journal_created(&mut self, journal: &Journal, movement: Option<Movement>, keep: bool) {
         self.next_ordinal = self.next_ordinal.max(journal.ordinal + 1);
         if journal.limit_counted > 0 {
             let key = LimitKey::of(journal.asset);
@@ -607,8 +626,10 @@ impl State {
         if let Some(slot) = waiting_slot(journal.status) {
             self.waiting[slot].insert(journal.id);
         }
-        let fresh = self.journals.insert(journal.id, journal.clone()).is_none();
-        assert!(fresh, "journal ids are never reused: IdSource broke its contract");
+        if keep {
+            let fresh = self.journals.insert(journal.id, journal.clone()).is_none();
+            assert!(fresh, "journal ids are never reused: IdSource broke its contract");
+        }
     }
 
     fn apply_status_change(&mut self, change: &StatusChange, at: Timestamp) {

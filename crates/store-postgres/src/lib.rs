@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/009_four_eyes.sql"),
     include_str!("../migrations/010_history_out_of_memory.sql"),
     include_str!("../migrations/011_journals_by_account.sql"),
+    include_str!("../migrations/012_index_in_chunks.sql"),
 ];
 
 pub mod lease;
@@ -51,6 +52,8 @@ pub struct PostgresStore {
     schema: Option<String>,
     /// Events between moves of the checkpoint ([`sql::CHECKPOINT_EVERY`]).
     checkpoint_every: u64,
+    /// The log after the checkpoint, summed by the commits since the last move ([`sql::LogTail`]).
+    tail: Option<sql::LogTail>,
 }
 
 impl PostgresStore {
@@ -76,6 +79,7 @@ impl PostgresStore {
             url: url.to_owned(),
             schema: schema.map(str::to_owned),
             checkpoint_every: sql::CHECKPOINT_EVERY,
+            tail: None,
         };
         store.migrate()?;
         Ok(store)
@@ -114,6 +118,7 @@ impl PostgresStore {
 
 impl Store for PostgresStore {
     fn load(&mut self) -> Result<Option<Loaded>, StoreError> {
+        self.tail = None;
         let mut tx = self
             .client
             .build_transaction()
@@ -145,9 +150,13 @@ impl Store for PostgresStore {
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let last_seq = batch.records.last().map_or(0, |r| r.seq as i64);
-        let ops = sql::batch_ops_every(batch, self.checkpoint_every);
+        let mut ops = sql::batch_ops_every(batch, self.checkpoint_every, &mut self.tail);
+        // Kept once the commit succeeded ([`sql::LogTail`]).
+        let tail = ops.tail.take();
         if ops.continues.is_some() && ops.ops.iter().all(|op| matches!(op, Op::Write(..))) {
-            return self.commit_in_one_statement(ops, last_seq);
+            self.commit_in_one_statement(ops, last_seq)?;
+            self.tail = tail;
+            return Ok(());
         }
         // Deletions and in-place updates must see the rows written before them: one statement
         // each, in one transaction.
@@ -159,7 +168,9 @@ impl Store for PostgresStore {
                 return Err(lease::fenced(fence));
             }
         }
-        tx.commit().map_err(backend)
+        tx.commit().map_err(backend)?;
+        self.tail = tail;
+        Ok(())
     }
 }
 
@@ -169,7 +180,7 @@ impl PostgresStore {
     /// end moved, and `cashier_log_continues` aborting the whole statement when the log does not
     /// continue where the batch expects.
     fn commit_in_one_statement(&mut self, batch: sql::BatchOps, last_seq: i64) -> Result<(), StoreError> {
-        let sql::BatchOps { ops, continues, after_seq } = batch;
+        let sql::BatchOps { ops, continues, after_seq, .. } = batch;
         let mut parts = Vec::with_capacity(ops.len() + 1);
         let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
         for (i, op) in ops.into_iter().enumerate() {

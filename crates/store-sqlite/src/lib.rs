@@ -26,12 +26,15 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/007_four_eyes.sql"),
     include_str!("../migrations/008_history_out_of_memory.sql"),
     include_str!("../migrations/009_journals_by_account.sql"),
+    include_str!("../migrations/010_index_in_chunks.sql"),
 ];
 
 pub struct SqliteStore {
     conn: Connection,
     /// Events between moves of the checkpoint ([`sql::CHECKPOINT_EVERY`]).
     checkpoint_every: u64,
+    /// The log after the checkpoint, summed by the commits since the last move ([`sql::LogTail`]).
+    tail: Option<sql::LogTail>,
 }
 
 impl SqliteStore {
@@ -48,7 +51,7 @@ impl SqliteStore {
              PRAGMA wal_autocheckpoint = 10000;",
         )
         .map_err(StoreError::backend)?;
-        let mut store = SqliteStore { conn, checkpoint_every: sql::CHECKPOINT_EVERY };
+        let mut store = SqliteStore { conn, checkpoint_every: sql::CHECKPOINT_EVERY, tail: None };
         store.migrate()?;
         Ok(store)
     }
@@ -94,6 +97,7 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     fn load(&mut self) -> Result<Option<Loaded>, StoreError> {
+        self.tail = None;
         let mut loaded = sql::load(&mut Dialect(&self.conn))?;
         if let Some(checkpoint) = loaded.as_mut().and_then(|l| l.checkpoint.take()) {
             let tx = self.conn.transaction().map_err(StoreError::backend)?;
@@ -121,9 +125,11 @@ impl Store for SqliteStore {
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let tx = self.conn.transaction().map_err(StoreError::backend)?;
-        // Dropping the transaction on an error rolls it back.
-        sql::write_batch(&mut Dialect(&tx), batch, self.checkpoint_every)?;
-        tx.commit().map_err(StoreError::backend)
+        // Dropping the transaction on an error rolls it back (and leaves no sums of the tail).
+        let tail = sql::write_batch(&mut Dialect(&tx), batch, self.checkpoint_every, &mut self.tail)?;
+        tx.commit().map_err(StoreError::backend)?;
+        self.tail = tail;
+        Ok(())
     }
 }
 

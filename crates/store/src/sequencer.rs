@@ -763,12 +763,10 @@ impl Committer {
             }
             self.note_commit(started, &batch.records, answers.len());
             let mut replica = self.replica.write().expect("replica lock");
-            for record in &batch.records {
-                replica.apply(&record.event);
-            }
             if self.evicts {
-                for id in batch.records.iter().filter_map(|r| journal_touched(&r.event.kind)) {
-                    replica.evict(id);
+                // Settled journals never enter the replica: reads of journals go to the store.
+                for record in &batch.records {
+                    replica.apply_settled_out(&record.event);
                 }
                 if batch.index_journals {
                     self.recent.clear();
@@ -782,6 +780,10 @@ impl Committer {
                 if at.0 - self.keys_swept_at.0 >= KEY_SWEEP_MICROS {
                     self.keys_swept_at = at;
                     replica.evict_keys(Timestamp(at.0.saturating_sub(retention_micros(self.config.key_retention))));
+                }
+            } else {
+                for record in &batch.records {
+                    replica.apply(&record.event);
                 }
             }
         }

@@ -102,7 +102,7 @@ table!(CHECKPOINT, "checkpoint", upsert: true, key: ["book", "asset"], ["book": 
 pub const CHECKPOINT_ADD: Table = Table { adds: true, ..CHECKPOINT };
 table!(CHECKPOINT_LIVE, "checkpoint_live", upsert: false, key: ["id"], ["id": "uuid"]);
 // The index of journals by account, written in runs ([`index_journals`]).
-table!(ACCOUNT_JOURNALS, "account_journals", upsert: false, key: ["run", "account", "journal"], ["run": "int8", "account": "uuid", "journal": "uuid"]);
+table!(ACCOUNT_CHUNKS, "account_chunks", upsert: false, key: ["run", "account", "first"], ["run": "int8", "account": "uuid", "first": "uuid", "journals": "bytea"]);
 table!(JOURNAL_RUNS, "journal_runs", upsert: false, key: ["run"], ["run": "int8", "low": "uuid", "high": "uuid", "journals": "int8"]);
 table!(DAILY, "daily_usage", upsert: true, key: ["account", "limit_key"], ["account": "uuid", "limit_key": "text", "used": "int8"]);
 
@@ -168,8 +168,10 @@ pub enum Op {
     Write(&'static Table, Vec<Vec<Value>>),
     /// A statement that changes rows in place or deletes them.
     Execute(&'static str, Vec<Value>),
-    /// Moves the checkpoint up to this event ([`advance_checkpoint`]).
+    /// Moves the checkpoint up to this event, reading the log after it ([`advance_checkpoint`]).
     AdvanceCheckpoint(u64),
+    /// Moves the checkpoint over the log its commits summed as they wrote it ([`LogTail`]).
+    AdvanceSummed(LogTail),
     /// Indexes by account the journals created since the index's last run ([`index_journals`]).
     IndexJournals,
 }
@@ -189,6 +191,10 @@ pub struct BatchOps {
     pub continues: Option<[Value; 4]>,
     /// The sequence number the batch continues from, for the refusal's message.
     pub after_seq: u64,
+    /// The log after the checkpoint once this batch is committed, summed (none when the
+    /// store's sums did not reach this batch: the next move of the checkpoint reads the log).
+    /// The backend keeps it only once its commit succeeded.
+    pub tail: Option<LogTail>,
 }
 
 /// The refusal of a commit that does not continue the store's log.
@@ -197,18 +203,25 @@ pub fn not_continuing(after_seq: u64) -> StoreError {
 }
 
 /// Writes a batch's log and rows, one statement a step. The backend wraps it in its transaction.
-pub fn write_batch(db: &mut dyn SqlBackend, batch: &Batch, checkpoint_every: u64) -> Result<(), StoreError> {
-    write_ops(db, batch_ops_every(batch, checkpoint_every))
+/// `tail` is the store's sums of the log after its checkpoint: taken here, and put back with
+/// the batch's events added only when the write succeeded (the backend's commit may still
+/// fail: [`BatchOps::tail`]).
+pub fn write_batch(db: &mut dyn SqlBackend, batch: &Batch, checkpoint_every: u64, tail: &mut Option<LogTail>) -> Result<Option<LogTail>, StoreError> {
+    let mut ops = batch_ops_every(batch, checkpoint_every, tail);
+    let summed = ops.tail.take();
+    write_ops(db, ops)?;
+    Ok(summed)
 }
 
 /// Writes the steps of a batch one statement each, then moves the log's end.
 pub fn write_ops(db: &mut dyn SqlBackend, batch: BatchOps) -> Result<(), StoreError> {
-    let BatchOps { ops, continues, after_seq } = batch;
+    let BatchOps { ops, continues, after_seq, .. } = batch;
     for op in ops {
         match op {
             Op::Write(table, rows) => db.write(table, rows)?,
             Op::Execute(sql, params) => drop(db.execute(sql, &params)?),
             Op::AdvanceCheckpoint(upto) => advance_checkpoint(db, upto)?,
+            Op::AdvanceSummed(tail) => write_advance(db, tail)?,
             // At most a little more than a run's worth since the last.
             Op::IndexJournals => drop(index_journals(db, usize::MAX)?),
         }
@@ -225,15 +238,29 @@ pub fn write_ops(db: &mut dyn SqlBackend, batch: BatchOps) -> Result<(), StoreEr
 
 /// The steps that write a batch's log and rows, the checkpoint moved every [`CHECKPOINT_EVERY`].
 pub fn batch_ops(batch: &Batch) -> BatchOps {
-    batch_ops_every(batch, CHECKPOINT_EVERY)
+    batch_ops_every(batch, CHECKPOINT_EVERY, &mut None)
 }
 
-/// The same, the checkpoint moved every `every` events (tests move it often).
-pub fn batch_ops_every(batch: &Batch, every: u64) -> BatchOps {
+/// The same, the checkpoint moved every `every` events (tests move it often), from `tail`
+/// (taken) where it sums the log up to this batch, else from the log read again.
+pub fn batch_ops_every(batch: &Batch, every: u64, tail: &mut Option<LogTail>) -> BatchOps {
     let every = every.max(1);
+    let after_seq = batch.records.first().map_or(0, |r| r.seq - 1);
+    let last_seq = batch.records.last().map_or(after_seq, |r| r.seq);
+    let mut tail = tail.take().filter(|t| t.upto == after_seq);
+    let mut advance = None;
+    if after_seq > 0 && last_seq / every > after_seq / every {
+        // The checkpoint follows the log: everything committed before this batch, from the
+        // sums of the events as they were written, or from the log itself.
+        advance = Some(tail.take().map_or(Op::AdvanceCheckpoint(after_seq), Op::AdvanceSummed));
+        tail = Some(LogTail::after(after_seq));
+    }
     let mut events = Vec::with_capacity(batch.records.len());
     for record in &batch.records {
         let c = event_columns(&record.event);
+        if let Some(tail) = &mut tail {
+            tail.add(record.seq, c.kind, c.journal_id.map(u128::from_be_bytes), c.status_to, record.event.movement());
+        }
         let mut row = vec![
             Value::Int(record.seq as i64),
             Value::Int(record.event.at.0),
@@ -256,12 +283,7 @@ pub fn batch_ops_every(batch: &Batch, every: u64) -> BatchOps {
         // After the batch's own journals, which the run takes too.
         ops.0.push(Op::IndexJournals);
     }
-    let after_seq = batch.records.first().map_or(0, |r| r.seq - 1);
-    let last_seq = batch.records.last().map_or(after_seq, |r| r.seq);
-    if after_seq > 0 && last_seq / every > after_seq / every {
-        // The checkpoint follows the log, from the log: everything committed before this batch.
-        ops.0.push(Op::AdvanceCheckpoint(after_seq));
-    }
+    ops.0.extend(advance);
     let continues = batch.records.last().map(|last| {
         [
             Value::Int(last.seq as i64),
@@ -270,43 +292,89 @@ pub fn batch_ops_every(batch: &Batch, every: u64) -> BatchOps {
             Value::Int(after_seq as i64),
         ]
     });
-    BatchOps { ops: ops.0, continues, after_seq }
+    BatchOps { ops: ops.0, continues, after_seq, tail }
 }
 
 /// How far the log runs past its checkpoint before a commit moves the checkpoint up to it:
 /// start-up reads this much of the log at most (and the checkpoint's rows).
 pub const CHECKPOINT_EVERY: u64 = 65_536;
 
+/// The log after the checkpoint, summed: its postings per book and asset, the journals it
+/// created, and each journal it changed, with whether it created it and whether it still moves
+/// at its end. A commit adds its own events as it writes them, so that moving the checkpoint
+/// writes these sums rather than reading the log again; they start right after a move of the
+/// checkpoint, and a store that has none (after a start or a failed commit) reads the log once
+/// at its next move ([`advance_checkpoint`]). Start-up and the full check still sum the log.
+#[derive(Debug)]
+pub struct LogTail {
+    /// The checkpoint's event the sums follow, and the last event summed.
+    from: u64,
+    upto: u64,
+    created: i64,
+    sums: HashMap<(Book, Asset), i128>,
+    /// By journal id: (created after `from`, still moving at `upto`).
+    journals: HashMap<u128, (bool, bool)>,
+}
+
+impl LogTail {
+    /// Nothing after event `from`.
+    pub fn after(from: u64) -> LogTail {
+        LogTail { from, upto: from, created: 0, sums: HashMap::new(), journals: HashMap::new() }
+    }
+
+    /// The event `seq`, which follows the last one added, from the columns the log holds of it.
+    fn add(&mut self, seq: u64, kind: &str, journal: Option<u128>, status_to: Option<&str>, movement: Option<Movement>) {
+        debug_assert_eq!(seq, self.upto + 1, "a log tail is summed in order");
+        self.upto = seq;
+        let born = kind == "journal_created";
+        self.created += i64::from(born);
+        // A journal's status only (a transfer's events have statuses too, and no journal).
+        if let (Some(journal), Some(status)) = (journal, status_to) {
+            let moving = matches!(status, "queued" | "sent_to_clearing" | "pending");
+            self.journals.entry(journal).or_insert((born, moving)).1 = moving;
+        }
+        if let Some(m) = movement {
+            *self.sums.entry((m.from, m.asset)).or_default() -= i128::from(m.units);
+            *self.sums.entry((m.to, m.asset)).or_default() += i128::from(m.units);
+        }
+    }
+}
+
 /// Moves the checkpoint up to event `upto`, from the log alone (never from the balances): the
-/// events after it and up to `upto` are read once, in order (a range of the log's key); their
-/// postings are added to its sums per book and asset, the journals they created to its count,
-/// and the journals they changed leave `checkpoint_live` or join it as their last status there
-/// says. Inside the commit's transaction.
+/// events after it and up to `upto` are read once, in order (a range of the log's key), and
+/// summed as commits sum them ([`LogTail`]). Inside the commit's transaction.
 pub fn advance_checkpoint(db: &mut dyn SqlBackend, upto: u64) -> Result<(), StoreError> {
     let from = one_int(db, "SELECT seq FROM checkpoint_meta")? as u64;
     if upto <= from {
         return Ok(());
     }
-    let mut sums: HashMap<(Book, Asset), i128> = HashMap::new();
-    let mut moving_at_upto: HashMap<u128, bool> = HashMap::new();
-    let mut created = 0i64;
-    // A journal's status only (a transfer's events have statuses too, and no journal).
-    let sql = "SELECT kind, journal_id, CASE WHEN journal_id IS NOT NULL THEN status_to END, asset, units, from_book, to_book
+    let mut tail = LogTail::after(from);
+    // A journal's status only, and its id read where it has one.
+    let sql = "SELECT seq, kind, journal_id, CASE WHEN journal_id IS NOT NULL THEN status_to END, asset, units, from_book, to_book
                FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq";
     db.query(sql, &[Value::Int(from as i64), Value::Int(upto as i64)], &mut |r| {
-        let born = r.text_ref(0)? == "journal_created";
-        created += i64::from(born);
-        if let Some(status) = r.text_opt(2)? {
-            let moving = matches!(status.as_str(), "queued" | "sent_to_clearing" | "pending");
-            moving_at_upto.insert(id_from(&r.blob_ref(1)?)?, moving);
-        }
-        if let (Some(asset), Some(units)) = (r.text_opt(3)?, r.int_opt(4)?) {
-            let (asset, units) = (asset_from(&asset)?, i128::from(units));
-            *sums.entry((book_from(&r.blob_ref(5)?)?, asset)).or_default() -= units;
-            *sums.entry((book_from(&r.blob_ref(6)?)?, asset)).or_default() += units;
-        }
+        let status = r.text_opt(3)?;
+        let journal = status.as_ref().map(|_| id_from(&r.blob_ref(2)?)).transpose()?;
+        let movement = match (r.text_opt(4)?, r.int_opt(5)?) {
+            (Some(asset), Some(units)) => {
+                Some(Movement { asset: asset_from(&asset)?, units, from: book_from(&r.blob_ref(6)?)?, to: book_from(&r.blob_ref(7)?)? })
+            }
+            _ => None,
+        };
+        tail.add(r.int(0)? as u64, &r.text_ref(1)?, journal, status.as_deref(), movement);
         Ok(())
     })?;
+    if tail.upto != upto {
+        return Err(StoreError::Corrupt(format!("the log after the checkpoint at event {from} ends at {}, not {upto}", tail.upto)));
+    }
+    write_advance(db, tail)
+}
+
+/// Moves the checkpoint over a summed tail of the log: its sums added to the checkpoint's, its
+/// count to the journals', and the journals it changed out of `checkpoint_live` (those it
+/// created cannot be there) and back in where they still move.
+fn write_advance(db: &mut dyn SqlBackend, tail: LogTail) -> Result<(), StoreError> {
+    let LogTail { from, upto, created, sums, journals } = tail;
     let moved = db.execute(
         "UPDATE checkpoint_meta SET seq = $1, journals = journals + $2 WHERE seq = $3",
         &[Value::Int(upto as i64), Value::Int(created), Value::Int(from as i64)],
@@ -322,72 +390,84 @@ pub fn advance_checkpoint(db: &mut dyn SqlBackend, upto: u64) -> Result<(), Stor
     if !rows.is_empty() {
         db.write(&CHECKPOINT_ADD, rows)?;
     }
-    // Every journal the range changed leaves `checkpoint_live` (one statement: a journal's
-    // own would cost the commit a round trip each), and those still moving come back.
-    if !moving_at_upto.is_empty() {
-        db.execute(
-            "DELETE FROM checkpoint_live WHERE id IN (SELECT journal_id FROM events WHERE seq > $1 AND seq <= $2 AND journal_id IS NOT NULL)",
-            &[Value::Int(from as i64), Value::Int(upto as i64)],
-        )?;
+    let older: Vec<u128> = journals.iter().filter(|(_, (born, _))| !born).map(|(j, _)| *j).collect();
+    for chunk in older.chunks(IN_LIST_MAX) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let params: Vec<Value> = chunk.iter().map(|j| id(*j)).collect();
+        db.execute(&format!("DELETE FROM checkpoint_live WHERE id IN ({})", marks.join(", ")), &params)?;
     }
-    let live: Vec<Vec<Value>> = moving_at_upto.iter().filter(|(_, moving)| **moving).map(|(j, _)| vec![id(*j)]).collect();
+    let live: Vec<Vec<Value>> = journals.iter().filter(|(_, (_, moving))| *moving).map(|(j, _)| vec![id(*j)]).collect();
     if !live.is_empty() {
         db.write(&CHECKPOINT_LIVE, live)?;
     }
     Ok(())
 }
 
+/// Ids in one `IN (...)` list at most.
+const IN_LIST_MAX: usize = 500;
+
 /// Journals in one run of the index by account at most: a load that finds more unindexed
 /// journals writes several runs, and holds no more than this many in memory at once.
 pub const RUN_JOURNALS_MAX: usize = 65_536;
 
 /// Indexes by account every journal created since the index's last run, in runs: the journals
-/// after the last run's highest id (a range of the primary key), each entered under its `from`
-/// and its `to` account, sorted, and written under a new run number, which is higher than any
-/// before it, so that a run is appended at the index's end rather than spread over its leaves.
-/// `journal_runs` names each run with its lowest and highest journal id. Writes `runs` runs at
-/// most, and returns whether every journal is indexed.
+/// after the last run's highest id (a range of the primary key, read in order), each entered
+/// under its `from` and its `to` account, and written under a new run number, which is higher
+/// than any before it, so that a run is appended at the index's end rather than spread over
+/// its leaves. A run holds each account's journals in chunks of ascending ids
+/// ([`chunk_size`]), one row a chunk keyed by its first id; `journal_runs` names each run with
+/// its lowest and highest journal id. Writes `runs` runs at most, and returns whether every
+/// journal is indexed.
 pub fn index_journals(db: &mut dyn SqlBackend, runs: usize) -> Result<bool, StoreError> {
     let (mut run, high) = last_run(db)?;
     // Ids are never 0: "above 0" is every journal.
     let mut after = high.unwrap_or(0);
     for _ in 0..runs {
-        let first = one_id(db, "SELECT id FROM journals WHERE id > $1 ORDER BY id LIMIT 1", after)?;
-        let Some(low) = first else { return Ok(true) };
-        let full =
-            one_id(db, &format!("SELECT id FROM journals WHERE id > $1 ORDER BY id LIMIT 1 OFFSET {}", RUN_JOURNALS_MAX - 1), after)?;
-        let top = match full {
-            Some(top) => top,
-            None => one_id(db, "SELECT id FROM journals WHERE id > $1 ORDER BY id DESC LIMIT 1", after)?.unwrap_or(low),
-        };
+        let mut sides: Vec<(u128, u128, u128)> = Vec::new();
+        let sql = format!("SELECT id, from_account, to_account FROM journals WHERE id > $1 ORDER BY id LIMIT {RUN_JOURNALS_MAX}");
+        db.query(&sql, &[id(after)], &mut |r| {
+            sides.push((id_from(&r.blob_ref(0)?)?, id_from(&r.blob_ref(1)?)?, id_from(&r.blob_ref(2)?)?));
+            Ok(())
+        })?;
+        let (Some(&(low, ..)), Some(&(top, ..))) = (sides.first(), sides.last()) else { return Ok(true) };
         run += 1;
-        // Sorted and written by the database itself: no row passes through here.
-        let range = [Value::Int(run), id(after), id(top)];
-        let entered = db.execute(
-            "INSERT INTO account_journals (run, account, journal)
-             SELECT CAST($1 AS BIGINT), account, journal FROM (
-                 SELECT from_account AS account, id AS journal FROM journals WHERE id > $2 AND id <= $3
-                 UNION ALL SELECT to_account, id FROM journals WHERE id > $2 AND id <= $3
-             ) AS sides ORDER BY account, journal",
-            &range,
-        )?;
-        db.write(&JOURNAL_RUNS, vec![vec![Value::Int(run), id(low), id(top), Value::Int(entered as i64 / 2)]])?;
+        write_run(db, run, &sides)?;
         after = top;
-        if full.is_none() {
+        debug_assert!(low <= top);
+        if sides.len() < RUN_JOURNALS_MAX {
             return Ok(true);
         }
     }
     Ok(false)
 }
 
-/// The id a query of one id answers, if any row.
-fn one_id(db: &mut dyn SqlBackend, sql: &str, after: u128) -> Result<Option<u128>, StoreError> {
-    let mut found = None;
-    db.query(sql, &[id(after)], &mut |r| {
-        found = Some(id_from(&r.blob_ref(0)?)?);
-        Ok(())
-    })?;
-    Ok(found)
+/// Ids in one chunk of an account's journals in a run: at most 512 (8 KiB), and fewer in a
+/// small run, an eighth of its journals, so that a run of a few journals (a start's leftovers,
+/// the tests' runs of five) still spans several chunks and every reader crosses chunk seams.
+pub fn chunk_size(journals: usize) -> usize {
+    (journals / 8).clamp(2, 512)
+}
+
+/// Writes run `run` of the index: the journals `sides` (id, from, to), ascending by id.
+fn write_run(db: &mut dyn SqlBackend, run: i64, sides: &[(u128, u128, u128)]) -> Result<(), StoreError> {
+    let (Some(&(low, ..)), Some(&(high, ..))) = (sides.first(), sides.last()) else { return Ok(()) };
+    let mut by_account: std::collections::BTreeMap<u128, Vec<u128>> = std::collections::BTreeMap::new();
+    for &(journal, from, to) in sides {
+        by_account.entry(from).or_default().push(journal);
+        by_account.entry(to).or_default().push(journal);
+    }
+    let size = chunk_size(sides.len());
+    let mut rows: Vec<Vec<Value>> = Vec::new();
+    for (account, journals) in &by_account {
+        for chunk in journals.chunks(size) {
+            let bytes: Vec<u8> = chunk.iter().flat_map(|j| id_bytes(*j)).collect();
+            rows.push(vec![Value::Int(run), id(*account), id(chunk[0]), Value::Blob(bytes)]);
+        }
+    }
+    for part in rows.chunks(1_000) {
+        db.write(&ACCOUNT_CHUNKS, part.to_vec())?;
+    }
+    db.write(&JOURNAL_RUNS, vec![vec![Value::Int(run), id(low), id(high), Value::Int(sides.len() as i64)]])
 }
 
 /// The index by account's last run and the highest journal id it holds (0 and none before
@@ -1187,19 +1267,19 @@ fn journals_of_account(
             Ok(())
         })
     };
+    // Ids newest first, looked up a chunk at a time with the query's conditions; a short chunk
+    // repeats an id to fill the statement's list.
+    let in_list: Vec<String> = (1..=RECENT_CHUNK).map(|i| format!("${}", n + i)).collect();
+    let by_ids = format!("SELECT {columns} FROM journals WHERE {} ORDER BY id DESC", filter(&format!("id IN ({})", in_list.join(", "))));
+    let listed = |ids: &[JournalId]| -> Vec<Value> { (0..RECENT_CHUNK).map(|i| id(ids.get(i).or(ids.first()).map_or(0, |j| j.0))).collect() };
     match &q.recent {
         Some(recent) => {
-            let in_list: Vec<String> = (1..=RECENT_CHUNK).map(|i| format!("${}", n + i)).collect();
-            let sql =
-                format!("SELECT {columns} FROM journals WHERE {} ORDER BY id DESC", filter(&format!("id IN ({})", in_list.join(", "))));
             let mut cursor = q.below;
             while out.len() < limit {
                 let ids = recent.newest(account, cursor, RECENT_CHUNK);
-                let (Some(&oldest), Some(&any)) = (ids.last(), ids.first()) else { break };
+                let Some(&oldest) = ids.last() else { break };
                 cursor = Some(oldest);
-                // Short chunks repeat an id to fill the statement's list.
-                let more = (0..RECENT_CHUNK).map(|i| id(ids.get(i).copied().unwrap_or(any).0)).collect();
-                read(db, &sql, more, &mut out)?;
+                read(db, &by_ids, listed(&ids), &mut out)?;
             }
         }
         None => {
@@ -1224,26 +1304,34 @@ fn journals_of_account(
         runs.push((r.int(0)?, id_from(&r.blob_ref(1)?)?));
         Ok(())
     })?;
-    for (run, low) in runs {
+    'runs: for (run, low) in runs {
         if q.below.is_some_and(|below| low >= below.0) {
             continue;
         }
-        let remaining = limit - out.len();
-        let mut on_run = format!("account_journals.run = ${} AND account_journals.account = ${}", n + 1, n + 2);
-        let mut more = vec![Value::Int(run), id(account.0)];
-        if let Some(below) = q.below {
-            on_run.push_str(&format!(" AND account_journals.journal < ${}", n + 3));
-            more.push(id(below.0));
-        }
-        let sql = format!(
-            "SELECT {} FROM account_journals JOIN journals ON journals.id = account_journals.journal WHERE {} \
-             ORDER BY account_journals.journal DESC LIMIT {remaining}",
-            JOURNALS.columns.iter().map(|(c, _)| format!("journals.{c}")).collect::<Vec<_>>().join(", "),
-            filter(&on_run),
-        );
-        read(db, &sql, more, &mut out)?;
-        if out.len() >= limit {
-            break;
+        // The account's chunks in this run, newest first, one at a time, each below the last.
+        let mut cursor = q.below;
+        loop {
+            let mut sql = "SELECT first, journals FROM account_chunks WHERE run = $1 AND account = $2".to_owned();
+            let mut params = vec![Value::Int(run), id(account.0)];
+            if let Some(below) = cursor {
+                sql.push_str(" AND first < $3");
+                params.push(id(below.0));
+            }
+            sql.push_str(" ORDER BY first DESC LIMIT 1");
+            let mut chunk = None;
+            db.query(&sql, &params, &mut |r| {
+                chunk = Some((id_from(&r.blob_ref(0)?)?, ids_from(&r.blob_ref(1)?)?));
+                Ok(())
+            })?;
+            let Some((first, ids)) = chunk else { continue 'runs };
+            let newest: Vec<JournalId> = ids.into_iter().rev().filter(|j| cursor.is_none_or(|below| *j < below)).collect();
+            for group in newest.chunks(RECENT_CHUNK) {
+                read(db, &by_ids, listed(group), &mut out)?;
+                if out.len() >= limit {
+                    break 'runs;
+                }
+            }
+            cursor = Some(JournalId(first));
         }
     }
     out.truncate(limit);
@@ -1480,26 +1568,57 @@ pub fn full_check(db: &mut dyn SqlBackend) -> Result<FullCheck, StoreError> {
             "{moving} journals can still move but start-up finds {found} of them (the checkpoint's moving journals and the log after it)"
         ));
     }
-    // The index by account: each journal up to its last run entered once under each side.
-    if let (_, Some(high)) = last_run(db)? {
-        let entries = one_int(db, "SELECT count(*) FROM account_journals")?;
-        let matched = one_int(
-            db,
-            "SELECT count(*) FROM account_journals JOIN journals ON journals.id = account_journals.journal
-             WHERE account_journals.account = journals.from_account OR account_journals.account = journals.to_account",
-        )?;
-        let mut covered = 0;
-        db.query("SELECT count(*) FROM journals WHERE id <= $1", &[id(high)], &mut |r| {
-            covered = r.int(0)?;
+    // The index by account: each journal up to its last run entered once under each side, in
+    // the run whose range holds it, and nothing else entered. A run at a time.
+    let mut runs: Vec<(i64, u128, u128, i64)> = Vec::new();
+    db.query("SELECT run, low, high, journals FROM journal_runs ORDER BY run", &[], &mut |r| {
+        runs.push((r.int(0)?, id_from(&r.blob_ref(1)?)?, id_from(&r.blob_ref(2)?)?, r.int(3)?));
+        Ok(())
+    })?;
+    let mut after = 0u128;
+    for (run, low, high, journals) in runs {
+        if low <= after || high < low {
+            problems.push(format!("run {run} of the index by account overlaps the run before it"));
+        }
+        // Each journal of the run's range, with how many of its two sides were found entered.
+        let mut sides: HashMap<u128, (u128, u128, u8)> = HashMap::new();
+        db.query("SELECT id, from_account, to_account FROM journals WHERE id > $1 AND id <= $2", &[id(after), id(high)], &mut |r| {
+            sides.insert(id_from(&r.blob_ref(0)?)?, (id_from(&r.blob_ref(1)?)?, id_from(&r.blob_ref(2)?)?, 0));
             Ok(())
         })?;
-        check.indexed = covered as u64;
-        if matched != entries {
-            problems.push(format!("{} entries of the index by account name no journal of that account", entries - matched));
+        let mut strays = 0u64;
+        db.query("SELECT account, first, journals FROM account_chunks WHERE run = $1", &[Value::Int(run)], &mut |r| {
+            let account = id_from(&r.blob_ref(0)?)?;
+            let ids = ids_from(&r.blob_ref(2)?)?;
+            if ids.first().map(|j| j.0) != Some(id_from(&r.blob_ref(1)?)?) || ids.windows(2).any(|w| w[0] >= w[1]) {
+                strays += 1;
+            }
+            for journal in ids {
+                // Its `from` side, then its `to` side, each once.
+                let side = match sides.get(&journal.0) {
+                    Some((from, _, found)) if *from == account && found & 1 == 0 => 1,
+                    Some((_, to, found)) if *to == account && found & 2 == 0 => 2,
+                    _ => 0,
+                };
+                match sides.get_mut(&journal.0) {
+                    Some((.., found)) if side != 0 => *found |= side,
+                    _ => strays += 1,
+                }
+            }
+            Ok(())
+        })?;
+        let unentered = sides.values().filter(|(.., found)| *found != 3).count();
+        check.indexed += sides.len() as u64;
+        if strays > 0 {
+            problems.push(format!("{strays} entries of run {run} of the index by account name no journal of that account, or are out of order"));
         }
-        if entries != 2 * covered {
-            problems.push(format!("the index by account holds {entries} entries for the {covered} journals its runs cover (two each)"));
+        if unentered > 0 || sides.len() as i64 != journals {
+            problems.push(format!(
+                "run {run} of the index by account covers {} journals ({journals} by its count), of which {unentered} are not entered once under each side",
+                sides.len()
+            ));
         }
+        after = high;
     }
     check.problems = problems;
     Ok(check)
