@@ -371,8 +371,8 @@ pub fn advance_checkpoint(db: &mut dyn SqlBackend, upto: u64) -> Result<(), Stor
 }
 
 /// Moves the checkpoint over a summed tail of the log: its sums added to the checkpoint's, its
-/// count to the journals', and the journals it changed out of `checkpoint_live` (those it
-/// created cannot be there) and back in where they still move.
+/// count to the journals', the journals it settled out of `checkpoint_live` and those it
+/// created that still move into it.
 fn write_advance(db: &mut dyn SqlBackend, tail: LogTail) -> Result<(), StoreError> {
     let LogTail { from, upto, created, sums, journals } = tail;
     let moved = db.execute(
@@ -390,15 +390,20 @@ fn write_advance(db: &mut dyn SqlBackend, tail: LogTail) -> Result<(), StoreErro
     if !rows.is_empty() {
         db.write(&CHECKPOINT_ADD, rows)?;
     }
-    let older: Vec<u128> = journals.iter().filter(|(_, (born, _))| !born).map(|(j, _)| *j).collect();
-    for chunk in older.chunks(IN_LIST_MAX) {
+    // No status leads back to a moving one: a journal the checkpoint already held as moving
+    // stays there while it moves, and one created after it is not there yet. Sorted, since ids
+    // grow with time: the rows go to the index's end and its neighbouring leaves.
+    let mut settled: Vec<u128> = journals.iter().filter(|(_, (born, moving))| !born && !moving).map(|(j, _)| *j).collect();
+    settled.sort_unstable();
+    for chunk in settled.chunks(IN_LIST_MAX) {
         let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let params: Vec<Value> = chunk.iter().map(|j| id(*j)).collect();
         db.execute(&format!("DELETE FROM checkpoint_live WHERE id IN ({})", marks.join(", ")), &params)?;
     }
-    let live: Vec<Vec<Value>> = journals.iter().filter(|(_, (_, moving))| *moving).map(|(j, _)| vec![id(*j)]).collect();
+    let mut live: Vec<u128> = journals.iter().filter(|(_, (born, moving))| *born && *moving).map(|(j, _)| *j).collect();
+    live.sort_unstable();
     if !live.is_empty() {
-        db.write(&CHECKPOINT_LIVE, live)?;
+        db.write(&CHECKPOINT_LIVE, live.into_iter().map(|j| vec![id(j)]).collect())?;
     }
     Ok(())
 }
