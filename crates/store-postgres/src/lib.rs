@@ -308,7 +308,10 @@ impl<C: GenericClient> SqlBackend for Dialect<'_, C> {
         let params: Vec<Param> = params.iter().cloned().map(Param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         let statement = self.statement(sql)?;
-        for row in self.client.query(&statement, &refs).map_err(backend)? {
+        // Streamed: each row is decoded as it arrives, while the server still sends the rest,
+        // rather than after the whole result is gathered (a start reads millions of rows).
+        let mut rows = self.client.query_raw(&statement, refs).map_err(backend)?;
+        while let Some(row) = postgres::fallible_iterator::FallibleIterator::next(&mut rows).map_err(backend)? {
             each(&Row(row))?;
         }
         Ok(())
