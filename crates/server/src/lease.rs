@@ -26,46 +26,93 @@ pub const SHARD: i32 = 0;
 /// died without a word.
 pub const TTL_DEFAULT: Duration = Duration::from_secs(10);
 
+/// How long a standby waits before asking again after the database did not answer.
+pub const RETRY: Duration = Duration::from_millis(500);
+
+/// What [`hold`] does when the database cannot be reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Patience {
+    /// Fails: a server starting on a database it cannot reach says so at once.
+    FailFast,
+    /// Waits as a standby and asks again: a server that lost its lease while the database fails
+    /// over serves again once the database does.
+    Wait,
+}
+
 /// Who holds the lease now, as a standby last saw it.
 #[derive(Clone, Debug, Default)]
 struct Standby {
     holder: String,
     expires_in: Duration,
+    /// Why the database could not be asked, when it could not.
+    unreachable: Option<String>,
 }
 
 /// Waits until the lease of the shard is granted to `owner`, answering on `listener` as a standby
 /// meanwhile.
-pub async fn hold(url: &str, owner: &str, ttl: Duration, listener: &std::net::TcpListener) -> Result<Keeper, StoreError> {
-    let mut client = connect(url).await?;
+pub async fn hold(url: &str, owner: &str, ttl: Duration, listener: &std::net::TcpListener, patience: Patience) -> Result<Keeper, StoreError> {
+    let mut client = match connect(url).await {
+        Ok(client) => Some(client),
+        Err(error) if patience == Patience::FailFast => return Err(error),
+        Err(_) => None,
+    };
     let mut standby: Option<(Arc<Mutex<Standby>>, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)> = None;
     let fence = loop {
-        let (returned, grant) = blocking(client, {
-            let owner = owner.to_owned();
-            move |c| c.acquire(SHARD, &owner, ttl)
-        })
-        .await;
-        client = returned;
-        match grant? {
-            Grant::Held(fence) => break fence,
-            Grant::Taken { owner: holder, expires_in } => {
-                if standby.is_none() {
-                    tracing::warn!(%holder, ?expires_in, "standby: another server holds the ledger's lease; waiting for it");
-                    println!("cashier: standby: the ledger is written by {holder}; waiting for its lease");
-                    standby = Some(serve_standby(listener)?);
+        let asked = match client.take() {
+            Some(session) => Ok(session),
+            None => connect(url).await,
+        };
+        let (seen, wait) = match asked {
+            Ok(session) => {
+                let (returned, grant) = blocking(session, {
+                    let owner = owner.to_owned();
+                    move |c| c.acquire(SHARD, &owner, ttl)
+                })
+                .await;
+                match grant {
+                    Ok(Grant::Held(fence)) => {
+                        client = Some(returned);
+                        break fence;
+                    }
+                    Ok(Grant::Taken { owner: holder, expires_in }) => {
+                        client = Some(returned);
+                        let wait = expires_in.min(ttl / 3).max(Duration::from_millis(100));
+                        (Standby { holder, expires_in, unreachable: None }, wait)
+                    }
+                    Err(error) => {
+                        // The session goes, off the async threads (its client blocks): the next
+                        // round connects anew.
+                        let _ = tokio::task::spawn_blocking(move || drop(returned)).await;
+                        if patience == Patience::FailFast {
+                            return Err(error);
+                        }
+                        (Standby { unreachable: Some(error.to_string()), ..Standby::default() }, RETRY)
+                    }
                 }
-                if let Some((status, _, _)) = &standby {
-                    *status.lock().expect("standby lock") = Standby { holder, expires_in };
-                }
-                let wait = expires_in.min(ttl / 3).max(Duration::from_millis(100));
-                tokio::time::sleep(wait).await;
             }
+            Err(error) => (Standby { unreachable: Some(error.to_string()), ..Standby::default() }, RETRY),
+        };
+        if standby.is_none() {
+            match &seen.unreachable {
+                Some(why) => tracing::warn!(%why, "standby: the database cannot be reached; asking for the lease again shortly"),
+                None => {
+                    tracing::warn!(holder = %seen.holder, expires_in = ?seen.expires_in, "standby: another server holds the ledger's lease; waiting for it");
+                    println!("cashier: standby: the ledger is written by {}; waiting for its lease", seen.holder);
+                }
+            }
+            standby = Some(serve_standby(listener)?);
         }
+        if let Some((status, _, _)) = &standby {
+            *status.lock().expect("standby lock") = seen;
+        }
+        tokio::time::sleep(wait).await;
     };
     if let Some((_, stop, task)) = standby {
         let _ = stop.send(());
         let _ = task.await;
     }
     tracing::info!(owner, epoch = fence.epoch, "holding the ledger's lease");
+    let client = client.expect("a granted lease came over a session");
     Ok(Keeper::start(client, url.to_owned(), fence, ttl))
 }
 
@@ -99,13 +146,21 @@ fn serve_standby(listener: &std::net::TcpListener) -> Result<StandbyServer, Stor
             axum::routing::get(move || {
                 let standby = shown.lock().expect("standby lock").clone();
                 async move {
-                    let body = serde_json::json!({
+                    let body = match &standby.unreachable {
+                        Some(why) => serde_json::json!({
+                            "status": "standby",
+                            "message": format!("standby: the database cannot be reached ({why}); this server writes again once it can"),
+                            "shard": SHARD,
+                            "database": "unreachable",
+                        }),
+                        None => serde_json::json!({
                         "status": "standby",
                         "message": format!("standby: the ledger is written by {}; this server takes over when its lease ends", standby.holder),
                         "shard": SHARD,
                         "lease_holder": standby.holder,
                         "lease_expires_in_ms": standby.expires_in.as_millis() as u64,
-                    });
+                        }),
+                    };
                     (StatusCode::SERVICE_UNAVAILABLE, [(axum::http::header::RETRY_AFTER, "1")], axum::Json(body))
                 }
             }),

@@ -171,8 +171,6 @@ pub enum ServeError {
     Sandbox(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
-    #[error("stopped: {0}")]
-    LeaseLost(String),
 }
 
 /// A server started by [`start`], for tests and tools: its address, and how to stop it.
@@ -219,16 +217,23 @@ fn listen(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
 /// Opens the store and the sequencer, bootstraps the sandbox, binds the listener, and serves in
 /// a task of its own.
 pub async fn start(config: Config) -> Result<Running, ServeError> {
+    let listener = listen(config.listen).map_err(|e| ServeError::Listen(config.listen, e))?.into_std()?;
+    start_on(config, listener, lease::Patience::FailFast).await
+}
+
+/// [`start`] on a listener already bound: `cashier serve` keeps one across the restarts that
+/// follow a lost lease, so that connections wait in its backlog rather than being refused.
+async fn start_on(config: Config, listener: std::net::TcpListener, patience: lease::Patience) -> Result<Running, ServeError> {
     // One process a data directory, for as long as it runs (its store, its sandbox files).
     let lock = cashier_store_sqlite::DataDirLock::acquire(&config.data_dir)?;
     sandbox::tighten(&config.data_dir)?;
-    let listener = listen(config.listen).map_err(|e| ServeError::Listen(config.listen, e))?.into_std()?;
+    // Opening it brings its schema up to date, the lease table's with it.
     let mut store = open_store(&config)?;
     // On PostgreSQL one server writes at a time: it holds the lease, and the others wait.
     let keeper = match &config.database_url {
         Some(url) => {
             let owner = format!("{}/{}", config.node(), std::process::id());
-            let keeper = lease::hold(url, &owner, config.lease_ttl, &listener).await?;
+            let keeper = lease::hold(url, &owner, config.lease_ttl, &listener, patience).await?;
             store = store.fenced(keeper.fence());
             Some(Arc::new(keeper))
         }
@@ -298,18 +303,47 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     Ok(Running { addr, app, stop, task, lease: keeper })
 }
 
-/// Runs until `shutdown` resolves (Ctrl-C or SIGTERM in `cashier serve`).
+/// Runs until `shutdown` resolves (Ctrl-C or SIGTERM in `cashier serve`). A server that loses
+/// its lease (taken by another, or not renewed in time, as while the database fails over) drops
+/// the ledger's state, waits as a standby until the lease is granted again, and serves again
+/// from the store, in the same process and on the same listener.
 pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
-    let running = start(config).await?;
-    tracing::info!(addr = %running.addr, "cashier is listening");
-    println!("cashier: listening on http://{}", running.addr);
-    let lost = tokio::select! {
-        () = shutdown => None,
-        why = running.lease_lost() => Some(why),
-    };
-    tracing::info!("shutting down");
-    running.stop().await?;
-    lost.map_or(Ok(()), |why| Err(ServeError::LeaseLost(why)))
+    let listener = listen(config.listen).map_err(|e| ServeError::Listen(config.listen, e))?.into_std()?;
+    let config = Config { listen: listener.local_addr()?, ..config };
+    tokio::pin!(shutdown);
+    let mut patience = lease::Patience::FailFast;
+    loop {
+        let started = tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            started = start_on(config.clone(), listener.try_clone()?, patience) => started,
+        };
+        let running = match started {
+            Ok(running) => running,
+            // After a loss the database may still be failing over: try again.
+            Err(error) if patience == lease::Patience::Wait => {
+                eprintln!("cashier: starting again failed ({error}); retrying");
+                tokio::time::sleep(lease::RETRY).await;
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
+        tracing::info!(addr = %running.addr, "cashier is listening");
+        println!("cashier: listening on http://{}", running.addr);
+        let lost = tokio::select! {
+            () = &mut shutdown => None,
+            why = running.lease_lost() => Some(why),
+        };
+        tracing::info!("shutting down");
+        running.stop().await?;
+        let Some(why) = lost else { return Ok(()) };
+        running_again(&why);
+        patience = lease::Patience::Wait;
+    }
+}
+
+fn running_again(why: &str) {
+    tracing::warn!(%why, "the ledger's state is dropped; asking for the lease again");
+    eprintln!("cashier: {why}; the ledger's state is dropped, and this server asks for the lease again");
 }
 
 /// For the `request` fuzz target (`fuzz/`): every request-body decoder of the API over the same

@@ -64,14 +64,7 @@ impl PostgresStore {
     }
 
     fn connect_here(url: &str, schema: Option<&str>) -> Result<PostgresStore, StoreError> {
-        let mut client = Client::connect(url, NoTls).map_err(backend)?;
-        client.batch_execute("SET synchronous_commit = on").map_err(backend)?;
-        if let Some(schema) = schema {
-            if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                return Err(StoreError::Backend(format!("schema name {schema:?} must be letters, digits and _")));
-            }
-            client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}")).map_err(backend)?;
-        }
+        let client = PostgresStore::session(url, schema)?;
         let mut store = PostgresStore {
             client,
             statements: HashMap::new(),
@@ -83,6 +76,41 @@ impl PostgresStore {
         };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// A connection ready for the ledger's work: to a primary (a standby's answers may lag, and
+    /// it takes no writes: after a database's failover the connection string's
+    /// `target_session_attrs=read-write` finds the new primary), every commit durable, in `schema`.
+    fn session(url: &str, schema: Option<&str>) -> Result<Client, StoreError> {
+        let mut client = Client::connect(url, NoTls).map_err(backend)?;
+        let standby: bool = client.query_one("SELECT pg_is_in_recovery()", &[]).map_err(backend)?.get(0);
+        if standby {
+            return Err(StoreError::Backend(
+                "the database is a standby (in recovery): Cashier reads and writes a primary only; \
+                 give every member in the URL with target_session_attrs=read-write"
+                    .into(),
+            ));
+        }
+        client.batch_execute("SET synchronous_commit = on").map_err(backend)?;
+        if let Some(schema) = schema {
+            if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(StoreError::Backend(format!("schema name {schema:?} must be letters, digits and _")));
+            }
+            client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}")).map_err(backend)?;
+        }
+        Ok(client)
+    }
+
+    /// After a failure, the connection again where it was lost or no longer reaches a primary
+    /// (the database failed over, or restarted): its prepared statements go with it.
+    fn reconnect_if_lost(&mut self) -> Result<(), StoreError> {
+        let primary = !self.client.is_closed()
+            && self.client.query_one("SELECT pg_is_in_recovery()", &[]).is_ok_and(|row| !row.get::<_, bool>(0));
+        if !primary {
+            self.client = PostgresStore::session(&self.url, self.schema.as_deref())?;
+            self.statements.clear();
+        }
+        Ok(())
     }
 
     /// The same store, its checkpoint moved every `events` (tests move it often).
@@ -119,6 +147,7 @@ impl PostgresStore {
 impl Store for PostgresStore {
     fn load(&mut self) -> Result<Option<Loaded>, StoreError> {
         self.tail = None;
+        self.reconnect_if_lost()?;
         let mut tx = self
             .client
             .build_transaction()
