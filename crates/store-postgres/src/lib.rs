@@ -101,12 +101,15 @@ impl PostgresStore {
         Ok(client)
     }
 
-    /// After a failure, the connection again where it was lost or no longer reaches a primary
-    /// (the database failed over, or restarted): its prepared statements go with it.
+    /// Whether the connection was lost or no longer reaches a primary (the database failed over,
+    /// or restarted).
+    fn lost(&mut self) -> bool {
+        self.client.is_closed() || !self.client.query_one("SELECT pg_is_in_recovery()", &[]).is_ok_and(|row| !row.get::<_, bool>(0))
+    }
+
+    /// After a failure, the connection again where it was lost: its prepared statements go with it.
     fn reconnect_if_lost(&mut self) -> Result<(), StoreError> {
-        let primary = !self.client.is_closed()
-            && self.client.query_one("SELECT pg_is_in_recovery()", &[]).is_ok_and(|row| !row.get::<_, bool>(0));
-        if !primary {
+        if self.lost() {
             self.client = PostgresStore::session(&self.url, self.schema.as_deref())?;
             self.statements.clear();
         }
@@ -288,8 +291,19 @@ fn columns(table: &Table, rows: Vec<Vec<Value>>) -> Vec<Array> {
 }
 
 impl cashier_store::sql::LogReader for PostgresStore {
+    /// A read that failed because the connection was lost (the database failed over) is read
+    /// again, once, on a new connection to the primary.
     fn with_sql(&mut self, read: &mut dyn FnMut(&mut dyn sql::SqlBackend) -> Result<(), StoreError>) -> Result<(), StoreError> {
-        read(&mut Dialect { client: &mut self.client, statements: &mut self.statements })
+        if self.client.is_closed() {
+            self.reconnect_if_lost()?;
+        }
+        match read(&mut Dialect { client: &mut self.client, statements: &mut self.statements }) {
+            Err(_) if self.lost() => {
+                self.reconnect_if_lost()?;
+                read(&mut Dialect { client: &mut self.client, statements: &mut self.statements })
+            }
+            done => done,
+        }
     }
 }
 

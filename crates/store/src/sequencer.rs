@@ -140,6 +140,24 @@ pub struct Stats {
     pub keys_read_back: AtomicU64,
     /// Writes are stopped while the store is failing.
     pub stopped: AtomicBool,
+    /// When the commit being written began, on [`monotonic_micros`]'s clock (0: none is).
+    pub commit_since_us: AtomicU64,
+}
+
+impl Stats {
+    /// How long the commit being written has waited for the store, if one is.
+    pub fn commit_in_flight(&self) -> Option<Duration> {
+        match self.commit_since_us.load(Ordering::SeqCst) {
+            0 => None,
+            since => Some(Duration::from_micros(monotonic_micros().saturating_sub(since))),
+        }
+    }
+}
+
+/// Microseconds on this process's monotonic clock, from 1.
+fn monotonic_micros() -> u64 {
+    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    BASE.get_or_init(Instant::now).elapsed().as_micros() as u64 + 1
 }
 
 /// The ledger as committed: what reads of accounts, balances, keys and the journals still
@@ -741,7 +759,10 @@ impl Committer {
         if !batch.records.is_empty() {
             let started = Instant::now();
             batch.index_journals = self.evicts && self.recent.journals() >= self.config.index_every.max(1);
-            if let Err(error) = self.store.commit(&batch) {
+            self.stats.commit_since_us.store(monotonic_micros(), Ordering::SeqCst);
+            let committed = self.store.commit(&batch);
+            self.stats.commit_since_us.store(0, Ordering::SeqCst);
+            if let Err(error) = committed {
                 self.stats.stopped.store(true, Ordering::SeqCst);
                 self.failed = true;
                 if let StoreError::Refused(_) = error {

@@ -761,7 +761,8 @@ pub fn journal_history(db: &mut dyn SqlBackend, journal: JournalId) -> Result<Ve
 /// Reads the committed tables apart from the writer: what event streams replay from, and what
 /// the ledger keeps out of memory (account profiles).
 pub trait LogReader: Send {
-    /// Runs `read` over the reader's own connection.
+    /// Runs `read` over the reader's own connection. A backend may run it again after a lost
+    /// connection, so `read` starts from nothing each time.
     fn with_sql(&mut self, read: &mut dyn FnMut(&mut dyn SqlBackend) -> Result<(), StoreError>) -> Result<(), StoreError>;
 
     /// Journal events after `after_seq`, in order, at most `limit`.
@@ -865,7 +866,9 @@ fn profiles_where<R: LogReader + ?Sized>(
     out: &mut Vec<(AccountId, String)>,
 ) -> Result<(), StoreError> {
     let sql = format!("SELECT id, profile FROM accounts WHERE {condition} profile IS NOT NULL AND profile <> ''");
+    let kept = out.len();
     reader.with_sql(&mut |db| {
+        out.truncate(kept);
         db.query(&sql, params, &mut |r| {
             out.push((AccountId(id_from(&r.blob_ref(0)?)?), r.text(1)?));
             Ok(())

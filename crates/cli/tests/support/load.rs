@@ -71,6 +71,8 @@ pub struct Seen {
     pub retried: usize,
     /// When each acknowledgement arrived.
     pub acks: Vec<Instant>,
+    /// Answers of 503 `outcome_unknown`: the commit failed and the outcome is settled by a retry.
+    pub outcome_unknown: usize,
 }
 
 fn ids(answer: &Value) -> Vec<String> {
@@ -154,8 +156,14 @@ impl Load {
                             }
                             Ok((status, answer)) if (400..500).contains(&status) => panic!("{}: {status} {answer}", sent.path),
                             // No answer, or the server going down or not ready: unknown.
-                            _ => {
-                                seen.lock().unwrap().in_doubt.push(sent);
+                            answer => {
+                                {
+                                    let mut seen = seen.lock().unwrap();
+                                    if matches!(&answer, Ok((503, body)) if body["reason"] == "outcome_unknown") {
+                                        seen.outcome_unknown += 1;
+                                    }
+                                    seen.in_doubt.push(sent);
+                                }
                                 tokio::time::sleep(Duration::from_millis(20)).await;
                             }
                         }
