@@ -9,7 +9,7 @@
 //! again, with no restart.
 //!
 //! `CASHIER_HA_ROUNDS` (default 1) sets the rounds of all four faults; RELIABILITY.md has the
-//! long run (`scripts/pg-ha-soak`). The cluster is brought up by the test and taken down after
+//! long run (`scripts/pg-ha-soak`, 20 rounds). The cluster is brought up by the test and taken down after
 //! it, unless it was already running. Without root (to install Patroni) or PostgreSQL the test is
 //! skipped, loudly, except under CI=true, where it fails.
 

@@ -160,6 +160,78 @@ async fn a_second_server_on_one_database_waits_as_a_standby() {
     drop(pg);
 }
 
+/// A server whose lease is taken from it (here by SQL, as a node that came back from a long pause
+/// would find) stops writing, drops the ledger's state, waits as a standby naming the new holder,
+/// and once that lease runs out takes it back in the same process, at a higher epoch, with the
+/// same ledger: no restart by hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_lost_its_lease_asks_for_it_again() {
+    let Some(pg) = PgSchema::new("lease_again") else { return };
+    let dir = common::TempDir::new("lease-again");
+    let listen = free_port();
+    let config = cashier_server::Config {
+        database_url: Some(pg.url.clone()),
+        node_id: Some("again".into()),
+        lease_ttl: std::time::Duration::from_secs(2),
+        ..cashier_server::Config::new(dir.0.clone(), listen)
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(cashier_server::serve(config, async move {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::new();
+    let readyz = || async { http.get(format!("http://{listen}/readyz")).send().await.ok().map(|r| r.status().as_u16()) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while readyz().await != Some(200) {
+        assert!(std::time::Instant::now() < deadline, "the server becomes ready");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let sandbox: Value = serde_json::from_str(&std::fs::read_to_string(dir.0.join("sandbox.json")).unwrap()).unwrap();
+    let key = (sandbox["api_key"].as_str().unwrap().to_owned(), sandbox["api_secret"].as_str().unwrap().to_owned());
+    let body = json!({"entry_type": "JNLC", "from_account": sandbox["firm_account_id"], "to_account": sandbox["customer_account_ids"][0], "amount": "1"});
+    let pay = || async {
+        let request = http.post(format!("http://{listen}/v1/journals")).basic_auth(&key.0, Some(&key.1)).json(&body);
+        read(request.send().await.unwrap()).await
+    };
+    assert_eq!(pay().await.0, 200);
+    let epoch = |pg: &PgSchema| {
+        let url = pg.url.clone();
+        cashier_store::off_runtime(move || postgres::Client::connect(&url, postgres::NoTls)?.query_one("SELECT epoch FROM cashier_leases", &[]))
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    let before = epoch(&pg);
+    pg.sql("UPDATE cashier_leases SET owner = 'thief', epoch = epoch + 1, expires_at = now() + interval '4 seconds'");
+    // Standby, naming the thief.
+    let mut standby = None;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while standby.is_none() {
+        assert!(std::time::Instant::now() < deadline, "the server notices it lost its lease");
+        if let Ok(response) = http.get(format!("http://{listen}/readyz")).send().await {
+            let (status, answer) = read(response).await;
+            if status == 503 && answer["lease_holder"] == "thief" {
+                standby = Some(answer);
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (status, refused) = pay().await;
+    assert_eq!((status, refused["reason"].as_str()), (503, Some("standby")), "{refused}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while readyz().await != Some(200) {
+        assert!(std::time::Instant::now() < deadline, "the server takes its lease back once the thief's runs out");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(!server.is_finished(), "the same process serves again");
+    assert_eq!(epoch(&pg), before + 2, "the thief's epoch, then the server's new one");
+    assert_eq!(pay().await.0, 200, "it writes again");
+    let journals = http.get(format!("http://{listen}/v1/journals")).basic_auth(&key.0, Some(&key.1)).send().await.unwrap();
+    assert_eq!(read(journals).await.1.as_array().unwrap().len(), 2, "the same ledger");
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+    drop(pg);
+}
+
 /// A body is read one way only: a key given twice is refused naming it, and a write that is not
 /// `application/json` answers 415 (a cross-site form cannot post JSON with cached credentials).
 #[tokio::test]
