@@ -138,7 +138,7 @@ pub fn execute(state: &State, command: &Command, ctx: &mut Ctx<'_>) -> Result<Ve
                 return Err(Code::KeyIdInvalid.into());
             }
             let named = name.as_deref().is_some_and(|n| !n.trim().is_empty() && valid_name(n));
-            if (*owner == KeyOwner::Operator && !named) || (name.is_some() && !named) {
+            if (*owner == KeyOwner::Operator || name.is_some()) && !named {
                 return Err(Rejection::field(Code::InvalidName, "name"));
             }
             if let KeyOwner::Correspondent(id) = owner {

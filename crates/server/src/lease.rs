@@ -39,6 +39,10 @@ pub enum Patience {
     Wait,
 }
 
+/// A standby's answers on the server's listener while it waits: what it last saw, the signal
+/// that stops it, and its task.
+type StandbyListener = (Arc<Mutex<Standby>>, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>);
+
 /// Who holds the lease now, as a standby last saw it.
 #[derive(Clone, Debug, Default)]
 struct Standby {
@@ -56,7 +60,7 @@ pub async fn hold(url: &str, owner: &str, ttl: Duration, listener: &std::net::Tc
         Err(error) if patience == Patience::FailFast => return Err(error),
         Err(_) => None,
     };
-    let mut standby: Option<(Arc<Mutex<Standby>>, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)> = None;
+    let mut standby: Option<StandbyListener> = None;
     let fence = loop {
         let asked = match client.take() {
             Some(session) => Ok(session),

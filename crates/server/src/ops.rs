@@ -107,10 +107,10 @@ async fn get_health() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
-/// A commit the store has not answered for this long makes the server not ready: the database
-/// stopped answering (its primary hangs, or the network to it does) without closing the
-/// connection, and writes stand still until it answers or fails.
-pub const COMMIT_STALLED: std::time::Duration = std::time::Duration::from_secs(3);
+/// A commit, or a read the next command needs, that the store has not answered for this long
+/// makes the server not ready: the database stopped answering (its primary hangs, or the network
+/// to it does) without closing the connection, and writes stand still until it answers or fails.
+pub const STORE_STALLED: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The ledger takes writes: the store is committing.
 async fn get_readiness(State(app): State<Arc<App>>) -> Result<Json<serde_json::Value>, ApiError> {
@@ -121,11 +121,11 @@ async fn get_readiness(State(app): State<Arc<App>>) -> Result<Json<serde_json::V
             "the store is failing; writes are stopped while the ledger reloads",
         ));
     }
-    if let Some(waited) = app.sequencer.stats().commit_in_flight().filter(|w| *w >= COMMIT_STALLED) {
+    if let Some(waited) = app.sequencer.stats().store_waiting().filter(|w| *w >= STORE_STALLED) {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
-            format!("the store has not answered a commit for {:.1} s; writes stand still until it does", waited.as_secs_f64()),
+            format!("the store has not answered the writer for {:.1} s; writes stand still until it does", waited.as_secs_f64()),
         ));
     }
     Ok(Json(serde_json::json!({"status": "ready", "last_seq": app.sequencer.stats().last_seq.load(Ordering::SeqCst)})))
@@ -183,10 +183,10 @@ async fn get_metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
         ("cashier_ledger_last_seq", "gauge", "The last committed event's sequence number.", load(&s.last_seq) as f64),
         ("cashier_ledger_writable", "gauge", "1 while the ledger takes writes.", if s.stopped.load(Ordering::SeqCst) { 0.0 } else { 1.0 }),
         (
-            "cashier_store_commit_waiting_seconds",
+            "cashier_store_waiting_seconds",
             "gauge",
-            "How long the commit being written has waited for the store (0: none is).",
-            s.commit_in_flight().map_or(0.0, |w| w.as_secs_f64()),
+            "How long the writer has waited for the store: a commit, or a read a command needs (0: it is not waiting).",
+            s.store_waiting().map_or(0.0, |w| w.as_secs_f64()),
         ),
     ];
     let mut text = String::new();

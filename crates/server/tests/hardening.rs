@@ -160,6 +160,87 @@ async fn a_second_server_on_one_database_waits_as_a_standby() {
     drop(pg);
 }
 
+/// `cashier_server::serve` on a PostgreSQL schema, in this process, with the sandbox's key.
+struct PgServer {
+    listen: std::net::SocketAddr,
+    http: reqwest::Client,
+    key: (String, String),
+    pay_body: Value,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), cashier_server::ServeError>>,
+    _dir: common::TempDir,
+}
+
+impl PgServer {
+    async fn start(pg: &PgSchema, name: &str, lease_ttl: std::time::Duration) -> PgServer {
+        let dir = common::TempDir::new(name);
+        let listen = free_port();
+        let config = cashier_server::Config {
+            database_url: Some(pg.url.clone()),
+            node_id: Some(name.into()),
+            lease_ttl,
+            ..cashier_server::Config::new(dir.0.clone(), listen)
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(cashier_server::serve(config, async move {
+            let _ = stopped.await;
+        }));
+        let http = reqwest::Client::new();
+        let mut server = PgServer { listen, http, key: Default::default(), pay_body: Value::Null, stop, task, _dir: dir };
+        server.until_ready(60, "the server becomes ready").await;
+        let sandbox: Value = serde_json::from_str(&std::fs::read_to_string(server._dir.0.join("sandbox.json")).unwrap()).unwrap();
+        server.key = (sandbox["api_key"].as_str().unwrap().to_owned(), sandbox["api_secret"].as_str().unwrap().to_owned());
+        server.pay_body = json!({"entry_type": "JNLC", "from_account": sandbox["firm_account_id"], "to_account": sandbox["customer_account_ids"][0], "amount": "1"});
+        server
+    }
+
+    /// `/readyz`: its status and body, if it answered.
+    async fn readyz(&self) -> Option<(u16, Value)> {
+        Some(read(self.http.get(format!("http://{}/readyz", self.listen)).send().await.ok()?).await)
+    }
+
+    async fn until_ready(&self, seconds: u64, what: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        while self.readyz().await.map(|r| r.0) != Some(200) {
+            assert!(std::time::Instant::now() < deadline, "{what}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `/readyz`'s answer once it is 503 and `matches`, within `seconds`.
+    async fn until_not_ready(&self, seconds: u64, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        loop {
+            assert!(std::time::Instant::now() < deadline, "{what}");
+            if let Some((503, answer)) = self.readyz().await {
+                if matches(&answer) {
+                    return answer;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A journal of $1 from the firm account, with an idempotency key if given.
+    fn pay(&self, key: Option<&str>) -> impl std::future::Future<Output = (u16, Value)> {
+        let mut request = self.http.post(format!("http://{}/v1/journals", self.listen)).basic_auth(&self.key.0, Some(&self.key.1)).json(&self.pay_body);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        async move { read(request.send().await.unwrap()).await }
+    }
+
+    async fn journals(&self) -> usize {
+        let answer = self.http.get(format!("http://{}/v1/journals", self.listen)).basic_auth(&self.key.0, Some(&self.key.1)).send().await.unwrap();
+        read(answer).await.1.as_array().unwrap().len()
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap().unwrap();
+    }
+}
+
 /// A server whose lease is taken from it (here by SQL, as a node that came back from a long pause
 /// would find) stops writing, drops the ledger's state, waits as a standby naming the new holder,
 /// and once that lease runs out takes it back in the same process, at a higher epoch, with the
@@ -167,33 +248,8 @@ async fn a_second_server_on_one_database_waits_as_a_standby() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_lost_its_lease_asks_for_it_again() {
     let Some(pg) = PgSchema::new("lease_again") else { return };
-    let dir = common::TempDir::new("lease-again");
-    let listen = free_port();
-    let config = cashier_server::Config {
-        database_url: Some(pg.url.clone()),
-        node_id: Some("again".into()),
-        lease_ttl: std::time::Duration::from_secs(2),
-        ..cashier_server::Config::new(dir.0.clone(), listen)
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(cashier_server::serve(config, async move {
-        let _ = stopped.await;
-    }));
-    let http = reqwest::Client::new();
-    let readyz = || async { http.get(format!("http://{listen}/readyz")).send().await.ok().map(|r| r.status().as_u16()) };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while readyz().await != Some(200) {
-        assert!(std::time::Instant::now() < deadline, "the server becomes ready");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let sandbox: Value = serde_json::from_str(&std::fs::read_to_string(dir.0.join("sandbox.json")).unwrap()).unwrap();
-    let key = (sandbox["api_key"].as_str().unwrap().to_owned(), sandbox["api_secret"].as_str().unwrap().to_owned());
-    let body = json!({"entry_type": "JNLC", "from_account": sandbox["firm_account_id"], "to_account": sandbox["customer_account_ids"][0], "amount": "1"});
-    let pay = || async {
-        let request = http.post(format!("http://{listen}/v1/journals")).basic_auth(&key.0, Some(&key.1)).json(&body);
-        read(request.send().await.unwrap()).await
-    };
-    assert_eq!(pay().await.0, 200);
+    let server = PgServer::start(&pg, "again", std::time::Duration::from_secs(2)).await;
+    assert_eq!(server.pay(None).await.0, 200);
     let epoch = |pg: &PgSchema| {
         let url = pg.url.clone();
         cashier_store::off_runtime(move || postgres::Client::connect(&url, postgres::NoTls)?.query_one("SELECT epoch FROM cashier_leases", &[]))
@@ -203,32 +259,54 @@ async fn a_server_that_lost_its_lease_asks_for_it_again() {
     let before = epoch(&pg);
     pg.sql("UPDATE cashier_leases SET owner = 'thief', epoch = epoch + 1, expires_at = now() + interval '4 seconds'");
     // Standby, naming the thief.
-    let mut standby = None;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while standby.is_none() {
-        assert!(std::time::Instant::now() < deadline, "the server notices it lost its lease");
-        if let Ok(response) = http.get(format!("http://{listen}/readyz")).send().await {
-            let (status, answer) = read(response).await;
-            if status == 503 && answer["lease_holder"] == "thief" {
-                standby = Some(answer);
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let (status, refused) = pay().await;
+    server.until_not_ready(30, "the server notices it lost its lease", |answer| answer["lease_holder"] == "thief").await;
+    let (status, refused) = server.pay(None).await;
     assert_eq!((status, refused["reason"].as_str()), (503, Some("standby")), "{refused}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while readyz().await != Some(200) {
-        assert!(std::time::Instant::now() < deadline, "the server takes its lease back once the thief's runs out");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(!server.is_finished(), "the same process serves again");
+    server.until_ready(60, "the server takes its lease back once the thief's runs out").await;
+    assert!(!server.task.is_finished(), "the same process serves again");
     assert_eq!(epoch(&pg), before + 2, "the thief's epoch, then the server's new one");
-    assert_eq!(pay().await.0, 200, "it writes again");
-    let journals = http.get(format!("http://{listen}/v1/journals")).basic_auth(&key.0, Some(&key.1)).send().await.unwrap();
-    assert_eq!(read(journals).await.1.as_array().unwrap().len(), 2, "the same ledger");
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    assert_eq!(server.pay(None).await.0, 200, "it writes again");
+    assert_eq!(server.journals().await, 2, "the same ledger");
+    server.stop().await;
+    drop(pg);
+}
+
+/// A database that stops answering without closing the connection (a frozen primary; here a
+/// table locked by another session) stands the writes still: `/readyz` says so within seconds,
+/// whether the writer waits on a commit or on a read the next command needs (an idempotency key
+/// not in memory), and is ready again once the database answers, with nothing lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_says_when_the_database_stops_answering() {
+    let Some(pg) = PgSchema::new("stalled") else { return };
+    let server = PgServer::start(&pg, "stalled", std::time::Duration::from_secs(10)).await;
+    assert_eq!(server.pay(None).await.0, 200);
+    // The table a keyed command reads first, then the one every commit writes.
+    for (table, key) in [("idempotency_keys", Some("stalled-1")), ("meta", None)] {
+        let (locked, unlock) = (std::sync::mpsc::channel::<()>(), std::sync::mpsc::channel::<()>());
+        let url = pg.url.clone();
+        let holder = std::thread::spawn(move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            client.batch_execute(&format!("BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")).unwrap();
+            locked.0.send(()).unwrap();
+            let _ = unlock.1.recv();
+            client.batch_execute("ROLLBACK").unwrap();
+        });
+        locked.1.recv().unwrap();
+        let waiting = tokio::spawn(server.pay(key));
+        let answer = server
+            .until_not_ready(20, &format!("not ready while {table} does not answer"), |answer| {
+                answer["message"].as_str().is_some_and(|m| m.contains("has not answered the writer"))
+            })
+            .await;
+        assert_eq!((answer["code"].as_u64(), answer["reason"].as_str()), (Some(50310000), Some("unavailable")), "{answer}");
+        assert!(!waiting.is_finished(), "the write waits for the database");
+        unlock.0.send(()).unwrap();
+        holder.join().unwrap();
+        assert_eq!(waiting.await.unwrap().0, 200, "the write goes through once {table} answers");
+        server.until_ready(20, "ready again").await;
+    }
+    assert_eq!(server.journals().await, 3, "nothing lost, nothing doubled");
+    server.stop().await;
     drop(pg);
 }
 

@@ -142,15 +142,27 @@ pub struct Stats {
     pub stopped: AtomicBool,
     /// When the commit being written began, on [`monotonic_micros`]'s clock (0: none is).
     pub commit_since_us: AtomicU64,
+    /// When the sequencer thread began a read of the store a command needs (an idempotency key
+    /// or a journal no longer in memory), on the same clock (0: none is).
+    pub read_since_us: AtomicU64,
 }
 
 impl Stats {
-    /// How long the commit being written has waited for the store, if one is.
-    pub fn commit_in_flight(&self) -> Option<Duration> {
-        match self.commit_since_us.load(Ordering::SeqCst) {
-            0 => None,
-            since => Some(Duration::from_micros(monotonic_micros().saturating_sub(since))),
-        }
+    /// How long the writer has waited for the store, if it is waiting: for the commit being
+    /// written, or for a read the next command needs, whichever began first. Either stands the
+    /// writes still while the database does not answer.
+    pub fn store_waiting(&self) -> Option<Duration> {
+        let since = [&self.commit_since_us, &self.read_since_us].map(|at| at.load(Ordering::SeqCst));
+        let since = since.into_iter().filter(|at| *at != 0).min()?;
+        Some(Duration::from_micros(monotonic_micros().saturating_sub(since)))
+    }
+
+    /// `call`, with `since` saying from when the writer waits for the store.
+    fn waiting_on<T>(since: &AtomicU64, call: impl FnOnce() -> T) -> T {
+        since.store(monotonic_micros(), Ordering::SeqCst);
+        let done = call();
+        since.store(0, Ordering::SeqCst);
+        done
     }
 }
 
@@ -454,7 +466,7 @@ impl Residency {
         let Some(reader) = self.reader.as_mut() else { return Ok(()) };
         if let Some((correspondent, key)) = key_of(state, command) {
             if state.idempotency_key(correspondent, key).is_none() {
-                if let Some(record) = reader.idempotency_key(correspondent, key)? {
+                if let Some(record) = Stats::waiting_on(&stats.read_since_us, || reader.idempotency_key(correspondent, key))? {
                     stats.keys_read_back.fetch_add(1, Ordering::Relaxed);
                     state.admit_key(record);
                 }
@@ -465,7 +477,7 @@ impl Residency {
         named.extend(replayed_journals(state, command));
         for id in named {
             if state.journal(id).is_none() {
-                if let Some(journal) = reader.journal(id)? {
+                if let Some(journal) = Stats::waiting_on(&stats.read_since_us, || reader.journal(id))? {
                     stats.journals_read_back.fetch_add(1, Ordering::Relaxed);
                     state.admit(journal);
                     self.changed.push_back((id, 0));
@@ -759,9 +771,7 @@ impl Committer {
         if !batch.records.is_empty() {
             let started = Instant::now();
             batch.index_journals = self.evicts && self.recent.journals() >= self.config.index_every.max(1);
-            self.stats.commit_since_us.store(monotonic_micros(), Ordering::SeqCst);
-            let committed = self.store.commit(&batch);
-            self.stats.commit_since_us.store(0, Ordering::SeqCst);
+            let committed = Stats::waiting_on(&self.stats.commit_since_us, || self.store.commit(&batch));
             if let Err(error) = committed {
                 self.stats.stopped.store(true, Ordering::SeqCst);
                 self.failed = true;
