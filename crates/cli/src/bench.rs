@@ -40,6 +40,9 @@ pub struct BenchArgs {
     /// Journal entries per request: 1 posts single journals, more post batches.
     #[arg(long, default_value_t = 1)]
     pub batch: usize,
+    /// Every write carries a new `Idempotency-Key`, as a careful client's do.
+    #[arg(long)]
+    pub keys: bool,
     /// Share of requests that move shares (JNLS) rather than cash (JNLC), from 0 to 1.
     #[arg(long, default_value_t = 0.0)]
     pub jnls_share: f64,
@@ -541,8 +544,8 @@ fn next_request(target: &Target, args: &BenchArgs, rng: &mut impl Rng) -> (&'sta
 
 /// Posts one request of the workload; the answer is parsed only when it is an error, for its
 /// reason.
-async fn fire(connection: &mut wire::Connection, path: &str, body: String) -> Result<(), String> {
-    let answer = connection.post(path, body.as_bytes()).await?;
+async fn fire(connection: &mut wire::Connection, path: &str, body: String, key: Option<&str>) -> Result<(), String> {
+    let answer = connection.post_keyed(path, body.as_bytes(), key).await?;
     if (200..300).contains(&answer.status) {
         return Ok(());
     }
@@ -620,7 +623,8 @@ async fn drive(target: &Arc<Target>, args: &BenchArgs) -> Result<Tally, String> 
                     continue;
                 }
                 let (path, body, journals) = next_request(&target, &args, &mut rng);
-                let outcome = fire(&mut connection, path, body).await.map(|()| journals);
+                let key = args.keys.then(|| format!("bench-{:032x}", rng.random::<u128>()));
+                let outcome = fire(&mut connection, path, body, key.as_deref()).await.map(|()| journals);
                 let done = Instant::now();
                 let second = due.duration_since(start).as_secs() as usize;
                 tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner).record(second, (done - due).as_micros() as u64, outcome);
@@ -680,6 +684,7 @@ fn report(args: &BenchArgs, tally: &Tally, elapsed: f64, store: &str) -> Value {
             "customers": args.customers,
             "cold_firms": args.cold_firms,
             "flow": args.flow,
+            "keys": args.keys,
         },
         "requests": tally.requests,
         "journals": tally.journals,

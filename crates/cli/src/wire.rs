@@ -62,7 +62,12 @@ impl Connection {
 
     /// POSTs a JSON body to `path` and reads the whole answer.
     pub async fn post(&mut self, path: &str, body: &[u8]) -> Result<Answer, String> {
-        let answer = self.exchange(path, Some(body)).await;
+        self.post_keyed(path, body, None).await
+    }
+
+    /// POSTs a JSON body to `path` under an `Idempotency-Key`, if given, and reads the whole answer.
+    pub async fn post_keyed(&mut self, path: &str, body: &[u8], key: Option<&str>) -> Result<Answer, String> {
+        let answer = self.exchange(path, Some((body, key))).await;
         if answer.is_err() {
             self.stream = None;
         }
@@ -78,7 +83,7 @@ impl Connection {
         answer
     }
 
-    async fn exchange(&mut self, path: &str, body: Option<&[u8]>) -> Result<Answer, String> {
+    async fn exchange(&mut self, path: &str, body: Option<(&[u8], Option<&str>)>) -> Result<Answer, String> {
         if self.stream.is_none() {
             let stream = TcpStream::connect(self.endpoint.address).await.map_err(|e| format!("transport: connect: {e}"))?;
             stream.set_nodelay(true).map_err(|e| format!("transport: {e}"))?;
@@ -92,7 +97,12 @@ impl Connection {
         self.out.extend_from_slice(b" HTTP/1.1\r\n");
         self.out.extend_from_slice(self.endpoint.common.as_bytes());
         match body {
-            Some(body) => {
+            Some((body, key)) => {
+                if let Some(key) = key {
+                    self.out.extend_from_slice(b"Idempotency-Key: ");
+                    self.out.extend_from_slice(key.as_bytes());
+                    self.out.extend_from_slice(b"\r\n");
+                }
                 self.out.extend_from_slice(b"Content-Type: application/json\r\nContent-Length: ");
                 self.out.extend_from_slice(body.len().to_string().as_bytes());
                 self.out.extend_from_slice(b"\r\n\r\n");

@@ -310,6 +310,36 @@ async fn readyz_says_when_the_database_stops_answering() {
     drop(pg);
 }
 
+/// A read of the store that a command needs and the store fails (here its key table is renamed
+/// away; in a failover, the database is not there) stops the writes: that command answers 503
+/// `unavailable` with nothing done, `/readyz` answers 503 while the ledger reloads, the writes
+/// waiting meanwhile go through once the store answers, and the refused key's retry takes effect
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_read_stops_the_writes_until_the_store_answers() {
+    let Some(pg) = PgSchema::new("failed_read") else { return };
+    let server = PgServer::start(&pg, "failed-read", std::time::Duration::from_secs(10)).await;
+    assert_eq!(server.pay(None).await.0, 200);
+    pg.sql("ALTER TABLE idempotency_keys RENAME TO idempotency_keys_away");
+    let (status, refused) = server.pay(Some("read-1")).await;
+    assert_eq!((status, refused["reason"].as_str()), (503, Some("unavailable")), "{refused}");
+    server
+        .until_not_ready(20, "not ready while the store fails", |answer| answer["message"].as_str().is_some_and(|m| m.contains("failing")))
+        .await;
+    let waiting = tokio::spawn(server.pay(None));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished(), "writes wait while the ledger reloads");
+    pg.sql("ALTER TABLE idempotency_keys_away RENAME TO idempotency_keys");
+    server.until_ready(30, "ready once the store answers").await;
+    assert_eq!(waiting.await.unwrap().0, 200, "the write that waited goes through");
+    let (first, again) = (server.pay(Some("read-1")).await, server.pay(Some("read-1")).await);
+    assert_eq!((first.0, again.0), (200, 200));
+    assert_eq!(first.1["id"], again.1["id"], "the retry answers the first result");
+    assert_eq!(server.journals().await, 3, "nothing lost, nothing doubled");
+    server.stop().await;
+    drop(pg);
+}
+
 /// A body is read one way only: a key given twice is refused naming it, and a write that is not
 /// `application/json` answers 415 (a cross-site form cannot post JSON with cached credentials).
 #[tokio::test]

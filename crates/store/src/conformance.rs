@@ -515,6 +515,35 @@ pub fn an_old_key_is_answered_from_the_store(h: &mut impl Harness) {
     assert!(driver.seq.stats().keys_read_back.load(Ordering::SeqCst) >= 1, "the key was read back from the store");
     let other = answered(&driver.seq, create(2_000, "old"));
     assert!(matches!(other, Err(SubmitError::Rejected(r)) if r.code == Code::IdempotencyKeyReused), "{other:?}");
+    // Many keyed commands at once (the sequencer reads the keys missing from memory in one read
+    // per correspondent, 512 keys a statement at most): the old key's replays among new keys,
+    // each new one given twice. Each new key makes one journal; the old one makes none.
+    let keys: Vec<String> = (0..300).map(|i| format!("many-{i}")).collect();
+    let mut waiting = Vec::new();
+    for key in &keys {
+        for _ in 0..2 {
+            waiting.push((key.clone(), driver.seq.try_submit(create(1, key)).expect("queued")));
+        }
+        waiting.push(("old".into(), driver.seq.try_submit(create(1_000, "old")).expect("queued")));
+    }
+    let mut made: std::collections::HashMap<String, Vec<JournalId>> = std::collections::HashMap::new();
+    for (key, receiver) in waiting {
+        let outcome = receiver.blocking_recv().expect("answered").expect("each answers");
+        made.entry(key).or_default().extend(outcome.journals.iter().map(|j| j.id));
+    }
+    assert_eq!(made["old"].iter().collect::<std::collections::HashSet<_>>().into_iter().collect::<Vec<_>>(), [&first], "the old key replays");
+    for key in &keys {
+        assert!(made[key].len() == 2 && made[key][0] == made[key][1], "{key}: one journal, answered twice");
+    }
+    let mut reader = h.reopen().reader().expect("a reader").expect("a store with a reader");
+    let mut asked: Vec<&str> = keys.iter().map(String::as_str).collect();
+    asked.extend(["old", "never", "many-0"]);
+    asked.extend(keys.iter().map(String::as_str));
+    let found = reader.idempotency_keys(corr, &asked).expect("reads");
+    let found: std::collections::HashSet<&str> = found.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(found.len(), keys.len() + 1, "every stored key asked for, once, across statements");
+    assert!(found.contains("old") && !found.contains("never"));
+    drop(reader);
     let events = h.sql("SELECT count(*) FROM events");
     driver.seq.shutdown();
     let seq = Sequencer::start(h.reopen(), clock.clone(), DAY0, config).expect("starts again");

@@ -14,8 +14,9 @@ use crate::recent::RecentJournals;
 use crate::rows::Rows;
 use crate::store::{Batch, Loaded, Record, Store, StoreError};
 use cashier_core::{
-    execute, Account, Command, Correspondent, Ctx, Date, EventKind, Journal, JournalId, Rejection, State, Timestamp, Transfer,
+    execute, Account, Command, Correspondent, CorrespondentId, Ctx, Date, EventKind, Journal, JournalId, Rejection, State, Timestamp, Transfer,
 };
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -261,6 +262,7 @@ impl Sequencer {
             failures: failure_receiver,
             stats: stats.clone(),
             batch_max: config.batch_max.max(1),
+            read_failure: None,
             residency: Residency {
                 reader,
                 cache: config.journal_cache,
@@ -404,6 +406,9 @@ struct Writer {
     stats: Arc<Stats>,
     batch_max: usize,
     residency: Residency,
+    /// A read of the store a command needed failed: the store is failing. Until the reload,
+    /// every command answers `Unavailable` without being executed.
+    read_failure: Option<StoreError>,
 }
 
 /// Which settled journals the sequencer's state keeps, and how it brings back the others.
@@ -460,14 +465,38 @@ impl Residency {
         }
     }
 
-    /// Brings back from the store the idempotency key and the journals `command` acts on that
-    /// are not in memory.
-    fn admit(&mut self, state: &mut State, command: &Command, stats: &Stats) -> Result<(), StoreError> {
+    /// Brings back from the store, in one read per correspondent, the idempotency keys of
+    /// `commands` that are not in memory. True when it did: each command's key is then in memory
+    /// or new. False without a reader.
+    fn admit_keys<'c>(&mut self, state: &mut State, commands: impl Iterator<Item = &'c Command>, stats: &Stats) -> Result<bool, StoreError> {
+        let Some(reader) = self.reader.as_mut() else { return Ok(false) };
+        let mut wanted: HashMap<CorrespondentId, Vec<&str>> = HashMap::new();
+        for command in commands {
+            if let Some((correspondent, key)) = key_of(state, command) {
+                if state.idempotency_key(correspondent, key).is_none() {
+                    wanted.entry(correspondent).or_default().push(key);
+                }
+            }
+        }
+        for (correspondent, keys) in wanted {
+            let records = Stats::waiting_on(&stats.read_since_us, || reader.idempotency_keys(correspondent, &keys))?;
+            stats.keys_read_back.fetch_add(records.len() as u64, Ordering::Relaxed);
+            for record in records {
+                state.admit_key(record);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Brings back from the store the idempotency key (unless `keys_admitted` already did) and
+    /// the journals `command` acts on that are not in memory.
+    fn admit(&mut self, state: &mut State, command: &Command, keys_admitted: bool, stats: &Stats) -> Result<(), StoreError> {
         let Some(reader) = self.reader.as_mut() else { return Ok(()) };
-        if let Some((correspondent, key)) = key_of(state, command) {
+        if let Some((correspondent, key)) = key_of(state, command).filter(|_| !keys_admitted) {
             if state.idempotency_key(correspondent, key).is_none() {
-                if let Some(record) = Stats::waiting_on(&stats.read_since_us, || reader.idempotency_key(correspondent, key))? {
-                    stats.keys_read_back.fetch_add(1, Ordering::Relaxed);
+                let records = Stats::waiting_on(&stats.read_since_us, || reader.idempotency_keys(correspondent, &[key]))?;
+                stats.keys_read_back.fetch_add(records.len() as u64, Ordering::Relaxed);
+                for record in records {
                     state.admit_key(record);
                 }
             }
@@ -525,11 +554,8 @@ fn journal_touched(event: &EventKind) -> Option<JournalId> {
 impl Writer {
     fn run(&mut self, receiver: Receiver<Inbound>) {
         while let Ok(first) = receiver.recv() {
-            if let Ok(cause) = self.failures.try_recv() {
-                let redo = self.recover(&cause);
-                if !redo.is_empty() && self.narrow(redo).is_err() {
-                    return;
-                }
+            if !self.settle_failure() {
+                return;
             }
             let mut requests = Vec::new();
             if let Inbound::Request(request) = first {
@@ -550,7 +576,19 @@ impl Writer {
             if self.process(requests).is_err() {
                 return;
             }
+            // A read the store failed: stop and reload now, not at the next request.
+            if self.read_failure.is_some() && !self.settle_failure() {
+                return;
+            }
         }
+    }
+
+    /// After a failed commit, or a failed read of the store: reloads, and narrows what a refused
+    /// commit left to redo. False when the committer has gone.
+    fn settle_failure(&mut self) -> bool {
+        let Some(cause) = self.read_failure.take().or_else(|| self.failures.try_recv().ok()) else { return true };
+        let redo = self.recover(&cause);
+        redo.is_empty() || self.narrow(redo).is_ok()
     }
 
     /// Executes a batch and hands it to the committer. Errs when the committer has gone.
@@ -564,8 +602,15 @@ impl Writer {
         self.stats.journals_resident.store(self.state.resident_journals() as u64, Ordering::Relaxed);
         let mut records = Vec::new();
         let mut answers: Vec<Pending> = Vec::with_capacity(requests.len());
+        let keys_admitted = match self.residency.admit_keys(&mut self.state, requests.iter().map(|r| &r.command), &self.stats) {
+            Ok(admitted) => admitted,
+            Err(error) => {
+                self.read_failed(error);
+                false
+            }
+        };
         for request in requests {
-            let answer = self.execute_one(&request.command, &mut records);
+            let answer = self.execute_one(&request.command, keys_admitted, &mut records);
             answers.push((request, answer));
         }
         let rows = if records.is_empty() { Rows::default() } else { Rows::collect(&self.state, &records) };
@@ -609,10 +654,21 @@ impl Writer {
         Ok(())
     }
 
-    fn execute_one(&mut self, command: &Command, records: &mut Vec<Record>) -> Answer {
-        if let Err(error) = self.residency.admit(&mut self.state, command, &self.stats) {
-            // Nothing happened: the journal could not be read back to decide on it.
-            eprintln!("cashier: reading a journal back from the store failed ({error})");
+    /// A read of the store failed: writes stop (`/readyz` says so) until the reload.
+    fn read_failed(&mut self, error: StoreError) {
+        eprintln!("cashier: reading the store for a command failed ({error}); writes stop until the ledger reloads");
+        self.stats.stopped.store(true, Ordering::SeqCst);
+        self.read_failure.get_or_insert(error);
+    }
+
+    fn execute_one(&mut self, command: &Command, keys_admitted: bool, records: &mut Vec<Record>) -> Answer {
+        if self.read_failure.is_some() {
+            // The store is failing: nothing is decided on what may not be all of it.
+            return Err(SubmitError::Unavailable);
+        }
+        if let Err(error) = self.residency.admit(&mut self.state, command, keys_admitted, &self.stats) {
+            // Nothing happened: what the command needs could not be read back to decide on it.
+            self.read_failed(error);
             return Err(SubmitError::Unavailable);
         }
         let now = self.clock.now().max(self.last_at);
@@ -667,7 +723,7 @@ impl Writer {
     fn recover(&mut self, cause: &StoreError) -> Vec<Request> {
         match cause {
             StoreError::Refused(_) => eprintln!("cashier: the store refused a commit ({cause}); narrowing it to the command at fault"),
-            _ => eprintln!("cashier: store commit failed ({cause}); reloading the ledger from the store"),
+            _ => eprintln!("cashier: the store failed ({cause}); reloading the ledger from the store"),
         }
         let (reply, reloaded) = std::sync::mpsc::channel();
         if self.jobs.send(Job::Reload(reply)).is_err() {

@@ -785,11 +785,12 @@ pub trait LogReader: Send {
         Ok(out)
     }
 
-    /// One idempotency key as committed.
-    fn idempotency_key(&mut self, correspondent: CorrespondentId, key: &str) -> Result<Option<KeyRecord>, StoreError> {
-        let mut out = None;
+    /// The idempotency keys of `correspondent` among `keys`, as committed (those not stored are
+    /// left out).
+    fn idempotency_keys(&mut self, correspondent: CorrespondentId, keys: &[&str]) -> Result<Vec<KeyRecord>, StoreError> {
+        let mut out = Vec::new();
         self.with_sql(&mut |db| {
-            out = idempotency_key(db, correspondent, key)?;
+            out = idempotency_keys(db, correspondent, keys)?;
             Ok(())
         })?;
         Ok(out)
@@ -1087,14 +1088,24 @@ fn key_from(r: &dyn ColumnRead) -> Result<KeyRecord, StoreError> {
     })
 }
 
-/// One idempotency key as committed.
-pub fn idempotency_key(db: &mut dyn SqlBackend, correspondent: CorrespondentId, key: &str) -> Result<Option<KeyRecord>, StoreError> {
-    let sql = format!("SELECT {} FROM idempotency_keys WHERE correspondent = $1 AND key = $2", KEYS.column_list());
-    let mut found = None;
-    db.query(&sql, &[id(correspondent.0), Value::Text(key.to_owned())], &mut |r| {
-        found = Some(key_from(r)?);
-        Ok(())
-    })?;
+/// The sizes of the key lists one statement asks for: a shorter list is padded (with its last
+/// key again) to the next, so that a backend prepares a few statements, not one per length.
+const KEY_LISTS: [usize; 4] = [1, 8, 64, 512];
+
+/// The idempotency keys of `correspondent` among `keys`, as committed: one statement per 512.
+pub fn idempotency_keys(db: &mut dyn SqlBackend, correspondent: CorrespondentId, keys: &[&str]) -> Result<Vec<KeyRecord>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in keys.chunks(KEY_LISTS[KEY_LISTS.len() - 1]) {
+        let size = KEY_LISTS.into_iter().find(|size| *size >= chunk.len()).unwrap_or(chunk.len());
+        let list: Vec<String> = (2..size + 2).map(|i| format!("${i}")).collect();
+        let sql = format!("SELECT {} FROM idempotency_keys WHERE correspondent = $1 AND key IN ({})", KEYS.column_list(), list.join(", "));
+        let mut params = vec![id(correspondent.0)];
+        params.extend((0..size).map(|i| Value::Text(chunk[i.min(chunk.len() - 1)].to_owned())));
+        db.query(&sql, &params, &mut |r| {
+            found.push(key_from(r)?);
+            Ok(())
+        })?;
+    }
     Ok(found)
 }
 
