@@ -265,7 +265,9 @@ fn renew_until_stopped(mut client: Session, url: &str, fence: &Fence, ttl: Durat
                 valid_until = started + ttl;
                 next = started + ttl / 3;
             }
-            Ok(false) => return lose(format!("the lease of shard {} was taken by another server", fence.shard)),
+            // Expired on the database's clock (a renewal held up past the time to live, as by a
+            // primary that froze) or taken by another server: either way no longer ours.
+            Ok(false) => return lose(format!("the lease of shard {} expired on the database's clock or was taken by another server", fence.shard)),
             Err(e) => {
                 tracing::warn!(error = %e, "renewing the lease failed; retrying");
                 if let Ok(fresh) = Session::connect(url) {
