@@ -135,9 +135,7 @@ async fn blocking<T: Send + 'static>(mut client: Session, work: impl FnOnce(&mut
     .expect("the lease query does not panic")
 }
 
-type StandbyServer = (Arc<Mutex<Standby>>, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>);
-
-fn serve_standby(listener: &std::net::TcpListener) -> Result<StandbyServer, StoreError> {
+fn serve_standby(listener: &std::net::TcpListener) -> Result<StandbyListener, StoreError> {
     let status = Arc::new(Mutex::new(Standby::default()));
     let listener = listener.try_clone().map_err(StoreError::backend)?;
     listener.set_nonblocking(true).map_err(StoreError::backend)?;
